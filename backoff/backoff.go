@@ -1,0 +1,37 @@
+// Package backoff computes retry delays with jitter, retries operations in a
+// loop that allocates nothing, and limits retries with a Budget shared by
+// many callers, so that a service can retry calls without keeping a
+// struggling server down.
+//
+// A policy is a small immutable config value whose zero fields mean
+// documented defaults: [Constant], [Exponential] with a [Jitter] mode, and
+// the [GRPC] preset. The state of one loop lives in a [Sequence] (or in
+// [Retry]), so one policy value can serve every goroutine. Every delay is
+// capped after jitter: none ever exceeds the policy's Max.
+//
+// Delays before each retry for the defaults (the ranges are those of the
+// jitter; the cap is inclusive):
+//
+//	retry   Exponential{}     Exponential{Jitter: NoJitter}   GRPC()
+//	    1   0–100 ms          100 ms                          0.8–1.2 s
+//	    2   0–200 ms          200 ms                          1.28–1.92 s
+//	    3   0–400 ms          400 ms                          2.05–3.07 s
+//	    4   0–800 ms          800 ms                          3.28–4.92 s
+//	    5   0–1.6 s           1.6 s                           5.24–7.86 s
+//	    6   0–3.2 s           3.2 s                           8.39–12.6 s
+//	    7   0–6.4 s           6.4 s                           13.4–20.1 s
+//	    8+  0–10 s            10 s                            21.5–32.2 s, …
+//	   12+                                                    96–120 s
+//
+// [Retry] and [RetryValue] run an operation until it succeeds, returns a
+// [Permanent] error, runs out of attempts, time or budget, or its context
+// ends. They honour retry-after hints carried by errors ([RetryAfter],
+// [Hinter]), capped at the policy's maximum. A loop whose delays are zero
+// allocates nothing; otherwise it uses one timer for all its waits.
+//
+// A [Budget] shared by the loops that call one service refuses retries when
+// too many calls fail, in the manner of gRPC retry throttling: the retry
+// storm that turns a short outage into a long one never starts. The program
+// examples/backoffsim in the repository simulates such an outage with 1000
+// clients and shows which policies let the server recover.
+package backoff

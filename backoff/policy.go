@@ -1,0 +1,279 @@
+package backoff
+
+import (
+	"fmt"
+	"iter"
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// Jitter selects how an [Exponential] policy randomises its delays. The zero
+// value is [FullJitter], the choice that spreads retries the most.
+type Jitter uint8
+
+// The jitter modes. In the formulas, t is min(Max, Base·Multiplierⁿ) for the
+// n-th retry (n from 0) and U(a, b) is a uniform draw from [a, b).
+const (
+	// FullJitter draws U(0, t). It spreads a herd of retrying clients
+	// over the whole interval and is the default.
+	FullJitter Jitter = iota
+	// NoJitter returns t itself: clients that failed together retry together.
+	NoJitter
+	// EqualJitter draws t/2 + U(0, t/2): never less than half of t.
+	EqualJitter
+	// DecorrelatedJitter is the AWS variant: min(Max, U(Base, Multiplier·prev))
+	// with prev the previous delay (Base at first) and Multiplier 3 by default.
+	// Once Multiplier·prev exceeds Max, a large share of the draws equals Max
+	// exactly (the clamping spike).
+	DecorrelatedJitter
+	// SmoothJitter is a decorrelated jitter without the clamping spike, after
+	// the idea of Polly's DecorrelatedJitterBackoffV2: the n-th delay is the
+	// increment f(n+u) − f(n−1+u′) of f(x) = 2ˣ·tanh(√(4x)), scaled so that the
+	// median first delay is about Base; u, u′ are uniform draws. A delay that
+	// would exceed Max is redrawn as U(Max/2, Max), so the distribution stays
+	// smooth at the cap instead of piling up on Max.
+	SmoothJitter
+	// ProportionalJitter multiplies t by 1 + U(−Spread, +Spread), as gRPC
+	// connection backoff does (Spread 0.2 by default).
+	ProportionalJitter
+
+	jitterModes // number of modes; keep last
+)
+
+// String returns the mode's name, such as "full".
+func (j Jitter) String() string {
+	switch j {
+	case FullJitter:
+		return "full"
+	case NoJitter:
+		return "none"
+	case EqualJitter:
+		return "equal"
+	case DecorrelatedJitter:
+		return "decorrelated"
+	case SmoothJitter:
+		return "smooth"
+	case ProportionalJitter:
+		return "proportional"
+	}
+	return fmt.Sprintf("Jitter(%d)", uint8(j))
+}
+
+// Defaults for the zero fields of the policies.
+const (
+	// DefaultBase is the first delay of a zero Exponential.
+	DefaultBase = 100 * time.Millisecond
+	// DefaultMax caps the delays of a zero Exponential.
+	DefaultMax = 10 * time.Second
+	// DefaultMultiplier is the growth factor of a zero Exponential.
+	DefaultMultiplier = 2.0
+	// DefaultDecorrelatedMultiplier is the growth factor of decorrelated
+	// jitter when Multiplier is zero, as in the AWS formula.
+	DefaultDecorrelatedMultiplier = 3.0
+	// DefaultSpread is the relative spread of ProportionalJitter.
+	DefaultSpread = 0.2
+)
+
+// Policy computes retry delays. It is implemented by [Constant] and
+// [Exponential]; both are small immutable values, safe for concurrent use by
+// multiple goroutines. The state of one retry loop lives in the [Sequence]
+// returned by Start, never in the policy.
+type Policy interface {
+	// Start returns the delay sequence of one retry loop. A nil src uses the
+	// goroutine-safe global generator of math/rand/v2.
+	Start(src rand.Source) Sequence
+	// Validate reports invalid fields with an error that wraps
+	// ErrInvalidPolicy.
+	Validate() error
+	spec() spec
+}
+
+// Constant is a policy that waits the same delay before every retry,
+// optionally spread by a relative jitter. The zero value retries immediately,
+// which suits tests and in-process contention; anything that talks to a
+// server should set Delay and, with many clients, Spread.
+type Constant struct {
+	// Delay is the delay before each retry; zero means none.
+	Delay time.Duration
+	// Spread is a relative jitter: each delay is Delay·(1 + U(−Spread,
+	// +Spread)). Zero means none; it must be in [0, 1].
+	Spread float64
+	// Max caps delays and retry-after hints. Zero means Delay·(1 + Spread),
+	// the longest delay the policy produces.
+	Max time.Duration
+}
+
+// Exponential is a policy whose delays grow geometrically from Base by
+// Multiplier per retry up to Max, randomised by Jitter. Max holds after
+// jitter: no delay ever exceeds it. The zero value is usable: 100 ms, ×2,
+// full jitter, capped at 10 s (see the package doc for a delay table).
+type Exponential struct {
+	// Base is the first delay before jitter; zero means DefaultBase (100 ms).
+	Base time.Duration
+	// Multiplier is the growth factor per retry, at least 1. Zero means
+	// DefaultMultiplier (2), or DefaultDecorrelatedMultiplier (3) for the
+	// decorrelated modes, where it bounds the draw U(Base, Multiplier·prev).
+	Multiplier float64
+	// Max caps every delay, after jitter, and every retry-after hint. Zero
+	// means DefaultMax (10 s) or Base if that is larger.
+	Max time.Duration
+	// Jitter selects the randomisation; the zero value is FullJitter.
+	Jitter Jitter
+	// Spread is the relative spread of ProportionalJitter, in [0, 1]; zero
+	// means DefaultSpread (0.2). Other modes ignore it.
+	Spread float64
+}
+
+// GRPC returns the connection-backoff policy of gRPC: 1 s, ×1.6, ±20 %
+// jitter, at most 120 s.
+func GRPC() Exponential {
+	return Exponential{
+		Base:       time.Second,
+		Multiplier: 1.6,
+		Max:        120 * time.Second,
+		Jitter:     ProportionalJitter,
+		Spread:     0.2,
+	}
+}
+
+// kind is the internal shape of a compiled policy.
+type kind uint8
+
+const (
+	kindConstant kind = iota
+	kindExponential
+)
+
+// spec is a compiled policy: defaults applied, invalid fields replaced by
+// defaults, durations as float64 nanoseconds. It is a plain value so that
+// options can carry it without allocating.
+type spec struct {
+	kind    kind
+	jitter  Jitter
+	invalid bool
+	base    float64
+	max     float64
+	mult    float64
+	spread  float64
+	maxDur  time.Duration
+}
+
+// Start returns the delay sequence of one retry loop; see [Policy].
+func (c Constant) Start(src rand.Source) Sequence { return newSequence(c.spec(), src) }
+
+// Delays ranges over the infinite sequence of delays, with their index from
+// 0, drawing randomness from src (nil: the global generator). Break out of
+// the loop to stop.
+func (c Constant) Delays(src rand.Source) iter.Seq2[int, time.Duration] {
+	return delays(c.spec(), src)
+}
+
+// Validate reports a negative Delay or Max, or a Spread outside [0, 1], as an
+// error wrapping ErrInvalidPolicy.
+func (c Constant) Validate() error {
+	switch {
+	case c.Delay < 0:
+		return fmt.Errorf("%w: negative Constant.Delay %v", ErrInvalidPolicy, c.Delay)
+	case c.Max < 0:
+		return fmt.Errorf("%w: negative Constant.Max %v", ErrInvalidPolicy, c.Max)
+	case !(c.Spread >= 0 && c.Spread <= 1):
+		return fmt.Errorf("%w: Constant.Spread %v not in [0, 1]", ErrInvalidPolicy, c.Spread)
+	}
+	return nil
+}
+
+func (c Constant) spec() spec {
+	s := spec{kind: kindConstant, invalid: c.Validate() != nil}
+	d, spread, m := c.Delay, c.Spread, c.Max
+	if d < 0 {
+		d = 0
+	}
+	if !(spread >= 0 && spread <= 1) {
+		spread = 0
+	}
+	s.base = float64(d)
+	s.spread = spread
+	if m <= 0 {
+		s.max = s.base * (1 + spread)
+		s.maxDur = durationOf(s.max)
+		s.max = float64(s.maxDur)
+	} else {
+		s.maxDur = m
+		s.max = float64(m)
+	}
+	return s
+}
+
+// Start returns the delay sequence of one retry loop; see [Policy].
+func (e Exponential) Start(src rand.Source) Sequence { return newSequence(e.spec(), src) }
+
+// Delays ranges over the infinite sequence of delays, with their index from
+// 0, drawing randomness from src (nil: the global generator). Break out of
+// the loop to stop.
+func (e Exponential) Delays(src rand.Source) iter.Seq2[int, time.Duration] {
+	return delays(e.spec(), src)
+}
+
+// Validate reports negative durations, a Multiplier below 1 (other than the
+// zero default) or not finite, a Spread outside [0, 1], an unknown Jitter or
+// a Base above an explicit Max, as an error wrapping ErrInvalidPolicy.
+func (e Exponential) Validate() error {
+	switch {
+	case e.Base < 0:
+		return fmt.Errorf("%w: negative Exponential.Base %v", ErrInvalidPolicy, e.Base)
+	case e.Max < 0:
+		return fmt.Errorf("%w: negative Exponential.Max %v", ErrInvalidPolicy, e.Max)
+	case e.Max > 0 && e.Base > e.Max:
+		return fmt.Errorf("%w: Exponential.Base %v above Max %v", ErrInvalidPolicy, e.Base, e.Max)
+	case e.Multiplier != 0 && !(e.Multiplier >= 1 && e.Multiplier <= math.MaxFloat64):
+		return fmt.Errorf("%w: Exponential.Multiplier %v not a finite number ≥ 1", ErrInvalidPolicy, e.Multiplier)
+	case !(e.Spread >= 0 && e.Spread <= 1):
+		return fmt.Errorf("%w: Exponential.Spread %v not in [0, 1]", ErrInvalidPolicy, e.Spread)
+	case e.Jitter >= jitterModes:
+		return fmt.Errorf("%w: unknown %v", ErrInvalidPolicy, e.Jitter)
+	}
+	return nil
+}
+
+func (e Exponential) spec() spec {
+	s := spec{kind: kindExponential, jitter: e.Jitter, invalid: e.Validate() != nil}
+	if s.jitter >= jitterModes {
+		s.jitter = FullJitter
+	}
+	base := e.Base
+	if base <= 0 {
+		base = DefaultBase
+	}
+	m := e.Max
+	if m <= 0 {
+		m = max(DefaultMax, base)
+	}
+	base = min(base, m)
+	mult := e.Multiplier
+	if !(mult >= 1 && mult <= math.MaxFloat64) {
+		mult = DefaultMultiplier
+		if s.jitter == DecorrelatedJitter {
+			mult = DefaultDecorrelatedMultiplier
+		}
+	}
+	spread := e.Spread
+	if !(spread > 0 && spread <= 1) {
+		spread = DefaultSpread
+	}
+	s.base, s.max, s.maxDur = float64(base), float64(m), m
+	s.mult, s.spread = mult, spread
+	return s
+}
+
+// durationOf converts non-negative float64 nanoseconds to a Duration without
+// overflowing.
+func durationOf(f float64) time.Duration {
+	if !(f < math.MaxInt64) { // also catches NaN and +Inf
+		return math.MaxInt64
+	}
+	if f <= 0 {
+		return 0
+	}
+	return time.Duration(f)
+}

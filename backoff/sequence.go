@@ -1,0 +1,139 @@
+package backoff
+
+import (
+	"iter"
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// Sequence is the per-loop state of a policy: it yields the delay before
+// each retry in turn. It is a small value that lives on the stack of the loop
+// that uses it; it is not safe for concurrent use (start one per loop, from
+// a policy that all loops share). The zero value yields zero delays.
+type Sequence struct {
+	s   spec
+	src rand.Source
+	n   int     // delays returned so far
+	cur float64 // min(max, base·multⁿ) in nanoseconds
+	// prev is the previous delay for DecorrelatedJitter and the previous
+	// value of f for SmoothJitter.
+	prev float64
+	// pcg is the loop's own generator when seeded is set (Retry's WithSeed):
+	// a concrete value, so that drawing from it lets nothing escape.
+	pcg    rand.PCG
+	seeded bool
+}
+
+func newSequence(s spec, src rand.Source) Sequence {
+	q := Sequence{s: s, src: src, cur: s.base}
+	if s.jitter == DecorrelatedJitter {
+		q.prev = s.base
+	}
+	return q
+}
+
+// Attempts returns how many delays Next has returned.
+func (q *Sequence) Attempts() int { return q.n }
+
+// Max returns the longest delay the sequence can return; it is also the cap
+// that Retry applies to retry-after hints.
+func (q *Sequence) Max() time.Duration { return q.s.maxDur }
+
+// Next returns the delay before the next retry. It never returns a negative
+// delay or one above Max, however many times it is called.
+func (q *Sequence) Next() time.Duration {
+	s := &q.s
+	var d float64
+	switch {
+	case s.kind == kindConstant:
+		d = s.base
+		if s.spread > 0 {
+			d *= 1 + s.spread*(2*q.float()-1)
+		}
+	case s.jitter == FullJitter:
+		d = q.float() * q.cur
+	case s.jitter == NoJitter:
+		d = q.cur
+	case s.jitter == EqualJitter:
+		d = q.cur/2 + q.float()*q.cur/2
+	case s.jitter == ProportionalJitter:
+		d = q.cur * (1 + s.spread*(2*q.float()-1))
+	case s.jitter == DecorrelatedJitter:
+		hi := min(s.max, q.prev*s.mult)
+		d = s.base + q.float()*(hi-s.base)
+		q.prev = d
+	case s.jitter == SmoothJitter:
+		d = q.smooth()
+	}
+	if s.kind == kindExponential && q.cur < s.max {
+		q.cur = min(q.cur*s.mult, s.max)
+	}
+	q.n++
+	// The cap holds after jitter.
+	if !(d < s.max) { // also maps NaN to the cap
+		return s.maxDur
+	}
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(d)
+}
+
+// smoothScale makes the median of the first smooth delay about Base: the
+// median of f(U) for U uniform in [0, 1) is about 1/smoothScale.
+const (
+	smoothScale  = 1 / 1.4
+	smoothFactor = 4.0
+	// smoothSaturated is an attempt count beyond which f overflows float64.
+	smoothSaturated = 1000
+)
+
+// smooth returns the next SmoothJitter delay: the increment of
+// f(x) = 2ˣ·tanh(√(4x)) between the previous and the current randomised
+// attempt, scaled by Base, redrawn in [Max/2, Max) when it would exceed Max.
+func (q *Sequence) smooth() float64 {
+	s := &q.s
+	if q.n < smoothSaturated {
+		x := float64(q.n) + q.float()
+		f := math.Exp2(x) * math.Tanh(math.Sqrt(smoothFactor*x))
+		d := (f - q.prev) * smoothScale * s.base
+		q.prev = f
+		if d < s.max && !math.IsNaN(d) {
+			return d
+		}
+	}
+	return s.max/2 + q.float()*s.max/2
+}
+
+// float returns a uniform float64 in [0, 1).
+func (q *Sequence) float() float64 {
+	var u uint64
+	switch {
+	case q.seeded:
+		u = q.pcg.Uint64()
+	case q.src != nil:
+		u = q.src.Uint64()
+	default:
+		u = rand.Uint64()
+	}
+	return float64(u>>11) * 0x1p-53
+}
+
+// seed makes q draw from its own PCG generator seeded with seed.
+func (q *Sequence) seed(seed uint64) {
+	q.pcg.Seed(seed, seed^0x9e3779b97f4a7c15)
+	q.seeded = true
+}
+
+// delays implements the Delays methods of the policies.
+func delays(s spec, src rand.Source) iter.Seq2[int, time.Duration] {
+	return func(yield func(int, time.Duration) bool) {
+		q := newSequence(s, src)
+		for i := 0; ; i++ {
+			if !yield(i, q.Next()) {
+				return
+			}
+		}
+	}
+}
