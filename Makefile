@@ -1,0 +1,40 @@
+# twine's commands. `make demo` and `make test` are the whole set-up on a
+# fresh Debian/Ubuntu machine with Go installed.
+
+GO          ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# The library module and the two nested modules.
+MODULES     := . examples internal/benchpeers
+# Benchmark selection for `make bench`; e.g. make bench BENCH=Ketama
+BENCH       ?= .
+BENCHTIME   ?= 1s
+
+.PHONY: demo test servers fmt vet staticcheck unit bench
+
+demo: ## Run the tour of all four packages on the in-memory store.
+	cd examples && $(GO) run ./tour
+
+test: servers fmt vet staticcheck unit ## Everything CI checks.
+
+servers: ## Install memcached, redis-server and pylibmc when missing (as root).
+	@scripts/ensure-servers
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt: not formatted:"; echo "$$out"; exit 1; fi
+
+vet:
+	@set -e; for m in $(MODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...); done
+
+staticcheck:
+	@set -e; for m in $(MODULES); do echo "staticcheck ($$m)"; (cd $$m && $(GO) run $(STATICCHECK) ./...); done
+
+unit:
+	$(GO) test -race -count=1 ./...
+	cd examples && $(GO) test -race -count=1 ./...
+	cd internal/benchpeers && $(GO) test -race -count=1 ./...
+	cd internal/benchpeers && $(GO) test -count=1 -run='^$$' -bench=. -benchtime=1x ./...
+
+bench: ## The package benchmarks and the peer comparisons quoted in BENCHMARKS.md.
+	$(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem ./...
+	cd internal/benchpeers && $(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem ./...
