@@ -60,9 +60,13 @@ func (q *Sequence) Next() time.Duration {
 	case s.jitter == ProportionalJitter:
 		d = q.cur * (1 + s.spread*(2*q.float()-1))
 	case s.jitter == DecorrelatedJitter:
-		hi := min(s.max, q.prev*s.mult)
-		d = s.base + q.float()*(hi-s.base)
-		q.prev = d
+		// U(Base, Multiplier·prev), clamped below: draws above Max become
+		// Max, which is the AWS formula and its spike at the cap.
+		d = s.base + q.float()*(q.prev*s.mult-s.base)
+		q.prev = s.max
+		if d < s.max {
+			q.prev = d
+		}
 	case s.jitter == SmoothJitter:
 		d = q.smooth()
 	}
