@@ -1,0 +1,63 @@
+package deferred
+
+import "runtime/debug"
+
+// Cancel asks the Deferred to give up (Twisted's cancel):
+//
+//   - With no result yet, the canceller given to NewWithCanceller runs once,
+//     on the calling goroutine; if it did not fire the Deferred, Cancel fails
+//     it with ErrCancelled. Without a canceller, the Deferred fails with
+//     ErrCancelled at once and the next Callback or Errback (from the
+//     producer that did not know) is swallowed.
+//   - While the Deferred waits on an inner Deferred returned by one of its
+//     callbacks, the inner Deferred is cancelled instead (transitively,
+//     without recursion), and the chain continues with its outcome.
+//   - Once the Deferred has a result, Cancel does nothing.
+//
+// The callbacks run on the calling goroutine before Cancel returns. A
+// canceller that panics fails the Deferred with a *PanicError.
+func (d *Deferred[T]) Cancel() {
+	var zero T
+	for d != nil {
+		d.mu.Lock()
+		if d.flags&fFired != 0 {
+			// Already fired: forward to the Deferred we wait on, if any.
+			w := d.waiting
+			d.mu.Unlock()
+			d = w
+			continue
+		}
+		if d.flags&fCancelling != 0 {
+			// The canceller is running on another goroutine (or ran and
+			// the Deferred is about to fail): one cancellation is enough.
+			d.mu.Unlock()
+			return
+		}
+		c := d.canceller
+		if c == nil {
+			d.flags |= fSuppress
+			_ = d.fireLocked(zero, ErrCancelled)
+			return
+		}
+		d.flags |= fCancelling
+		d.mu.Unlock()
+		if perr := runCanceller(c, d); perr != nil {
+			_ = d.Errback(perr)
+		}
+		// ErrAlreadyCalled here means the canceller (or a racing producer)
+		// fired the Deferred: that result stands.
+		_ = d.Errback(ErrCancelled)
+		return
+	}
+}
+
+// runCanceller calls c(d), turning a panic into a *PanicError.
+func runCanceller[T any](c func(*Deferred[T]), d *Deferred[T]) (perr error) {
+	defer func() {
+		if r := recover(); r != nil {
+			perr = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	c(d)
+	return nil
+}

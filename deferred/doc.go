@@ -1,0 +1,95 @@
+// Package deferred provides Deferred[T], a result that will be known later
+// with a chain of callbacks and errbacks, modelled on Twisted's Deferred and
+// made safe for concurrent use by multiple goroutines.
+//
+// # Pairs and paths
+//
+// A Deferred holds a chain of (callback, errback) pairs. When it is fired,
+// with Callback(v) or Errback(err), the current result walks the chain: a
+// value runs the next callback, an error the next errback, and what that
+// function returns becomes the current result. So each step picks the path
+// of the next one: an errback that returns a nil error recovers to the
+// callback path, a callback that returns an error switches to the error
+// path. Of one pair only one member ever runs (AddCallbacks(cb, eb): an
+// error from cb goes to the next pair's errback, not to eb); a missing
+// member passes the result through. AddCallback, AddErrback and AddBoth add
+// pairs with one member, or the same function twice.
+//
+// A callback may also return another Deferred (AddCallbackDeferred,
+// AddErrbackDeferred, AddBothDeferred): the outer chain then waits until
+// the inner Deferred has a result and continues with it, and the inner
+// Deferred's own result becomes the zero value. This implicit chaining is
+// transitive and runs iteratively: a million Deferreds each waiting on the
+// next complete with the same stack depth as two. Then changes the result
+// type; Chain forwards a result to another Deferred; Pause and Unpause
+// hold the chain; Cancel asks the producer to give up.
+//
+// # Which goroutine runs callbacks
+//
+// Callbacks run synchronously, never on a goroutine of this package: on the
+// goroutine that fires the Deferred (Callback, Errback, Cancel, Unpause, or
+// the firing of an inner Deferred that this one waits on), or, when the
+// Deferred already has a result, on the goroutine that calls the Add method,
+// before it returns. At most one goroutine runs a given Deferred's chain at a
+// time; if a callback is added from another goroutine while the chain runs,
+// the running goroutine runs it too, in order. No lock is held while user
+// code runs, so a callback may add callbacks to its own Deferred (they run
+// after the current chain), fire or cancel other Deferreds, or wait for
+// them on other goroutines, without deadlock. The core type starts no
+// goroutine; Go does (one per call, ending when its body returns), and
+// AddTimeout with the real clock fires on a timer goroutine of package time.
+//
+// Firing is once only: the second Callback or Errback returns an error
+// matching ErrAlreadyCalled and changes nothing. When two goroutines fire at
+// once exactly one wins. Errback(nil) fails the Deferred with ErrNilError.
+//
+// # Memory model
+//
+// Each Deferred is guarded by a mutex that is released before and acquired
+// after every user function, so: a call of Callback or Errback is
+// synchronized before every callback that it causes to run; each callback's
+// return is synchronized before the next callback of the chain starts, on
+// whatever goroutine; and all of that is synchronized before Done is closed
+// and before Result or Wait report the result. Anything a producer wrote
+// before firing is therefore visible to every callback, and anything the
+// callbacks wrote is visible after <-d.Done() or d.Wait(ctx).
+//
+// Done is closed when the result is first known: the Deferred was fired,
+// is not paused, is not waiting on an inner Deferred, and every callback
+// added so far has run. A Deferred paused before it fires closes Done only
+// after the matching Unpause; one waiting on an inner Deferred closes it
+// after the inner fired and the chain caught up. Callbacks added after Done
+// closed run at once on the adding goroutine and change the result reported
+// from then on.
+//
+// # Panics
+//
+// A panic in a callback, errback, canceller, Then function or Go body is
+// recovered and becomes a *PanicError carrying the panic value and the
+// stack, and the chain continues on the error path. The reason: the panic
+// would otherwise unwind through whoever fired the Deferred, often a
+// library's I/O goroutine that has nothing to do with the faulty callback,
+// and leave the chain half-run. Twisted does the same with exceptions. The
+// stack is kept so that the crash site is not lost (errgroup reverted a
+// panic propagation that lost it), and Unwrap exposes the value when it is
+// an error. Functions that call runtime.Goexit (t.FailNow) from a callback
+// abandon the chain.
+//
+// # Unhandled errors
+//
+// An error still left at the end of a chain when its Deferred is garbage
+// collected is reported through the hook set with SetUnhandledErrorHandler
+// (by default one log/slog error record), as Twisted logs "Unhandled error
+// in Deferred". An error handled by an errback, read with Wait or Result,
+// consumed by List's ConsumeErrors, or taken over by an outer Deferred is
+// never reported. SetDebug makes ErrAlreadyCalled name the sites where the
+// Deferred was created and first fired.
+//
+// # Collections and helpers
+//
+// List, Gather and Race combine Deferreds (Twisted's DeferredList,
+// gatherResults, race) without starting goroutines; Lock, Semaphore and
+// Queue hand out Deferreds that fire on acquire; Go runs a function on a new
+// goroutine; MaybeDeferred wraps a synchronous call; AddTimeout cancels
+// after a delay measured by an injectable Clock.
+package deferred

@@ -1,0 +1,71 @@
+package deferred
+
+import "context"
+
+// closedChan is the channel Done returns once the result is known, so that a
+// Deferred nobody waited on never allocates one. It is never written to.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// Done returns a channel that is closed when the Deferred's result is first
+// known: the Deferred has been fired, it is not paused, it is not waiting on
+// an inner Deferred, and every callback added so far has run. A Deferred
+// paused before it fired, or waiting on an inner Deferred, closes Done only
+// after Unpause or after the inner Deferred fired and the chain caught up.
+// The channel is made on the first call, so a Deferred that nobody waits on
+// costs no channel. The close happens after the last of those callbacks
+// returned (in Go memory model terms: a receive from Done is synchronized
+// after everything those callbacks did).
+//
+// Done closes once. Callbacks added afterwards run on the adding goroutine
+// and change the result that Result and Wait report from then on.
+func (d *Deferred[T]) Done() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.flags&fRested != 0 {
+		return closedChan
+	}
+	if d.done == nil {
+		d.done = make(chan struct{})
+	}
+	return d.done
+}
+
+// Result reads the result without waiting. ok is false until Done is
+// closed; then v and err are the current result of the chain (the value is
+// the zero value when err is not nil). Reading an error this way counts as
+// handling it: it will not be reported as unhandled.
+//
+//lint:ignore ST1008 ok last is the comma-ok idiom: v, err, ok := d.Result()
+func (d *Deferred[T]) Result() (v T, err error, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.flags&fRested == 0 {
+		return v, nil, false
+	}
+	if d.err != nil {
+		d.markHandled()
+	}
+	return d.result, d.err, true
+}
+
+// Wait blocks until Done is closed and returns the result, or until ctx is
+// done and returns ctx.Err(). Wait only stops waiting when ctx ends; it does
+// not cancel the Deferred (call Cancel for that). An error returned this way
+// counts as handled.
+func (d *Deferred[T]) Wait(ctx context.Context) (T, error) {
+	if v, err, ok := d.Result(); ok {
+		return v, err
+	}
+	select {
+	case <-d.Done():
+		v, err, _ := d.Result()
+		return v, err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}

@@ -1,0 +1,57 @@
+package deferred
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Clock schedules a function after a delay. AddTimeout uses it so tests can
+// drive time by hand. time.AfterFunc behind RealClock satisfies it.
+type Clock interface {
+	// AfterFunc calls f once, on a goroutine of its choosing, after delay
+	// has passed, unless the returned Timer is stopped first.
+	AfterFunc(delay time.Duration, f func()) Timer
+}
+
+// Timer is a scheduled call of a Clock.
+type Timer interface {
+	// Stop prevents the call if it has not started and reports whether it
+	// did so.
+	Stop() bool
+}
+
+// RealClock is the Clock of package time.
+type RealClock struct{}
+
+// AfterFunc calls time.AfterFunc.
+func (RealClock) AfterFunc(delay time.Duration, f func()) Timer {
+	return time.AfterFunc(delay, f)
+}
+
+// AddTimeout cancels d if it has no result after timeout (Twisted's
+// addTimeout) and turns the resulting ErrCancelled into an error matching
+// ErrTimeout. The timeout covers the callbacks added before AddTimeout and
+// none added after; when the result comes first the timer is stopped. A
+// timeout ≤ 0 times out as soon as the clock runs the timer. A nil clock
+// means RealClock, whose timer fires on a goroutine of package time: then the
+// cancellation and the callbacks it triggers run there. A canceller that
+// fires d with its own result wins over the timeout error. It returns d.
+func (d *Deferred[T]) AddTimeout(timeout time.Duration, clock Clock) *Deferred[T] {
+	if clock == nil {
+		clock = RealClock{}
+	}
+	var timedOut atomic.Bool
+	t := clock.AfterFunc(timeout, func() {
+		timedOut.Store(true)
+		d.Cancel()
+	})
+	return d.AddBoth(func(v T, err error) (T, error) {
+		t.Stop()
+		if err != nil && timedOut.Load() && errors.Is(err, ErrCancelled) {
+			return v, fmt.Errorf("%w after %v", ErrTimeout, timeout)
+		}
+		return v, err
+	})
+}
