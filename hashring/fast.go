@@ -1,0 +1,96 @@
+package hashring
+
+import (
+	"fmt"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// DefaultPoints is the fast ring's default number of points per unit of
+// weight. With 100 equal nodes it keeps the most loaded node within about
+// 10 % of the mean (1e6 keys: max/mean ≈ 1.08); the cost is memory (8 bytes
+// a point: 4 KiB a node), not lookup time, which the index keeps flat.
+const DefaultPoints = 512
+
+// Option configures the fast ring built by New.
+type Option func(*options)
+
+type options struct {
+	points int
+}
+
+// Points sets the number of points per unit of weight (default
+// DefaultPoints). More points balance better: the most loaded of n nodes
+// is about 1 + 2.5/√points times the mean at n = 100. New returns
+// ErrBadPoints for points < 1.
+func Points(points int) Option {
+	return func(o *options) { o.points = points }
+}
+
+// New returns the fast ring: each node gets Points × Weight points placed
+// by xxhash of its name, and a key maps to the first point at or after the
+// xxhash of the key. A lookup costs one xxhash and one index read, about
+// 15–25 ns with no allocation at any ring size.
+//
+// Node names are any non-empty strings; Weight 0 means 1. Because a node's
+// points depend only on its own name and weight, adding a node moves keys
+// only onto it, removing one moves only its keys, and raising a weight
+// moves keys only onto that node.
+//
+// New returns ErrEmptyName, ErrBadWeight, ErrDuplicateNode, ErrBadPoints,
+// ErrTooManyNodes or ErrTooManyPoints for bad input. With no nodes it
+// returns an empty ring, ready for Add.
+func New(nodes []Node, opts ...Option) (*Ring, error) {
+	o := options{points: DefaultPoints}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.points < 1 {
+		return nil, fmt.Errorf("%w: %d", ErrBadPoints, o.points)
+	}
+	r := &Ring{points: o.points}
+	if err := r.Set(nodes...); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// pointsPerWeight returns the fast ring's points per unit of weight.
+func (r *Ring) pointsPerWeight() int {
+	if r.points == 0 {
+		return DefaultPoints
+	}
+	return r.points
+}
+
+// buildFast builds the fast ring for members in canonical order.
+func buildFast(all []memberWithWeight, points int) (*snapshot, error) {
+	total := 0
+	for _, m := range all {
+		n := uint64(points) * uint64(m.weight)
+		if n > MaxPoints || uint64(total)+n > MaxPoints {
+			return nil, fmt.Errorf("%w: more than %d", ErrTooManyPoints, MaxPoints)
+		}
+		total += int(n)
+	}
+	packed := make([]uint64, 0, total)
+	for o, m := range all {
+		// Point j of a node is a strong mix of the node's hash and j: one
+		// xxhash per node, a few multiplications per point.
+		seed := xxhash.Sum64String(m.name)
+		n := points * int(m.weight)
+		for j := 0; j < n; j++ {
+			v := mix64(seed + uint64(j+1)*0x9e3779b97f4a7c15)
+			packed = append(packed, v>>32<<32|uint64(o))
+		}
+	}
+	return newSnapshot(false, all, packed), nil
+}
+
+// mix64 is the splitmix64 finalizer, a bijection whose output bits each
+// depend on all input bits.
+func mix64(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
