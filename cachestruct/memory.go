@@ -1,0 +1,335 @@
+package cachestruct
+
+import (
+	"context"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MemoryOptions configure NewMemory. The zero value gives the defaults
+// documented on each field.
+type MemoryOptions struct {
+	// MaxBytes bounds the memory the items may use; when a write would
+	// exceed it, the least recently used items are evicted. Each item is
+	// charged its key and value lengths plus ItemOverhead bytes. Zero means
+	// 64 MiB.
+	MaxBytes int64
+	// MaxItemSize is the largest item, measured as memcached measures it:
+	// MemcachedItemSize(key, value, flags) must not exceed it, so with the
+	// default of 1 MiB the largest value under a 1-byte key without flags is
+	// 1,048,516 bytes, as on memcached 1.6 with default settings. An item
+	// that also exceeds MaxBytes (or the share of it a shard gets, see
+	// NewMemory) is rejected too. Zero means 1 MiB.
+	MaxItemSize int
+	// BinaryKeys accepts any non-empty key of at most 186 bytes, as
+	// memcached's base64 key mode does (its 250-byte limit applies to the
+	// encoded key), in addition to the ordinary text keys.
+	BinaryKeys bool
+	// Now is the clock that TTLs are measured with. Nil means time.Now,
+	// which also follows the fake clock of testing/synctest.
+	Now func() time.Time
+}
+
+const (
+	// DefaultMaxBytes is the MaxBytes of a Memory when the option is zero.
+	DefaultMaxBytes = 64 << 20
+	// DefaultMaxItemSize is memcached's default item size limit (-I 1m),
+	// the MaxItemSize of a Memory when the option is zero.
+	DefaultMaxItemSize = 1 << 20
+	// ItemOverhead is what Memory charges against MaxBytes for each item on
+	// top of its key and value: the item record, its LRU links and its map
+	// slot.
+	ItemOverhead = 128
+
+	// memMaxShards is the most shards a Memory uses; each has its own lock,
+	// map and LRU list.
+	memMaxShards = 16
+)
+
+// Memory is the in-process Store: it implements the whole contract with
+// memcached 1.6's semantics (whole-second TTLs, CAS, add/replace/append,
+// leases, recache and stale items, counters), bounded by an LRU on memory.
+// It is what tests and single-process programs run on.
+//
+// Memory starts no goroutines: expired items are dropped when they are
+// touched or reach the cold end of the LRU. Memory is safe for concurrent
+// use by multiple goroutines. Create it with NewMemory; the zero value is
+// not usable.
+type Memory struct {
+	now         func() time.Time
+	maxItemSize int
+	binaryKeys  bool
+	seed        maphash.Seed
+	mask        uint64
+	cas         atomic.Uint64
+	shards      []memShard
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty Memory configured by opts.
+//
+// The items are spread over up to 16 shards, each with its own lock and its
+// own LRU bounded by an equal share of MaxBytes; the number of shards is
+// the largest power of two that still leaves each shard at least four times
+// MaxItemSize, so a small MaxBytes gives a single, exact LRU.
+//
+// NewMemory panics if MaxBytes or MaxItemSize is negative.
+func NewMemory(opts MemoryOptions) *Memory {
+	if opts.MaxBytes < 0 || opts.MaxItemSize < 0 {
+		panic("cachestruct: NewMemory with a negative MaxBytes or MaxItemSize")
+	}
+	if opts.MaxBytes == 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
+	if opts.MaxItemSize == 0 {
+		opts.MaxItemSize = DefaultMaxItemSize
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	n := 1
+	for n < memMaxShards && opts.MaxBytes/int64(2*n) >= 4*int64(opts.MaxItemSize) {
+		n *= 2
+	}
+	m := &Memory{
+		now:         opts.Now,
+		maxItemSize: opts.MaxItemSize,
+		binaryKeys:  opts.BinaryKeys,
+		seed:        maphash.MakeSeed(),
+		mask:        uint64(n - 1),
+		shards:      make([]memShard, n),
+	}
+	for i := range m.shards {
+		m.shards[i].init(opts.MaxBytes / int64(n))
+	}
+	return m
+}
+
+// MemcachedItemSize is the size memcached 1.6 gives an item: a 48-byte
+// header, an 8-byte CAS, 4 bytes of client flags when they are not zero, the
+// key and a NUL, and the value and "\r\n". An item fits when this is at most
+// the server's item size (1 MiB by default).
+func MemcachedItemSize(keyLen, valueLen int, flags uint32) int {
+	n := 48 + 8 + keyLen + 1 + valueLen + 2
+	if flags != 0 {
+		n += 4
+	}
+	return n
+}
+
+// shardOf returns the shard that holds key.
+func (m *Memory) shardOf(key string) *memShard {
+	if m.mask == 0 {
+		return &m.shards[0]
+	}
+	return &m.shards[maphash.String(m.seed, key)&m.mask]
+}
+
+// nextCAS returns a fresh CAS value: unique and increasing over the store.
+func (m *Memory) nextCAS() uint64 { return m.cas.Add(1) }
+
+// fits reports whether an item fits both the item size and the shard.
+func (m *Memory) fits(s *memShard, key string, valueLen int, flags uint32) bool {
+	return MemcachedItemSize(len(key), valueLen, flags) <= m.maxItemSize &&
+		memCharge(key, valueLen) <= s.limit
+}
+
+// checkKey reports ErrInvalidKey for a key the store does not accept.
+func (m *Memory) checkKey(key string) error {
+	if !memValidKey(key, m.binaryKeys) {
+		return ErrInvalidKey
+	}
+	return nil
+}
+
+// memClock reads the clock once per operation, lazily: most items have no
+// expiry and never need it.
+type memClock struct {
+	now func() time.Time
+	ns  int64
+	ok  bool
+}
+
+func (c *memClock) get() int64 {
+	if !c.ok {
+		c.ns = c.now().UnixNano()
+		c.ok = true
+	}
+	return c.ns
+}
+
+// memSeconds converts a TTL or a recache threshold to whole seconds as
+// memcached does: a positive fraction of a second rounds up.
+func memSeconds(d time.Duration) int64 {
+	s := int64(d / time.Second)
+	if d%time.Second > 0 {
+		s++
+	}
+	return s
+}
+
+// memExpiry returns the deadline (Unix nanoseconds) of an item written with
+// ttl, 0 for never; expired reports a negative ttl.
+func memExpiry(c *memClock, ttl time.Duration) (deadline int64, expired bool) {
+	switch {
+	case ttl == 0:
+		return 0, false
+	case ttl < 0:
+		return 0, true
+	}
+	s := memSeconds(ttl)
+	if s > (1<<63-1-c.get())/int64(time.Second) {
+		return 0, false // beyond the year 2262: never, in practice
+	}
+	return c.get() + s*int64(time.Second), false
+}
+
+// memLeft returns the TTL left of an item with deadline exp in whole seconds,
+// rounded up, as memcached's mg t flag reports it; NoExpiry for none.
+func memLeft(c *memClock, exp int64) time.Duration {
+	if exp == 0 {
+		return NoExpiry
+	}
+	d := exp - c.get()
+	s := d / int64(time.Second)
+	if d%int64(time.Second) > 0 {
+		s++
+	}
+	return time.Duration(s) * time.Second
+}
+
+// memCtxErr returns ctx's error, if any, before an operation starts.
+func memCtxErr(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	default:
+		return nil
+	}
+}
+
+// memShard is one lock's worth of items with their LRU list.
+type memShard struct {
+	mu    sync.Mutex
+	items map[string]*memEntry
+	lru   memEntry // sentinel: lru.next is the most recently used item
+	bytes int64
+	limit int64
+}
+
+// memEntry is one item. Entries are owned by their shard and touched only
+// under its lock; value is never handed out without a copy.
+type memEntry struct {
+	key        string
+	value      []byte
+	flags      uint32
+	cas        uint64
+	exp        int64 // Unix nanoseconds; 0 = never
+	stale      bool  // invalidated (mg X)
+	won        bool  // a reader holds the right to recompute (mg W sent)
+	prev, next *memEntry
+}
+
+func (s *memShard) init(limit int64) {
+	s.items = make(map[string]*memEntry)
+	s.lru.prev, s.lru.next = &s.lru, &s.lru
+	s.limit = limit
+}
+
+// memCharge is what an item costs against MaxBytes.
+func memCharge(key string, valueLen int) int64 {
+	return int64(len(key)) + int64(valueLen) + ItemOverhead
+}
+
+// lookup returns the live item under key and bumps it in the LRU, or nil.
+// An expired item found on the way is removed.
+func (s *memShard) lookup(c *memClock, key string) *memEntry {
+	e := s.items[key]
+	if e == nil {
+		return nil
+	}
+	if e.exp != 0 && e.exp <= c.get() {
+		s.remove(e)
+		return nil
+	}
+	s.bump(e)
+	return e
+}
+
+// bump moves e to the hot end of the LRU.
+func (s *memShard) bump(e *memEntry) {
+	if s.lru.next == e {
+		return
+	}
+	e.prev.next, e.next.prev = e.next, e.prev
+	s.pushFront(e)
+}
+
+func (s *memShard) pushFront(e *memEntry) {
+	e.prev, e.next = &s.lru, s.lru.next
+	s.lru.next.prev = e
+	s.lru.next = e
+}
+
+// remove unlinks e and forgets it.
+func (s *memShard) remove(e *memEntry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+	delete(s.items, e.key)
+	s.bytes -= memCharge(e.key, len(e.value))
+}
+
+// insert stores a new entry under its key, replacing any other, and evicts
+// from the cold end until the shard is within its limit. The caller has
+// checked that e alone fits.
+func (s *memShard) insert(c *memClock, e *memEntry) {
+	if old := s.items[e.key]; old != nil {
+		s.remove(old)
+	}
+	s.items[e.key] = e
+	s.pushFront(e)
+	s.bytes += memCharge(e.key, len(e.value))
+	s.shrink(c, e)
+}
+
+// resize accounts for e's value changing from oldLen bytes and evicts if
+// needed.
+func (s *memShard) resize(c *memClock, e *memEntry, oldLen int) {
+	s.bytes += int64(len(e.value) - oldLen)
+	s.shrink(c, e)
+}
+
+// shrink evicts least recently used items (never keep) while the shard is
+// over its limit, and drops up to two expired items from the cold end, so
+// that items nobody reads again do not wait for eviction to be reclaimed.
+func (s *memShard) shrink(c *memClock, keep *memEntry) {
+	for s.bytes > s.limit {
+		victim := s.lru.prev
+		if victim == keep || victim == &s.lru {
+			break
+		}
+		s.remove(victim)
+	}
+	for range 2 {
+		victim := s.lru.prev
+		if victim == keep || victim == &s.lru || victim.exp == 0 || victim.exp > c.get() {
+			break
+		}
+		s.remove(victim)
+	}
+}
+
+// snapshot returns the item as a reader sees it, with a private copy of
+// the value.
+func (e *memEntry) snapshot(c *memClock) Item {
+	it := Item{Flags: e.flags, CAS: e.cas, TTL: memLeft(c, e.exp), Stale: e.stale}
+	if len(e.value) > 0 {
+		it.Value = append([]byte(nil), e.value...)
+	} else {
+		it.Value = []byte{}
+	}
+	return it
+}

@@ -1,0 +1,129 @@
+package cachestruct
+
+import (
+	"context"
+	"math"
+	"strconv"
+)
+
+// Incr implements Store.Incr as memcached 1.6.18's ma command does:
+//
+//   - The stored value is read like C's strtoull: leading white space and
+//     one '+' or '-' sign are accepted, the digits must be followed by white
+//     space or the end, and overflowing 2^64−1 is not a number. So " 12",
+//     "12 ", "+12" and "007" count as numbers; "", "1a", "-12" and
+//     "18446744073709551616" report ErrNotNumber.
+//   - When the result has no more digits than the stored value, it is
+//     written in place and padded with trailing spaces to the old length
+//     (decrementing "10" leaves "9 "); the item keeps its stale and won
+//     states then. A longer result replaces the value and clears them.
+//   - Every increment gives the item a new CAS and keeps its flags and TTL.
+//   - A created counter (opt.Vivify) has flags 0; a negative opt.TTL makes
+//     it expire at once, though the call still returns opt.Initial.
+//
+// It reports ErrInvalidKey, ErrNotFound, ErrNotNumber, or ctx's error if
+// ctx is already done.
+func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOptions) (uint64, error) {
+	if err := m.checkKey(key); err != nil {
+		return 0, err
+	}
+	if err := memCtxErr(ctx); err != nil {
+		return 0, err
+	}
+	c := memClock{now: m.now}
+	s := m.shardOf(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.lookup(&c, key)
+	if e == nil {
+		if !opt.Vivify {
+			return 0, ErrNotFound
+		}
+		v := strconv.AppendUint(nil, opt.Initial, 10)
+		if m.fits(s, key, len(v), 0) {
+			m.store(s, &c, nil, key, v, 0, opt.TTL)
+		}
+		return opt.Initial, nil
+	}
+	v, ok := memParseCounter(e.value)
+	if !ok {
+		return 0, ErrNotNumber
+	}
+	v = memAddCounter(v, delta)
+	if n := memDigits(v); n <= len(e.value) {
+		b := strconv.AppendUint(e.value[:0], v, 10)
+		for i := n; i < len(e.value); i++ {
+			e.value[i] = ' '
+		}
+		_ = b
+	} else {
+		old := len(e.value)
+		e.value = strconv.AppendUint(make([]byte, 0, n), v, 10)
+		e.stale, e.won = false, false
+		s.resize(&c, e, old)
+	}
+	e.cas = m.nextCAS()
+	return v, nil
+}
+
+// memParseCounter reads a counter value the way memcached's safe_strtoull
+// does (see Incr).
+func memParseCounter(b []byte) (uint64, bool) {
+	i := 0
+	for i < len(b) && memIsSpace(b[i]) {
+		i++
+	}
+	neg := false
+	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		neg = b[i] == '-'
+		i++
+	}
+	start := i
+	var v uint64
+	for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+		d := uint64(b[i] - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false // strtoull's ERANGE
+		}
+		v = v*10 + d
+	}
+	if i == start || i < len(b) && !memIsSpace(b[i]) {
+		return 0, false
+	}
+	if neg {
+		// strtoull negates; memcached then refuses what looks negative
+		// as a signed number, so "-0" is 0 but "-12" is not a number.
+		v = -v
+		if int64(v) < 0 {
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// memIsSpace is C's isspace in the C locale.
+func memIsSpace(c byte) bool {
+	return c == ' ' || '\t' <= c && c <= '\r'
+}
+
+// memAddCounter adds delta to a counter as memcached does: increments wrap
+// at 2^64, decrements (a negative delta) stop at 0.
+func memAddCounter(v uint64, delta int64) uint64 {
+	if delta >= 0 {
+		return v + uint64(delta)
+	}
+	d := uint64(-(delta + 1)) + 1 // |delta|, also for math.MinInt64
+	if d > v {
+		return 0
+	}
+	return v - d
+}
+
+// memDigits returns the number of decimal digits of v.
+func memDigits(v uint64) int {
+	n := 1
+	for ; v >= 10; v /= 10 {
+		n++
+	}
+	return n
+}

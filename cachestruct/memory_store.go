@@ -1,0 +1,238 @@
+package cachestruct
+
+import (
+	"context"
+	"time"
+)
+
+// Get implements Store.Get. A hit moves the item to the hot end of the LRU.
+// It reports ErrInvalidKey for a key the store does not accept, or ctx's
+// error if ctx is already done.
+//
+// As on memcached, the Won/Busy state belongs to the item, not to the
+// options: any Get of a stale item that nobody has won yet wins it, and any
+// Get of an item someone has won (a lease placeholder, a stale item, an item
+// won through Recache) reports Busy until the item is written again.
+func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
+	if err := m.checkKey(key); err != nil {
+		return Item{}, false, err
+	}
+	if err := memCtxErr(ctx); err != nil {
+		return Item{}, false, err
+	}
+	c := memClock{now: m.now}
+	s := m.shardOf(key)
+	s.mu.Lock()
+	it, found := m.get(s, &c, key, opt)
+	s.mu.Unlock()
+	return it, found, nil
+}
+
+// get is Get under the shard's lock.
+func (m *Memory) get(s *memShard, c *memClock, key string, opt GetOptions) (Item, bool) {
+	e := s.lookup(c, key)
+	if e == nil {
+		if opt.Lease <= 0 {
+			return Item{}, false
+		}
+		// A lease: an empty placeholder that its creator has won.
+		e = &memEntry{key: key, value: []byte{}, cas: m.nextCAS(), won: true}
+		e.exp, _ = memExpiry(c, opt.Lease)
+		if m.fits(s, key, 0, 0) {
+			s.insert(c, e)
+		}
+		it := e.snapshot(c)
+		it.Won = true
+		return it, true
+	}
+	win := false
+	if !e.won {
+		win = e.stale ||
+			opt.Recache > 0 && e.exp != 0 && memLeft(c, e.exp) < time.Duration(memSeconds(opt.Recache))*time.Second
+	}
+	it := e.snapshot(c)
+	switch {
+	case win:
+		e.won = true
+		it.Won = true
+	case e.won:
+		it.Busy = true
+	}
+	return it, true
+}
+
+// GetMulti implements Store.GetMulti: each distinct key is read as by Get
+// with zero options (so, as on memcached, it may win a stale item). It
+// reports ErrInvalidKey if any key is invalid, before reading anything, or
+// ctx's error if ctx is already done.
+func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
+	for _, key := range keys {
+		if err := m.checkKey(key); err != nil {
+			return nil, err
+		}
+	}
+	if err := memCtxErr(ctx); err != nil {
+		return nil, err
+	}
+	c := memClock{now: m.now}
+	items := make(map[string]Item, len(keys))
+	for _, key := range keys {
+		if _, dup := items[key]; dup {
+			continue
+		}
+		s := m.shardOf(key)
+		s.mu.Lock()
+		it, found := m.get(s, &c, key, GetOptions{})
+		s.mu.Unlock()
+		if found {
+			items[key] = it
+		}
+	}
+	return items, nil
+}
+
+// Set implements Store.Set with memcached 1.6.18's outcomes, including
+// those the Store documentation leaves open:
+//
+//   - ModeAdd ignores opt.CAS when the item is missing (it stores) and
+//     reports ErrNotStored when it exists.
+//   - ModeSet and ModeReplace with opt.CAS report ErrNotFound on a missing
+//     item; ModeAppend and ModePrepend report ErrNotStored.
+//   - A value that is too large on its own reports ErrValueTooLarge; an
+//     append or prepend that would make the item too large reports
+//     ErrNotStored and leaves the item as it was.
+//   - A negative opt.TTL stores an item that is expired at once: the key
+//     reads as a miss afterwards.
+//
+// Any write clears the item's stale and won states. Set panics if opt.Mode
+// is not one of the SetMode constants.
+func (m *Memory) Set(ctx context.Context, key string, value []byte, opt SetOptions) (uint64, error) {
+	if opt.Mode > ModePrepend {
+		panic("cachestruct: Set with an unknown SetMode")
+	}
+	if err := m.checkKey(key); err != nil {
+		return 0, err
+	}
+	s := m.shardOf(key)
+	if !m.fits(s, key, len(value), opt.Flags) {
+		return 0, ErrValueTooLarge
+	}
+	if err := memCtxErr(ctx); err != nil {
+		return 0, err
+	}
+	owned := value
+	if opt.Mode < ModeAppend || opt.Vivify {
+		// Copy outside the lock; append and prepend build a new value.
+		owned = append(make([]byte, 0, len(value)), value...)
+	}
+	c := memClock{now: m.now}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.lookup(&c, key)
+	switch opt.Mode {
+	case ModeAppend, ModePrepend:
+		if e == nil {
+			if !opt.Vivify || opt.CAS != 0 {
+				return 0, ErrNotStored
+			}
+			return m.store(s, &c, nil, key, owned, opt.Flags, opt.TTL), nil
+		}
+		if opt.CAS != 0 && e.cas != opt.CAS {
+			return 0, ErrCASConflict
+		}
+		return m.concat(s, &c, e, value, opt.Mode == ModePrepend)
+	case ModeAdd:
+		if e != nil {
+			return 0, ErrNotStored
+		}
+		return m.store(s, &c, nil, key, owned, opt.Flags, opt.TTL), nil
+	case ModeReplace:
+		if e == nil && opt.CAS == 0 {
+			return 0, ErrNotStored
+		}
+	}
+	if opt.CAS != 0 {
+		if e == nil {
+			return 0, ErrNotFound
+		}
+		if e.cas != opt.CAS {
+			return 0, ErrCASConflict
+		}
+	}
+	return m.store(s, &c, e, key, owned, opt.Flags, opt.TTL), nil
+}
+
+// store writes a whole item (reusing e, the current one, if any) and
+// returns its new CAS.
+func (m *Memory) store(s *memShard, c *memClock, e *memEntry, key string, value []byte, flags uint32, ttl time.Duration) uint64 {
+	cas := m.nextCAS()
+	exp, expired := memExpiry(c, ttl)
+	if expired {
+		if e != nil {
+			s.remove(e)
+		}
+		return cas
+	}
+	if e == nil {
+		s.insert(c, &memEntry{key: key, value: value, flags: flags, cas: cas, exp: exp})
+		return cas
+	}
+	old := len(e.value)
+	e.value, e.flags, e.cas, e.exp = value, flags, cas, exp
+	e.stale, e.won = false, false
+	s.resize(c, e, old)
+	return cas
+}
+
+// concat appends (or prepends) value to e, keeping its flags and TTL.
+func (m *Memory) concat(s *memShard, c *memClock, e *memEntry, value []byte, prepend bool) (uint64, error) {
+	n := len(e.value) + len(value)
+	if !m.fits(s, e.key, n, e.flags) {
+		return 0, ErrNotStored
+	}
+	v := make([]byte, 0, n)
+	if prepend {
+		v = append(append(v, value...), e.value...)
+	} else {
+		v = append(append(v, e.value...), value...)
+	}
+	old := len(e.value)
+	e.value, e.cas = v, m.nextCAS()
+	e.stale, e.won = false, false
+	s.resize(c, e, old)
+	return e.cas, nil
+}
+
+// Delete implements Store.Delete. With opt.Invalidate the item gets a new
+// CAS and becomes stale (its flags and value stay), and the next reader
+// wins it even if a reader had won it before; a negative opt.TTL then
+// expires it at once. It reports ErrInvalidKey, ErrNotFound,
+// ErrCASConflict, or ctx's error if ctx is already done.
+func (m *Memory) Delete(ctx context.Context, key string, opt DeleteOptions) error {
+	if err := m.checkKey(key); err != nil {
+		return err
+	}
+	if err := memCtxErr(ctx); err != nil {
+		return err
+	}
+	c := memClock{now: m.now}
+	s := m.shardOf(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.lookup(&c, key)
+	switch {
+	case e == nil:
+		return ErrNotFound
+	case opt.CAS != 0 && e.cas != opt.CAS:
+		return ErrCASConflict
+	case !opt.Invalidate || opt.TTL < 0:
+		s.remove(e)
+		return nil
+	}
+	if opt.TTL > 0 {
+		e.exp, _ = memExpiry(&c, opt.TTL)
+	}
+	e.stale, e.won = true, false
+	e.cas = m.nextCAS()
+	return nil
+}
