@@ -1,0 +1,408 @@
+package cachestruct
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// CacheConfig configures a Cache. Its zero value is usable: the defaults
+// are given per field.
+type CacheConfig struct {
+	// Lease is the life of the empty placeholder a miss creates: how long
+	// the caller that won the right to compute may take before another
+	// caller may try (if the winner crashed, say). Make it longer than
+	// the slowest compute. Default 10s.
+	Lease time.Duration
+	// Grace is how long a value is kept past its TTL to be served stale
+	// while one caller recomputes it: during the last Grace of an item's
+	// life the first reader wins the right to recompute (memcached's mg R
+	// flag) and the others keep reading the old value. Zero (the default)
+	// keeps nothing past the TTL: after expiry, callers wait for the
+	// recomputed value.
+	Grace time.Duration
+	// WaitFresh makes callers that find a stale value while another caller
+	// recomputes it wait for the fresh value instead of returning the
+	// stale one at once (the default).
+	WaitFresh bool
+	// Poll is the first delay between two reads of a caller waiting for
+	// another caller's computation; the delay doubles up to MaxPoll and is
+	// jittered within ±50%. Defaults 5ms and 100ms.
+	Poll, MaxPoll time.Duration
+	// Beta, when positive, turns on probabilistic early recomputation
+	// (XFetch, Vattani et al. 2015): a reader recomputes a fresh value
+	// early when now − δ·Beta·ln(rand()) ≥ expiry, δ being how long the
+	// last computation took. 1 is the paper's optimum; larger recomputes
+	// earlier. Default 0 (off).
+	Beta float64
+	// Rand returns uniform numbers in [0, 1) for the jitter and XFetch.
+	// Default math/rand/v2's Float64. It must be safe for concurrent use.
+	Rand func() float64
+	// Now returns the current time, for the expiry stored in values and
+	// XFetch. Default time.Now.
+	Now func() time.Time
+	// Observer, when not nil, receives the seed's letters per key:
+	// LetterMiss (missing or stale), LetterLockTry (a read that competed
+	// for the right to compute), LetterWritten, LetterUnlock (the right to
+	// compute released) and LetterHit.
+	Observer Observer
+}
+
+// Cache is a read-through cache of values of type T protected against
+// stampedes (the dog-pile effect): when a hot key is missing or expires,
+// exactly one caller among all processes sharing the store computes it,
+// instead of every caller at once. It is safe for concurrent use by
+// multiple goroutines and processes.
+//
+// Mechanism, per GetOrCompute:
+//
+//   - In process, concurrent calls for one key share one flight
+//     (golang.org/x/sync/singleflight): one store round trip, one compute.
+//   - Across processes, the store's leases decide (memcached's meta
+//     protocol: mg with N, R, and md with I). A miss creates an empty
+//     placeholder and only the reader that created it gets Won; later
+//     readers get Busy and poll (jittered) until the value appears, the
+//     lease expires, or their ctx ends. The winner writes with the
+//     placeholder's CAS, so a late writer holding an older CAS (say, one
+//     whose lease expired and was retaken) is rejected.
+//   - Stale-while-revalidate: with Grace, or after Invalidate, one reader
+//     wins the right to recompute while the others get the stale value at
+//     once (or wait, with WaitFresh).
+//   - Optionally, XFetch (Beta) recomputes hot values shortly before they
+//     expire, so that they rarely expire at all.
+//
+// Stored values carry a header (a magic byte, the expiry, the duration of
+// the computation), so the empty placeholder is never read as data, and a
+// value that Cache did not write reports ErrCorrupt.
+//
+// A miss means the value was never computed, expired, or was evicted: it is
+// computed again; it is never an error. When the store is unavailable
+// (ErrUnavailable: server down, refusing, ejected or not answering in
+// time), GetOrCompute computes the value locally and returns it without
+// caching it: the documented fallback, which protects availability at the
+// cost of the backend's load while the store is down (in-process flights
+// still deduplicate).
+type Cache[T any] struct {
+	store Store
+	codec Codec[T]
+	cfg   CacheConfig
+	group singleflight.Group
+}
+
+// NewCache returns a cache of T values in store, encoded by codec. It panics
+// if store or codec is nil or a duration in cfg is negative.
+func NewCache[T any](store Store, codec Codec[T], cfg CacheConfig) *Cache[T] {
+	if store == nil || codec == nil {
+		panic("cachestruct: NewCache with a nil Store or Codec")
+	}
+	if cfg.Lease < 0 || cfg.Grace < 0 || cfg.Poll < 0 || cfg.MaxPoll < 0 || cfg.Beta < 0 {
+		panic("cachestruct: NewCache with a negative duration or Beta")
+	}
+	if cfg.Lease == 0 {
+		cfg.Lease = 10 * time.Second
+	}
+	if cfg.Poll == 0 {
+		cfg.Poll = 5 * time.Millisecond
+	}
+	if cfg.MaxPoll == 0 {
+		cfg.MaxPoll = 100 * time.Millisecond
+	}
+	cfg.MaxPoll = max(cfg.MaxPoll, cfg.Poll)
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Cache[T]{store: store, codec: codec, cfg: cfg}
+}
+
+// GetOrCompute returns the value under key, computing it with compute and
+// storing it for ttl (zero: no expiry) when it is missing, expired or
+// stale; see Cache for who computes and who waits.
+//
+// compute runs on a goroutine of the in-process flight with the ctx of the
+// caller that started the flight; concurrent callers of the same key share
+// its result (do not modify a shared value). If compute fails, the lease is
+// released at once (deleted with its CAS) so another caller may try, and
+// its error is returned, unless a stale value exists: then the stale value
+// is returned and stays in the store until its grace ends.
+//
+// Errors: ErrNegativeTTL, ErrInvalidKey, ErrCorrupt, compute's and the
+// codec's errors, the store's errors other than ErrUnavailable (which falls
+// back to a local compute), and ctx's error when ctx ends while waiting. It
+// panics if compute is nil.
+func (c *Cache[T]) GetOrCompute(ctx context.Context, key string, ttl time.Duration, compute func(context.Context) (T, error)) (T, error) {
+	var zero T
+	if compute == nil {
+		panic("cachestruct: GetOrCompute with a nil compute")
+	}
+	if ttl < 0 {
+		return zero, ErrNegativeTTL
+	}
+	for {
+		ch := c.group.DoChan(key, func() (any, error) {
+			return c.fetch(ctx, key, ttl, compute)
+		})
+		select {
+		case <-ctx.Done():
+			return zero, context.Cause(ctx)
+		case r := <-ch:
+			if r.Err != nil {
+				// The flight ran with another caller's ctx: if that one
+				// ended but ours did not, fly again.
+				if ctx.Err() == nil && isCtxErr(r.Err) && r.Shared {
+					continue
+				}
+				return zero, r.Err
+			}
+			return r.Val.(T), nil
+		}
+	}
+}
+
+// isCtxErr reports whether err is a context's error.
+func isCtxErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// fetch is one flight of GetOrCompute: read with a lease, then compute,
+// wait, or return what was read.
+func (c *Cache[T]) fetch(ctx context.Context, key string, ttl time.Duration, compute func(context.Context) (T, error)) (T, error) {
+	var zero T
+	delay := c.cfg.Poll
+	opt := GetOptions{Lease: c.cfg.Lease, Recache: c.cfg.Grace}
+	for {
+		it, _, err := c.store.Get(ctx, key, opt)
+		if errors.Is(err, ErrUnavailable) {
+			observe(c.cfg.Observer, key, LetterMiss)
+			return compute(ctx) // documented fallback: compute locally, cache nothing
+		}
+		if err != nil {
+			return zero, err
+		}
+		now := c.cfg.Now()
+		var (
+			v          T
+			have       bool
+			fresh      bool
+			exp, delta time.Duration
+		)
+		if len(it.Value) > 0 {
+			payload, e, d, err := decodeCached(it.Value)
+			if err == nil {
+				v, err = c.codec.Decode(payload)
+			}
+			if err != nil && !it.Won {
+				return zero, err
+			}
+			have = err == nil
+			exp, delta = e, d
+			fresh = have && !it.Stale && (exp == 0 || now.UnixMilli() < int64(exp/time.Millisecond))
+		}
+		switch {
+		case it.Won:
+			// This caller holds the lease (a miss, a stale item, or the
+			// start of the grace period): compute and write with the CAS.
+			if !fresh {
+				observe(c.cfg.Observer, key, LetterMiss)
+			}
+			observe(c.cfg.Observer, key, LetterLockTry)
+			nv, err := c.computeAndStore(ctx, key, ttl, it.CAS, compute)
+			if err != nil && have {
+				return v, nil // serve stale on failure; it stays until its grace ends
+			}
+			if err != nil && len(it.Value) == 0 {
+				// Release the placeholder so that another caller may try now
+				// rather than after Lease.
+				if c.store.Delete(ctx, key, DeleteOptions{CAS: it.CAS}) == nil {
+					observe(c.cfg.Observer, key, LetterUnlock)
+				}
+			}
+			return nv, err
+		case fresh:
+			if c.cfg.Beta > 0 && c.xfetch(now, exp, delta) {
+				// Early recompute, XFetch: no lease, the CAS rejects a
+				// write if another caller wrote first.
+				observe(c.cfg.Observer, key, LetterMiss)
+				if nv, err := c.computeAndStore(ctx, key, ttl, it.CAS, compute); err == nil {
+					return nv, nil
+				}
+			}
+			observe(c.cfg.Observer, key, LetterHit)
+			return v, nil
+		case have && (!it.Busy || !c.cfg.WaitFresh):
+			// Stale, and someone else recomputes it (or nobody can).
+			observe(c.cfg.Observer, key, LetterMiss)
+			return v, nil
+		}
+		// A placeholder, or a stale value with WaitFresh: another caller is
+		// computing. Wait and read again; the lease bounds the wait.
+		observe(c.cfg.Observer, key, LetterMiss)
+		observe(c.cfg.Observer, key, LetterLockTry)
+		if err := sleepCtx(ctx, jitter(delay, c.cfg.Rand)); err != nil {
+			return zero, err
+		}
+		delay = min(2*delay, c.cfg.MaxPoll)
+	}
+}
+
+// xfetch reports whether XFetch decides to recompute early:
+// now − δ·β·ln(rand) ≥ expiry.
+func (c *Cache[T]) xfetch(now time.Time, exp, delta time.Duration) bool {
+	if exp == 0 || delta == 0 {
+		return false
+	}
+	r := c.cfg.Rand()
+	if r <= 0 {
+		return true // ln(0) = −∞: recompute
+	}
+	early := time.Duration(-float64(delta) * c.cfg.Beta * math.Log(r))
+	return time.Duration(now.UnixNano())+early >= exp
+}
+
+// computeAndStore runs compute and writes its value with cas (0: no
+// condition). A write rejected because another writer came first, or lost
+// to an unavailable store or an ended ctx, still returns the computed
+// value.
+func (c *Cache[T]) computeAndStore(ctx context.Context, key string, ttl time.Duration, cas uint64, compute func(context.Context) (T, error)) (T, error) {
+	var zero T
+	start := c.cfg.Now()
+	v, err := compute(ctx)
+	if err != nil {
+		return zero, err
+	}
+	end := c.cfg.Now()
+	payload, err := c.codec.Encode(v)
+	if err != nil {
+		return zero, err
+	}
+	var exp time.Duration
+	if ttl > 0 {
+		exp = time.Duration(end.Add(ttl).UnixMilli()) * time.Millisecond
+	}
+	b := encodeCached(payload, exp, end.Sub(start))
+	stored := ttl
+	if ttl > 0 {
+		stored += c.cfg.Grace
+	}
+	_, err = c.store.Set(ctx, key, b, SetOptions{TTL: stored, CAS: cas})
+	switch {
+	case err == nil:
+		observe(c.cfg.Observer, key, LetterWritten)
+		observe(c.cfg.Observer, key, LetterUnlock)
+	case errors.Is(err, ErrCASConflict), errors.Is(err, ErrNotFound),
+		errors.Is(err, ErrUnavailable), isCtxErr(err):
+		// A late writer (its lease was lost or the item rewritten), or a
+		// value that could not be cached: the caller still gets it.
+	default:
+		return zero, err
+	}
+	return v, nil
+}
+
+// Get returns the fresh value under key, without computing anything:
+// found is false when the value is missing, expired, stale or a
+// placeholder. Errors are the store's, the codec's and ErrCorrupt.
+func (c *Cache[T]) Get(ctx context.Context, key string) (v T, found bool, err error) {
+	it, ok, err := c.store.Get(ctx, key, GetOptions{})
+	if err != nil || !ok || len(it.Value) == 0 || it.Stale {
+		if err == nil {
+			observe(c.cfg.Observer, key, LetterMiss)
+		}
+		return v, false, err
+	}
+	payload, exp, _, err := decodeCached(it.Value)
+	if err != nil {
+		return v, false, err
+	}
+	if exp != 0 && c.cfg.Now().UnixMilli() >= int64(exp/time.Millisecond) {
+		observe(c.cfg.Observer, key, LetterMiss)
+		return v, false, nil
+	}
+	if v, err = c.codec.Decode(payload); err != nil {
+		return v, false, err
+	}
+	observe(c.cfg.Observer, key, LetterHit)
+	return v, true, nil
+}
+
+// Set stores v under key for ttl (zero: no expiry) unconditionally, as a
+// computed value would be.
+func (c *Cache[T]) Set(ctx context.Context, key string, v T, ttl time.Duration) error {
+	if ttl < 0 {
+		return ErrNegativeTTL
+	}
+	payload, err := c.codec.Encode(v)
+	if err != nil {
+		return err
+	}
+	var exp time.Duration
+	stored := ttl
+	if ttl > 0 {
+		exp = time.Duration(c.cfg.Now().Add(ttl).UnixMilli()) * time.Millisecond
+		stored += c.cfg.Grace
+	}
+	_, err = c.store.Set(ctx, key, encodeCached(payload, exp, 0), SetOptions{TTL: stored})
+	return err
+}
+
+// Invalidate marks the value under key stale: the next GetOrCompute wins
+// the right to recompute it while the other callers keep getting the stale
+// value (or wait, with WaitFresh) for at most max(Grace, Lease). A missing
+// key is not an error.
+func (c *Cache[T]) Invalidate(ctx context.Context, key string) error {
+	err := c.store.Delete(ctx, key, DeleteOptions{Invalidate: true, TTL: max(c.cfg.Grace, c.cfg.Lease)})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// Delete removes the value under key: the next GetOrCompute misses. A
+// missing key is not an error.
+func (c *Cache[T]) Delete(ctx context.Context, key string) error {
+	err := c.store.Delete(ctx, key, DeleteOptions{})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// cacheMagic is the first byte of a value written by Cache.
+const cacheMagic = 0xC4
+
+// encodeCached returns payload prefixed by its header: cacheMagic, uvarint
+// expiry in Unix milliseconds (0: none), uvarint computation time in
+// microseconds.
+func encodeCached(payload []byte, exp, delta time.Duration) []byte {
+	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(payload))
+	b = append(b, cacheMagic)
+	b = binary.AppendUvarint(b, uint64(exp/time.Millisecond))
+	b = binary.AppendUvarint(b, uint64(max(delta, 0)/time.Microsecond))
+	return append(b, payload...)
+}
+
+// decodeCached splits a value written by encodeCached; it reports
+// ErrCorrupt for anything else and never panics.
+func decodeCached(b []byte) (payload []byte, exp, delta time.Duration, err error) {
+	if len(b) == 0 || b[0] != cacheMagic {
+		return nil, 0, 0, ErrCorrupt
+	}
+	b = b[1:]
+	e, n := binary.Uvarint(b)
+	if n <= 0 || e > math.MaxInt64/uint64(time.Millisecond) {
+		return nil, 0, 0, ErrCorrupt
+	}
+	b = b[n:]
+	d, n := binary.Uvarint(b)
+	if n <= 0 || d > math.MaxInt64/uint64(time.Microsecond) {
+		return nil, 0, 0, ErrCorrupt
+	}
+	return b[n:], time.Duration(e) * time.Millisecond, time.Duration(d) * time.Microsecond, nil
+}

@@ -1,0 +1,384 @@
+package cachestruct
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+)
+
+// StatsConfig configures a Stats buffer. Its zero value is usable: the
+// defaults are given per field.
+type StatsConfig struct {
+	// TTL is the life of a counter key and of the dirty list; flush more
+	// often than that or counts expire unflushed. Default 48 hours.
+	TTL time.Duration
+	// FlushTimeout is the TTL of the lock that keeps two Flush calls from
+	// running at once; a Flush must finish within it. Default one minute.
+	FlushTimeout time.Duration
+	// Now returns the current time, which picks the hour of an increment.
+	// Default time.Now.
+	Now func() time.Time
+}
+
+// StatCount is a count of one id in one hour, moved by Stats.Flush.
+type StatCount struct {
+	ID   string
+	Hour time.Time // the start of the hour, UTC
+	N    uint64
+}
+
+// Sink receives the counts a Stats buffer flushes, typically to add them to
+// rows of a database table. Add must be idempotent per flushID: Flush
+// retries a batch whose delivery or aftermath failed with the same flushID
+// and the same counts, and a second Add of a flushID already applied must
+// change nothing and return nil (store the applied flushIDs in the same
+// transaction as the counts).
+type Sink interface {
+	Add(ctx context.Context, flushID string, counts []StatCount) error
+}
+
+// SinkFunc adapts a function to the Sink interface.
+type SinkFunc func(ctx context.Context, flushID string, counts []StatCount) error
+
+// Add calls f.
+func (f SinkFunc) Add(ctx context.Context, flushID string, counts []StatCount) error {
+	return f(ctx, flushID, counts)
+}
+
+// Stats buffers hit counts (per id and hour: views of an article, calls of
+// an API key) in the store, so that each hit costs a memcached increment
+// instead of a database write, and Flush moves the accumulated counts into
+// a durable Sink in one batch. It is safe for concurrent use by multiple
+// goroutines and processes; Flush calls exclude one another through a Lock.
+//
+// Keys: <prefix>:<id>:<YYYYMMDDHH> counters, a dirty list <prefix>:dirty
+// of the counters that have something to flush, <prefix>:pending for the
+// batch being flushed, and the lock <prefix>:flush. Incr costs one round
+// trip, two when the counter was zero (it is then appended to the dirty
+// list).
+//
+// Flush never loses an increment that arrives while it runs: it subtracts
+// exactly the count it delivered (a decrement, not a delete, for the current
+// hour), so increments made meanwhile stay for the next flush. It records
+// the batch under <prefix>:pending before delivering it, so a Flush that
+// failed or crashed is completed by the next one with the same flush id,
+// which the Sink recognises; a per-counter marker keeps a counter from
+// being subtracted twice. The one window left: a crash between a counter's
+// marker and its decrement counts that counter's batch twice.
+//
+// A miss means the count was lost: a counter or the dirty list evicted, or
+// their server lost, before a flush. Counts are data one would rather not
+// lose, not data that must not be lost: flush often, give the store room.
+type Stats struct {
+	store  Store
+	prefix string
+	cfg    StatsConfig
+	lock   *Lock
+}
+
+// NewStats returns a stats buffer under prefix in store. It panics if store
+// is nil or a duration in cfg is negative.
+func NewStats(store Store, prefix string, cfg StatsConfig) *Stats {
+	if store == nil {
+		panic("cachestruct: NewStats with a nil Store")
+	}
+	if cfg.TTL < 0 || cfg.FlushTimeout < 0 {
+		panic("cachestruct: NewStats with a negative duration")
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = 48 * time.Hour
+	}
+	if cfg.FlushTimeout == 0 {
+		cfg.FlushTimeout = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Stats{store: store, prefix: prefix, cfg: cfg,
+		lock: NewLock(store, prefix+":flush", LockConfig{TTL: cfg.FlushTimeout})}
+}
+
+// statHour is a time's hour number since the Unix epoch.
+func statHour(t time.Time) int64 { return t.Unix() / 3600 }
+
+// counterKey returns the key of id's counter for hour number h.
+func (s *Stats) counterKey(id string, h int64) string {
+	return s.prefix + ":" + id + ":" + time.Unix(h*3600, 0).UTC().Format("2006010215")
+}
+
+// Incr adds delta to id's count for the current hour. Errors are the
+// store's (ErrInvalidKey for an id that does not make a valid key,
+// ErrUnavailable, ctx errors).
+func (s *Stats) Incr(ctx context.Context, id string, delta uint64) error {
+	if delta == 0 {
+		return nil
+	}
+	h := statHour(s.cfg.Now())
+	n, err := s.store.Incr(ctx, s.counterKey(id, h), int64(delta), IncrOptions{Vivify: true, Initial: delta, TTL: s.cfg.TTL})
+	if err != nil || n != delta {
+		return err
+	}
+	// The counter was zero or missing: nobody has it in the dirty list.
+	return s.markDirty(ctx, id, h)
+}
+
+// markDirty appends (id, h) to the dirty list, creating it if missing.
+func (s *Stats) markDirty(ctx context.Context, id string, h int64) error {
+	b := binary.AppendUvarint(nil, uint64(len(id)))
+	b = append(b, id...)
+	b = binary.AppendVarint(b, h)
+	_, err := s.store.Set(ctx, s.prefix+":dirty", b, SetOptions{Mode: ModeAppend, Vivify: true, TTL: s.cfg.TTL})
+	return err
+}
+
+// flushSnapshotTries bounds the snapshot loop of Flush against a dirty list
+// that keeps changing.
+const flushSnapshotTries = 16
+
+// Flush moves every buffered count into sink and returns how many counts it
+// delivered (including those of a previous, unfinished flush). Concurrent
+// Flush calls wait for one another. It panics if sink is nil. Errors: the sink's (the batch stays
+// pending and the next Flush retries it), the store's, ErrCorrupt, and ctx's.
+func (s *Stats) Flush(ctx context.Context, sink Sink) (int, error) {
+	if sink == nil {
+		panic("cachestruct: Stats.Flush with a nil Sink")
+	}
+	held, err := s.lock.Lock(ctx)
+	if err != nil {
+		return 0, err
+	}
+	// An unlock that fails leaves the lock to expire after FlushTimeout.
+	defer func() { _ = held.Unlock(context.WithoutCancel(ctx)) }()
+
+	moved := 0
+	// 1. Finish a batch left pending by a failed or crashed flush.
+	it, found, err := s.store.Get(ctx, s.prefix+":pending", GetOptions{})
+	if err != nil {
+		return 0, err
+	}
+	if found {
+		id, counts, err := decodeBatch(it.Value)
+		if err != nil {
+			return 0, err
+		}
+		if err := s.finish(ctx, sink, id, counts); err != nil {
+			return 0, err
+		}
+		moved += len(counts)
+	}
+	// 2. Snapshot the dirty list and the counts, record the batch as
+	// pending, then remove the list (CAS: retry if it grew meanwhile).
+	for range flushSnapshotTries {
+		dl, found, err := s.store.Get(ctx, s.prefix+":dirty", GetOptions{})
+		if err != nil || !found {
+			return moved, err
+		}
+		counts, err := s.readCounts(ctx, dl.Value)
+		if err != nil {
+			return moved, err
+		}
+		id := strconv.FormatInt(s.cfg.Now().UnixNano(), 36) + "-" + strconv.FormatUint(rand.Uint64(), 36)
+		if len(counts) > 0 {
+			if _, err := s.store.Set(ctx, s.prefix+":pending", encodeBatch(id, counts), SetOptions{TTL: s.cfg.TTL}); err != nil {
+				return moved, err
+			}
+		}
+		err = s.store.Delete(ctx, s.prefix+":dirty", DeleteOptions{CAS: dl.CAS})
+		if errors.Is(err, ErrCASConflict) || errors.Is(err, ErrNotFound) {
+			if len(counts) > 0 {
+				if err := s.store.Delete(ctx, s.prefix+":pending", DeleteOptions{}); err != nil {
+					return moved, err
+				}
+			}
+			continue
+		}
+		if err != nil {
+			return moved, err
+		}
+		if len(counts) == 0 {
+			return moved, nil
+		}
+		// 3. Deliver and subtract.
+		if err := s.finish(ctx, sink, id, counts); err != nil {
+			return moved, err
+		}
+		return moved + len(counts), nil
+	}
+	return moved, fmt.Errorf("cachestruct: stats dirty list kept changing during %d snapshots: %w", flushSnapshotTries, ErrCASConflict)
+}
+
+// readCounts decodes a dirty list and reads its counters in one multi-get;
+// duplicates, missing and zero counters are left out.
+func (s *Stats) readCounts(ctx context.Context, dirty []byte) ([]StatCount, error) {
+	type idHour struct {
+		id string
+		h  int64
+	}
+	seen := make(map[idHour]bool)
+	var list []idHour
+	for b := dirty; len(b) > 0; {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			return nil, ErrCorrupt
+		}
+		ih := idHour{id: string(b[n : n+int(l)])}
+		b = b[n+int(l):]
+		if ih.h, n = binary.Varint(b); n <= 0 {
+			return nil, ErrCorrupt
+		}
+		b = b[n:]
+		if !seen[ih] {
+			seen[ih] = true
+			list = append(list, ih)
+		}
+	}
+	keys := make([]string, len(list))
+	for i, ih := range list {
+		keys[i] = s.counterKey(ih.id, ih.h)
+	}
+	items, err := s.store.GetMulti(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	var counts []StatCount
+	for i, ih := range list {
+		it, ok := items[keys[i]]
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(string(it.Value), 10, 64)
+		if err != nil {
+			return nil, ErrNotNumber
+		}
+		if n > 0 {
+			counts = append(counts, StatCount{ID: ih.id, Hour: time.Unix(ih.h*3600, 0).UTC(), N: n})
+		}
+	}
+	return counts, nil
+}
+
+// finish delivers the batch id to the sink, subtracts each delivered count
+// from its counter once (guarded by a marker per counter and batch), and
+// drops the pending record.
+func (s *Stats) finish(ctx context.Context, sink Sink, id string, counts []StatCount) error {
+	if err := sink.Add(ctx, id, counts); err != nil {
+		return err
+	}
+	cur := statHour(s.cfg.Now())
+	for i, c := range counts {
+		marker := s.prefix + ":done:" + id + ":" + strconv.Itoa(i)
+		_, err := s.store.Set(ctx, marker, []byte{'1'}, SetOptions{Mode: ModeAdd, TTL: s.cfg.TTL})
+		if errors.Is(err, ErrNotStored) {
+			continue // subtracted by an earlier attempt
+		}
+		if err != nil {
+			return err
+		}
+		h := statHour(c.Hour)
+		key := s.counterKey(c.ID, h)
+		if h >= cur {
+			// Current hour: keep it listed before subtracting, so that a
+			// crash in between cannot strand the increments made meanwhile.
+			if err := s.markDirty(ctx, c.ID, h); err != nil {
+				return err
+			}
+		}
+		r, err := s.store.Incr(ctx, key, -int64(c.N), IncrOptions{})
+		if errors.Is(err, ErrNotFound) {
+			continue // evicted since: nothing left to subtract from
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case h < cur && r == 0:
+			// A finished hour: remove the counter, unless a late increment
+			// changed it since (then the incrementer listed it again).
+			if it, ok, err := s.store.Get(ctx, key, GetOptions{}); err == nil && ok && string(it.Value) == "0" {
+				_ = s.store.Delete(ctx, key, DeleteOptions{CAS: it.CAS})
+			}
+		case h < cur:
+			if err := s.markDirty(ctx, c.ID, h); err != nil {
+				return err
+			}
+		}
+	}
+	err := s.store.Delete(ctx, s.prefix+":pending", DeleteOptions{})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// batchMagic is the first byte of a pending batch.
+const batchMagic = 0xB5
+
+// encodeBatch encodes a pending batch: batchMagic, uvarint length and the
+// flush id, uvarint count, then per count uvarint length and id, varint
+// hour number and uvarint n.
+func encodeBatch(id string, counts []StatCount) []byte {
+	b := []byte{batchMagic}
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	b = append(b, id...)
+	b = binary.AppendUvarint(b, uint64(len(counts)))
+	for _, c := range counts {
+		b = binary.AppendUvarint(b, uint64(len(c.ID)))
+		b = append(b, c.ID...)
+		b = binary.AppendVarint(b, statHour(c.Hour))
+		b = binary.AppendUvarint(b, c.N)
+	}
+	return b
+}
+
+// decodeBatch decodes what encodeBatch wrote; it reports ErrCorrupt for
+// anything else and never panics.
+func decodeBatch(b []byte) (string, []StatCount, error) {
+	if len(b) == 0 || b[0] != batchMagic {
+		return "", nil, ErrCorrupt
+	}
+	b = b[1:]
+	str := func() (string, bool) {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			return "", false
+		}
+		v := string(b[n : n+int(l)])
+		b = b[n+int(l):]
+		return v, true
+	}
+	id, ok := str()
+	if !ok {
+		return "", nil, ErrCorrupt
+	}
+	cnt, n := binary.Uvarint(b)
+	if n <= 0 || cnt > uint64(len(b)) {
+		return "", nil, ErrCorrupt
+	}
+	b = b[n:]
+	counts := make([]StatCount, 0, cnt)
+	for range cnt {
+		cid, ok := str()
+		if !ok {
+			return "", nil, ErrCorrupt
+		}
+		h, n := binary.Varint(b)
+		if n <= 0 {
+			return "", nil, ErrCorrupt
+		}
+		b = b[n:]
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return "", nil, ErrCorrupt
+		}
+		b = b[n:]
+		counts = append(counts, StatCount{ID: cid, Hour: time.Unix(h*3600, 0).UTC(), N: v})
+	}
+	if len(b) != 0 {
+		return "", nil, ErrCorrupt
+	}
+	return id, counts, nil
+}
