@@ -1,0 +1,316 @@
+package memcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twine-go/twine/internal/memcachedtest"
+)
+
+// newClient starts a memcached and returns a client of it, closed in
+// t.Cleanup.
+func newClient(t *testing.T, cfg Config, opts ...memcachedtest.Option) (*Client, *memcachedtest.Server) {
+	t.Helper()
+	s := memcachedtest.Start(t, opts...)
+	c := New(s.Addr(), cfg)
+	t.Cleanup(func() { _ = c.Close() })
+	return c, s
+}
+
+func TestClientCommands(t *testing.T) {
+	c, _ := newClient(t, Config{})
+	ctx := context.Background()
+
+	_, err := c.Get(ctx, "missing", GetOptions{})
+	require.ErrorIs(t, err, ErrCacheMiss)
+
+	cas, err := c.Set(ctx, "k", []byte("hello"), SetOptions{Flags: 42, TTL: 100 * time.Second})
+	require.NoError(t, err)
+	require.NotZero(t, cas)
+	it, err := c.Get(ctx, "k", GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "hello", string(it.Value))
+	assert.Equal(t, uint32(42), it.Flags)
+	assert.Equal(t, cas, it.CAS)
+	assert.InDelta(t, 100, it.TTL, 1)
+
+	_, err = c.Set(ctx, "k", []byte("x"), SetOptions{Mode: ModeAdd})
+	require.ErrorIs(t, err, ErrNotStored)
+	_, err = c.Set(ctx, "k", []byte("x"), SetOptions{CAS: cas + 1000})
+	require.ErrorIs(t, err, ErrCASConflict)
+	_, err = c.Set(ctx, "nokey", []byte("x"), SetOptions{CAS: 5})
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = c.Set(ctx, "k", []byte("!"), SetOptions{Mode: ModeAppend})
+	require.NoError(t, err)
+	_, err = c.Set(ctx, "k", []byte("<"), SetOptions{Mode: ModePrepend})
+	require.NoError(t, err)
+	it, err = c.Get(ctx, "k", GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "<hello!", string(it.Value))
+
+	require.ErrorIs(t, c.Delete(ctx, "k", DeleteOptions{CAS: it.CAS + 1000}), ErrCASConflict)
+	require.NoError(t, c.Delete(ctx, "k", DeleteOptions{CAS: it.CAS}))
+	require.ErrorIs(t, c.Delete(ctx, "k", DeleteOptions{}), ErrNotFound)
+
+	_, err = c.Incr(ctx, "n", 1, ArithOptions{})
+	require.ErrorIs(t, err, ErrNotFound)
+	n, err := c.Incr(ctx, "n", 5, ArithOptions{Vivify: true, Initial: 10})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(10), n, "vivify does not apply the delta")
+	n, err = c.Incr(ctx, "n", 5, ArithOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(15), n)
+	n, err = c.Decr(ctx, "n", 100, ArithOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(0), n)
+	_, err = c.Set(ctx, "n", []byte("18446744073709551615"), SetOptions{})
+	require.NoError(t, err)
+	n, err = c.Incr(ctx, "n", 2, ArithOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), n, "wraps at 2^64")
+	_, err = c.Set(ctx, "s", []byte("abc"), SetOptions{})
+	require.NoError(t, err)
+	_, err = c.Incr(ctx, "s", 1, ArithOptions{})
+	require.ErrorIs(t, err, ErrNotNumber)
+
+	require.NoError(t, c.Noop(ctx))
+	v, err := c.Version(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "1.6.18", v)
+}
+
+func TestClientLeaseAndStale(t *testing.T) {
+	c, _ := newClient(t, Config{})
+	ctx := context.Background()
+
+	it, err := c.Get(ctx, "l", GetOptions{Vivify: 30 * time.Second})
+	require.NoError(t, err)
+	assert.True(t, it.Won)
+	assert.Empty(t, it.Value)
+	it2, err := c.Get(ctx, "l", GetOptions{Vivify: 30 * time.Second})
+	require.NoError(t, err)
+	assert.False(t, it2.Won)
+	assert.True(t, it2.Busy)
+	_, err = c.Set(ctx, "l", []byte("v"), SetOptions{CAS: it.CAS, TTL: time.Minute})
+	require.NoError(t, err)
+
+	require.NoError(t, c.Delete(ctx, "l", DeleteOptions{Invalidate: true, TTL: 30 * time.Second}))
+	it, err = c.Get(ctx, "l", GetOptions{})
+	require.NoError(t, err)
+	assert.True(t, it.Stale)
+	assert.True(t, it.Won)
+	assert.Equal(t, "v", string(it.Value))
+	assert.EqualValues(t, 30, it.TTL)
+	it, err = c.Get(ctx, "l", GetOptions{})
+	require.NoError(t, err)
+	assert.True(t, it.Stale)
+	assert.True(t, it.Busy)
+	assert.False(t, it.Won)
+
+	_, err = c.Set(ctx, "r", []byte("v"), SetOptions{TTL: 10 * time.Second})
+	require.NoError(t, err)
+	it, err = c.Get(ctx, "r", GetOptions{Recache: 30 * time.Second})
+	require.NoError(t, err)
+	assert.True(t, it.Won)
+	it, err = c.Get(ctx, "r", GetOptions{Recache: 30 * time.Second})
+	require.NoError(t, err)
+	assert.True(t, it.Busy)
+}
+
+func TestClientGetMulti(t *testing.T) {
+	c, _ := newClient(t, Config{BinaryKeys: true})
+	ctx := context.Background()
+	var keys []string
+	for i := range 300 {
+		k := fmt.Sprintf("m%d", i)
+		if i%7 == 0 {
+			k = fmt.Sprintf("bin \r\n\x00%d", i)
+		}
+		keys = append(keys, k)
+		if i%3 != 0 {
+			_, err := c.Set(ctx, k, []byte("v"+k), SetOptions{Flags: uint32(i)})
+			require.NoError(t, err)
+		}
+	}
+	keys = append(keys, keys[1], keys[0]) // duplicates: a hit and a miss
+	items, err := c.GetMulti(ctx, keys)
+	require.NoError(t, err)
+	assert.Len(t, items, 200)
+	for i, k := range keys[:300] {
+		it, ok := items[k]
+		require.Equal(t, i%3 != 0, ok, k)
+		if ok {
+			assert.Equal(t, "v"+k, string(it.Value))
+			assert.Equal(t, uint32(i), it.Flags)
+		}
+	}
+	items, err = c.GetMulti(ctx, nil)
+	require.NoError(t, err)
+	assert.Empty(t, items)
+}
+
+func TestClientBadInputNeverSent(t *testing.T) {
+	c, _ := newClient(t, Config{})
+	ctx := context.Background()
+	_, err := c.Set(ctx, "victim", []byte("alive"), SetOptions{})
+	require.NoError(t, err)
+	bad := []string{"", strings.Repeat("k", 251), "a b", "x\r\nflush_all", "tab\t", "nul\x00", "del\x7f"}
+	for _, k := range bad {
+		_, err := c.Set(ctx, k, []byte("v"), SetOptions{})
+		require.ErrorIs(t, err, ErrInvalidKey, "%q", k)
+		_, err = c.Get(ctx, k, GetOptions{})
+		require.ErrorIs(t, err, ErrInvalidKey, "%q", k)
+		require.ErrorIs(t, c.Delete(ctx, k, DeleteOptions{}), ErrInvalidKey, "%q", k)
+		_, err = c.Incr(ctx, k, 1, ArithOptions{})
+		require.ErrorIs(t, err, ErrInvalidKey, "%q", k)
+		_, err = c.GetMulti(ctx, []string{"ok", k})
+		require.ErrorIs(t, err, ErrInvalidKey, "%q", k)
+	}
+	it, err := c.Get(ctx, "victim", GetOptions{})
+	require.NoError(t, err, "no command was injected")
+	assert.Equal(t, "alive", string(it.Value))
+
+	// Binary mode sends these keys base64 encoded: each is its own item.
+	b := New(c.Addr(), Config{BinaryKeys: true})
+	defer b.Close()
+	for i, k := range []string{"a b", "x\r\nflush_all", "nul\x00", strings.Repeat("\x01", MaxBinaryKeyLen)} {
+		_, err := b.Set(ctx, k, []byte{byte(i)}, SetOptions{})
+		require.NoError(t, err, "%q", k)
+		it, err := b.Get(ctx, k, GetOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, []byte{byte(i)}, it.Value)
+	}
+	_, err = b.Set(ctx, strings.Repeat("\x01", MaxBinaryKeyLen+1), nil, SetOptions{})
+	require.ErrorIs(t, err, ErrInvalidKey)
+	it, err = c.Get(ctx, "victim", GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "alive", string(it.Value))
+}
+
+func TestClientValueTooLarge(t *testing.T) {
+	c, s := newClient(t, Config{MaxItemSize: 64 << 10},
+		memcachedtest.MaxItemSize(64<<10), memcachedtest.Args("-o", "slab_chunk_max=16384"))
+	ctx := context.Background()
+	require.Equal(t, s.MaxItemSize(), c.MaxItemSize())
+	key := "big"
+	fit := c.MaxItemSize() - len(key) - ItemOverhead
+	_, err := c.Set(ctx, key, make([]byte, fit), SetOptions{})
+	require.NoError(t, err, "the largest value that fits is accepted by the server")
+	_, err = c.Set(ctx, key, make([]byte, fit+1), SetOptions{})
+	require.ErrorIs(t, err, ErrValueTooLarge)
+
+	// With a client limit larger than the server's, the server's answer
+	// maps to the same error and the connection stays usable.
+	loose := New(s.Addr(), Config{MaxItemSize: 1 << 20})
+	defer loose.Close()
+	_, err = loose.Set(ctx, key, make([]byte, fit+100), SetOptions{})
+	require.ErrorIs(t, err, ErrValueTooLarge)
+	require.NoError(t, loose.Noop(ctx))
+	n, err := loose.LoadMaxItemSize(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 64<<10, n)
+	_, err = loose.Set(ctx, key, make([]byte, fit+1), SetOptions{})
+	require.ErrorIs(t, err, ErrValueTooLarge)
+}
+
+func TestClientConcurrent(t *testing.T) {
+	c, _ := newClient(t, Config{Conns: 2})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Go(func() {
+			for i := range 200 {
+				k := fmt.Sprintf("g%d-%d", g, i%10)
+				v := fmt.Sprintf("%d:%d", g, i)
+				_, err := c.Set(ctx, k, []byte(v), SetOptions{})
+				if !assert.NoError(t, err) {
+					return
+				}
+				it, err := c.Get(ctx, k, GetOptions{})
+				if !assert.NoError(t, err) || !assert.Equal(t, v, string(it.Value)) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestClientContext(t *testing.T) {
+	c, s := newClient(t, Config{Timeout: 5 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Get(ctx, "k", GetOptions{})
+	require.ErrorIs(t, err, context.Canceled)
+
+	_, err = c.Set(context.Background(), "k", []byte("v"), SetOptions{})
+	require.NoError(t, err)
+
+	// A hung server: the call returns at its deadline, abandoned replies
+	// are consumed later, and the connection stays in step.
+	s.Pause()
+	dctx, dcancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer dcancel()
+	start := time.Now()
+	_, err = c.Get(dctx, "k", GetOptions{})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), time.Second)
+	s.Resume()
+	for range 20 {
+		it, err := c.Get(context.Background(), "k", GetOptions{})
+		require.NoError(t, err)
+		require.Equal(t, "v", string(it.Value))
+	}
+}
+
+func TestClientTimeoutClosesConn(t *testing.T) {
+	c, s := newClient(t, Config{Timeout: 100 * time.Millisecond, Conns: 1})
+	ctx := context.Background()
+	require.NoError(t, c.Noop(ctx))
+	s.Pause()
+	err := c.Noop(ctx)
+	var ne *NetError
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	s.Resume()
+	require.NoError(t, c.Noop(ctx), "a new connection is dialled")
+}
+
+func TestClientServerDown(t *testing.T) {
+	c, s := newClient(t, Config{})
+	ctx := context.Background()
+	_, err := c.Set(ctx, "k", []byte("v"), SetOptions{})
+	require.NoError(t, err)
+	s.Stop()
+	for range 3 {
+		_, err = c.Get(ctx, "k", GetOptions{})
+		require.ErrorIs(t, err, ErrUnavailable)
+	}
+	s.Restart()
+	_, err = c.Get(ctx, "k", GetOptions{})
+	if err != nil && !errors.Is(err, ErrCacheMiss) {
+		// The first call may still hit the old connection's reset.
+		require.ErrorIs(t, err, ErrUnavailable)
+		_, err = c.Get(ctx, "k", GetOptions{})
+	}
+	require.ErrorIs(t, err, ErrCacheMiss, "the restarted server is empty")
+}
+
+func TestClientClose(t *testing.T) {
+	c, _ := newClient(t, Config{})
+	ctx := context.Background()
+	require.NoError(t, c.Noop(ctx))
+	require.NoError(t, c.Close())
+	require.ErrorIs(t, c.Noop(ctx), ErrClosed)
+}

@@ -1,0 +1,328 @@
+package memcache
+
+import (
+	"context"
+	"time"
+)
+
+// Item is an item read from the server.
+type Item struct {
+	// Value is the item's data (empty for a placeholder created by
+	// GetOptions.Vivify).
+	Value []byte
+	// Flags are the item's client flags.
+	Flags uint32
+	// CAS is the item's CAS value.
+	CAS uint64
+	// TTL is the item's remaining time to live in seconds, -1 when it
+	// never expires.
+	TTL int64
+	// Won: this caller won the right to recompute the item (W flag).
+	Won bool
+	// Stale: the item was invalidated (X flag).
+	Stale bool
+	// Busy: another caller already won (Z flag).
+	Busy bool
+}
+
+func (r *reply) item() Item {
+	return Item{
+		Value: r.value, Flags: r.flags, CAS: r.cas, TTL: r.ttl,
+		Won: r.win, Stale: r.stale, Busy: r.busy,
+	}
+}
+
+// GetOptions are the options of Get. The zero value is a plain get.
+type GetOptions struct {
+	// Vivify, when positive, creates an empty item with this TTL on a
+	// miss and returns it with Won set (mg N flag); later readers get it
+	// with Busy set.
+	Vivify time.Duration
+	// Recache, when positive, gives Won to the first reader that finds
+	// less than this TTL left (mg R flag).
+	Recache time.Duration
+}
+
+// Get reads key with its value, client flags, CAS and TTL. A miss reports
+// ErrCacheMiss.
+func (c *Client) Get(ctx context.Context, key string, opt GetOptions) (Item, error) {
+	if err := CheckKey(key, c.cfg.BinaryKeys); err != nil {
+		return Item{}, err
+	}
+	r := req{op: 'g', key: key}
+	if opt.Vivify > 0 {
+		r.vivify, r.hasVivify = c.ttl(opt.Vivify), true
+	}
+	if opt.Recache > 0 {
+		r.recache = c.ttl(opt.Recache)
+	}
+	cl, err := c.do(ctx, &r, kindMeta)
+	if err != nil {
+		return Item{}, err
+	}
+	defer putCall(cl)
+	if cl.err != nil {
+		return Item{}, cl.err
+	}
+	switch cl.rep.code {
+	case codeVA:
+		return cl.rep.item(), nil
+	case codeEN:
+		return Item{}, ErrCacheMiss
+	}
+	return Item{}, protoErr("unexpected %s to mg", cl.rep.code[:])
+}
+
+// GetMulti reads many keys in one round trip (quiet mg requests closed by
+// mn). Misses are absent from the map; duplicate keys are read once per
+// occurrence and reported once. Every key is checked before anything is
+// sent.
+func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
+	for _, k := range keys {
+		if err := CheckKey(k, c.cfg.BinaryKeys); err != nil {
+			return nil, err
+		}
+	}
+	items := make(map[string]Item, len(keys))
+	if len(keys) == 0 {
+		return items, nil
+	}
+	r := req{op: 'm', keys: keys}
+	cl, err := c.do(ctx, &r, kindMulti)
+	if err != nil {
+		return nil, err
+	}
+	defer putCall(cl)
+	for _, h := range cl.multi {
+		if h.index >= len(keys) {
+			return nil, protoErr("multi-get opaque %d out of range", h.index)
+		}
+		items[keys[h.index]] = h.item
+	}
+	if cl.err != nil {
+		return items, cl.err
+	}
+	return items, nil
+}
+
+// SetMode selects the storage command of Set.
+type SetMode byte
+
+// The modes of Set (ms M flag).
+const (
+	ModeSet     SetMode = 'S'
+	ModeAdd     SetMode = 'E'
+	ModeReplace SetMode = 'R'
+	ModeAppend  SetMode = 'A'
+	ModePrepend SetMode = 'P'
+)
+
+// SetOptions are the options of Set. The zero value is a plain set of an
+// item that never expires.
+type SetOptions struct {
+	// Mode is the storage command; zero means ModeSet.
+	Mode SetMode
+	// TTL of the item: rounded up to whole seconds, 0 for no expiry,
+	// negative for expired at once.
+	TTL time.Duration
+	// Flags are the client flags stored with the item.
+	Flags uint32
+	// CAS, when non-zero, stores only if the item's CAS equals it (C flag).
+	CAS uint64
+	// Invalidate with CAS: a CAS older than the item's is accepted but the
+	// item is marked stale (I flag).
+	Invalidate bool
+	// Vivify, with ModeAppend or ModePrepend, asks the server to create a
+	// missing item with TTL (N flag). memcached 1.6.18 ignores it and
+	// answers ErrNotStored; newer servers honour it.
+	Vivify bool
+}
+
+// Set stores value under key and returns the item's new CAS value. A
+// failed mode condition reports ErrNotStored; with a CAS, ErrCASConflict
+// when the item changed and ErrNotFound when it is missing.
+func (c *Client) Set(ctx context.Context, key string, value []byte, opt SetOptions) (uint64, error) {
+	if err := CheckKey(key, c.cfg.BinaryKeys); err != nil {
+		return 0, err
+	}
+	if len(key)+len(value)+ItemOverhead > c.MaxItemSize() {
+		return 0, ErrValueTooLarge
+	}
+	r := req{op: 's', key: key, value: value, flags: opt.Flags, cas: opt.CAS,
+		mode: byte(opt.Mode), invalidate: opt.Invalidate, ttl: c.ttl(opt.TTL)}
+	if opt.Vivify && (opt.Mode == ModeAppend || opt.Mode == ModePrepend) {
+		r.vivify, r.hasVivify = r.ttl, true
+	}
+	cl, err := c.do(ctx, &r, kindMeta)
+	if err != nil {
+		return 0, err
+	}
+	defer putCall(cl)
+	if cl.err != nil {
+		if se, ok := cl.err.(*ServerError); ok && se.Kind == "SERVER_ERROR" && se.Message == "object too large for cache" {
+			return 0, ErrValueTooLarge
+		}
+		return 0, cl.err
+	}
+	if cl.rep.code == codeHD {
+		return cl.rep.cas, nil
+	}
+	if err := codeErr(cl.rep.code); err != nil && err != ErrCacheMiss {
+		return 0, err
+	}
+	return 0, protoErr("unexpected %s to ms", cl.rep.code[:])
+}
+
+// DeleteOptions are the options of Delete. The zero value deletes
+// unconditionally.
+type DeleteOptions struct {
+	// CAS, when non-zero, deletes only the item with this CAS.
+	CAS uint64
+	// Invalidate marks the item stale (and bumps its CAS) instead of
+	// removing it.
+	Invalidate bool
+	// TTL, with Invalidate and when non-zero, replaces the item's TTL.
+	TTL time.Duration
+}
+
+// Delete removes key, or marks it stale with opt.Invalidate. A missing key
+// reports ErrNotFound; a CAS mismatch ErrCASConflict.
+func (c *Client) Delete(ctx context.Context, key string, opt DeleteOptions) error {
+	if err := CheckKey(key, c.cfg.BinaryKeys); err != nil {
+		return err
+	}
+	r := req{op: 'd', key: key, cas: opt.CAS, invalidate: opt.Invalidate}
+	if opt.Invalidate && opt.TTL != 0 {
+		r.ttl = c.ttl(opt.TTL)
+	}
+	cl, err := c.do(ctx, &r, kindMeta)
+	if err != nil {
+		return err
+	}
+	defer putCall(cl)
+	if cl.err != nil {
+		return cl.err
+	}
+	if cl.rep.code == codeHD {
+		return nil
+	}
+	if err := codeErr(cl.rep.code); err != nil && err != ErrCacheMiss && err != ErrNotStored {
+		return err
+	}
+	return protoErr("unexpected %s to md", cl.rep.code[:])
+}
+
+// ArithOptions are the options of Incr and Decr. The zero value changes an
+// existing counter and reports ErrNotFound on a miss.
+type ArithOptions struct {
+	// Vivify creates a missing counter with value Initial and TTL TTL; the
+	// delta is not applied to a created counter (memcached 1.6).
+	Vivify  bool
+	Initial uint64
+	TTL     time.Duration
+}
+
+// Incr adds delta to the decimal counter under key and returns the new
+// value; it wraps at 2^64. A missing key reports ErrNotFound (unless
+// opt.Vivify), a value that is not a number ErrNotNumber.
+func (c *Client) Incr(ctx context.Context, key string, delta uint64, opt ArithOptions) (uint64, error) {
+	return c.arith(ctx, key, delta, false, opt)
+}
+
+// Decr subtracts delta from the decimal counter under key, stopping at 0,
+// and returns the new value. Errors are as for Incr.
+func (c *Client) Decr(ctx context.Context, key string, delta uint64, opt ArithOptions) (uint64, error) {
+	return c.arith(ctx, key, delta, true, opt)
+}
+
+func (c *Client) arith(ctx context.Context, key string, delta uint64, decr bool, opt ArithOptions) (uint64, error) {
+	if err := CheckKey(key, c.cfg.BinaryKeys); err != nil {
+		return 0, err
+	}
+	r := req{op: 'a', key: key, delta: delta, decr: decr}
+	if opt.Vivify {
+		r.vivify, r.hasVivify, r.initial = c.ttl(opt.TTL), true, opt.Initial
+	}
+	cl, err := c.do(ctx, &r, kindMeta)
+	if err != nil {
+		return 0, err
+	}
+	defer putCall(cl)
+	if cl.err != nil {
+		if se, ok := cl.err.(*ServerError); ok && se.Kind == "CLIENT_ERROR" &&
+			se.Message == "cannot increment or decrement non-numeric value" {
+			return 0, ErrNotNumber
+		}
+		return 0, cl.err
+	}
+	if cl.rep.code == codeVA {
+		n, ok := parseUint(cl.rep.value)
+		if !ok {
+			return 0, protoErr("bad number %.30q from ma", cl.rep.value)
+		}
+		return n, nil
+	}
+	if err := codeErr(cl.rep.code); err != nil && err != ErrCacheMiss {
+		return 0, err
+	}
+	return 0, protoErr("unexpected %s to ma", cl.rep.code[:])
+}
+
+// Noop sends mn and waits for MN: a round trip that proves the server
+// answers.
+func (c *Client) Noop(ctx context.Context) error {
+	cl, err := c.do(ctx, &req{op: 'n'}, kindMeta)
+	if err != nil {
+		return err
+	}
+	defer putCall(cl)
+	if cl.err != nil {
+		return cl.err
+	}
+	if cl.rep.code != codeMN {
+		return protoErr("unexpected %s to mn", cl.rep.code[:])
+	}
+	return nil
+}
+
+// Version returns the server's version string, e.g. "1.6.18".
+func (c *Client) Version(ctx context.Context) (string, error) {
+	cl, err := c.do(ctx, &req{op: 'v'}, kindVersion)
+	if err != nil {
+		return "", err
+	}
+	defer putCall(cl)
+	return cl.text, cl.err
+}
+
+// Stats returns the server's statistics: "stats" when group is empty, else
+// "stats <group>" (e.g. "settings"). group must be a single word of
+// letters.
+func (c *Client) Stats(ctx context.Context, group string) (map[string]string, error) {
+	for i := 0; i < len(group); i++ {
+		if ch := group[i]; !('a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z') {
+			return nil, ErrInvalidKey
+		}
+	}
+	cl, err := c.do(ctx, &req{op: 't', key: group}, kindStats)
+	if err != nil {
+		return nil, err
+	}
+	defer putCall(cl)
+	return cl.stats, cl.err
+}
+
+// LoadMaxItemSize reads item_size_max from "stats settings", uses it to
+// check values from now on, and returns it.
+func (c *Client) LoadMaxItemSize(ctx context.Context) (int, error) {
+	st, err := c.Stats(ctx, "settings")
+	if err != nil {
+		return 0, err
+	}
+	n, ok := parseUint([]byte(st["item_size_max"]))
+	if !ok || n == 0 || n > 1<<31 {
+		return 0, protoErr("bad item_size_max %q", st["item_size_max"])
+	}
+	c.maxItemSize.Store(int64(n))
+	return int(n), nil
+}

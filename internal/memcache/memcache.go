@@ -1,0 +1,244 @@
+// Package memcache is a client for one memcached server speaking the meta
+// protocol (mg, ms, md, ma, mn), with pipelined connections and a context
+// on every call.
+//
+// Keys and values are checked before anything is sent: a key that could
+// break the protocol's framing never reaches the wire unencoded.
+package memcache
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of Config's zero fields.
+const (
+	DefaultConns       = 2
+	DefaultTimeout     = time.Second
+	DefaultDialTimeout = time.Second
+	DefaultMaxItemSize = 1 << 20
+)
+
+// ItemOverhead is the number of bytes memcached 1.6 needs in an item
+// besides the key and the value (item header, CAS, line ends): a value fits
+// when len(key) + len(value) + ItemOverhead <= the server's item size.
+const ItemOverhead = 59
+
+// Config configures a Client. The zero value is usable: every zero field
+// means the documented default.
+type Config struct {
+	// Conns is the number of connections to the server (default
+	// DefaultConns). Each connection pipelines the requests of many
+	// callers, so a few are enough for any number of goroutines.
+	Conns int
+	// Timeout bounds how long a connection may wait for a reply without
+	// receiving anything (default DefaultTimeout). When it passes, the
+	// connection is closed and its pending calls fail with a *NetError
+	// that is a timeout. Callers return earlier when their ctx ends.
+	Timeout time.Duration
+	// DialTimeout bounds each dial (default DefaultDialTimeout), in
+	// addition to the caller's ctx.
+	DialTimeout time.Duration
+	// MaxItemSize is the server's item size (memcached -I, default 1 MiB).
+	// Larger values are rejected with ErrValueTooLarge before sending.
+	// LoadMaxItemSize reads it from the server.
+	MaxItemSize int
+	// BinaryKeys allows keys with any bytes: keys that are not valid text
+	// keys are sent base64 encoded (see CheckKey).
+	BinaryKeys bool
+	// Dial, if set, opens connections instead of net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Client is a client of one memcached server. It is safe for concurrent use
+// by multiple goroutines. Each open connection runs one reader goroutine,
+// which ends when the connection breaks or Close is called.
+type Client struct {
+	addr        string
+	cfg         Config
+	slots       []slot
+	next        atomic.Uint32
+	closed      atomic.Bool
+	maxItemSize atomic.Int64
+	now         func() time.Time
+}
+
+// slot holds one of the client's connections, dialled lazily and again
+// after it breaks.
+type slot struct {
+	c       atomic.Pointer[conn]
+	mu      sync.Mutex
+	dialing chan struct{} // closed when the dial in progress ends
+}
+
+// New returns a client of the server at addr ("host:port"). It does not
+// connect: connections are opened by the first calls that need them.
+func New(addr string, cfg Config) *Client {
+	if cfg.Conns <= 0 {
+		cfg.Conns = DefaultConns
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.MaxItemSize <= 0 {
+		cfg.MaxItemSize = DefaultMaxItemSize
+	}
+	if cfg.Dial == nil {
+		d := &net.Dialer{}
+		cfg.Dial = d.DialContext
+	}
+	c := &Client{addr: addr, cfg: cfg, slots: make([]slot, cfg.Conns), now: time.Now}
+	c.maxItemSize.Store(int64(cfg.MaxItemSize))
+	return c
+}
+
+// Addr returns the server's address.
+func (c *Client) Addr() string { return c.addr }
+
+// MaxItemSize returns the item size values are checked against.
+func (c *Client) MaxItemSize() int { return int(c.maxItemSize.Load()) }
+
+// Close closes every connection; pending calls fail with ErrClosed and
+// later calls report ErrClosed. It waits until the reader goroutines end.
+func (c *Client) Close() error {
+	c.closed.Store(true)
+	for i := range c.slots {
+		s := &c.slots[i]
+		s.mu.Lock()
+		cn := s.c.Swap(nil)
+		s.mu.Unlock()
+		if cn != nil {
+			cn.close(ErrClosed)
+		}
+	}
+	return nil
+}
+
+// conn returns a live connection, dialling one if needed.
+func (c *Client) conn(ctx context.Context) (*conn, error) {
+	s := &c.slots[int(c.next.Add(1)%uint32(len(c.slots)))]
+	for {
+		if cn := s.c.Load(); cn != nil && !cn.dead.Load() {
+			return cn, nil
+		}
+		s.mu.Lock()
+		if c.closed.Load() {
+			s.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if cn := s.c.Load(); cn != nil && !cn.dead.Load() {
+			s.mu.Unlock()
+			return cn, nil
+		}
+		if ch := s.dialing; ch != nil {
+			// Another caller is dialling this slot: wait for it.
+			s.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return nil, ctxErr(ctx)
+			}
+		}
+		ch := make(chan struct{})
+		s.dialing = ch
+		s.mu.Unlock()
+
+		cn, err := c.dial(ctx)
+
+		s.mu.Lock()
+		s.dialing = nil
+		if err == nil {
+			if c.closed.Load() {
+				err = ErrClosed
+			} else if old := s.c.Swap(cn); old != nil {
+				go old.close(ErrClosed) // already dead; reap its reader
+			}
+		}
+		s.mu.Unlock()
+		close(ch)
+		if err != nil {
+			if cn != nil {
+				cn.close(err)
+			}
+			return nil, err
+		}
+		return cn, nil
+	}
+}
+
+// dial opens a connection within ctx and DialTimeout.
+func (c *Client) dial(ctx context.Context) (*conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	defer cancel()
+	nc, err := c.cfg.Dial(dctx, "tcp", c.addr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctxErr(ctx)
+		}
+		return nil, &NetError{Addr: c.addr, Op: "dial", Err: err}
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	return newConn(nc, c.addr, c.cfg.Timeout, 2*max(c.MaxItemSize(), DefaultMaxItemSize)+1024), nil
+}
+
+// do sends r and waits for its reply. On success the caller owns the
+// returned call (putCall it when done); its err field holds the reply's
+// error, if any.
+func (c *Client) do(ctx context.Context, r *req, kind callKind) (*call, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, ctxErr(ctx)
+	}
+	cn, err := c.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cl := getCall(kind)
+	cl.data = r.op == 's'
+	if err := cn.send(ctx, cl, r); err != nil {
+		putCall(cl)
+		return nil, err
+	}
+	if err := cl.wait(ctx); err != nil {
+		return nil, err
+	}
+	return cl, nil
+}
+
+// ttl converts d to memcached's expiration time: whole seconds rounded
+// up, 0 for no expiry, -1 for expired at once, and an absolute Unix time
+// beyond 30 days.
+func (c *Client) ttl(d time.Duration) int64 {
+	switch {
+	case d == 0:
+		return 0
+	case d < 0:
+		return -1
+	}
+	s := int64((d + time.Second - 1) / time.Second)
+	if s > 30*24*3600 {
+		s += c.now().Unix()
+	}
+	return s
+}
+
+// appendInt appends " <flag><n>".
+func appendInt(b []byte, flag byte, n int64) []byte {
+	b = append(b, ' ', flag)
+	return strconv.AppendInt(b, n, 10)
+}
+
+// appendUint appends " <flag><n>".
+func appendUint(b []byte, flag byte, n uint64) []byte {
+	b = append(b, ' ', flag)
+	return strconv.AppendUint(b, n, 10)
+}

@@ -1,0 +1,270 @@
+package memcache
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// reply is one parsed meta reply: its two-letter code, the data block of a
+// VA reply, and the return flags the client asks for.
+type reply struct {
+	code   [2]byte
+	value  []byte
+	cas    uint64
+	ttl    int64 // seconds left, -1 for no expiry
+	flags  uint32
+	opaque int // -1 when absent
+	win    bool
+	stale  bool
+	busy   bool
+}
+
+// Reply codes of the meta protocol.
+var (
+	codeVA = [2]byte{'V', 'A'}
+	codeHD = [2]byte{'H', 'D'}
+	codeEN = [2]byte{'E', 'N'}
+	codeNF = [2]byte{'N', 'F'}
+	codeNS = [2]byte{'N', 'S'}
+	codeEX = [2]byte{'E', 'X'}
+	codeMN = [2]byte{'M', 'N'}
+)
+
+// codeErr maps a reply code to the error it stands for (nil for success).
+func codeErr(c [2]byte) error {
+	switch c {
+	case codeEN:
+		return ErrCacheMiss
+	case codeNF:
+		return ErrNotFound
+	case codeNS:
+		return ErrNotStored
+	case codeEX:
+		return ErrCASConflict
+	}
+	return nil
+}
+
+// protoErr builds an ErrProtocol with detail about the offending line.
+func protoErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrProtocol, fmt.Sprintf(format, args...))
+}
+
+// readLine reads one line ending in \r\n and returns it without the line
+// end. The slice is only valid until the next read from br. A line longer
+// than br's buffer is a protocol error.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return nil, protoErr("reply line longer than %d bytes", br.Size())
+		}
+		if errors.Is(err, io.EOF) && len(line) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return nil, protoErr("line not ending in \\r\\n: %.40q", line)
+	}
+	return line[:len(line)-2], nil
+}
+
+// errorLine returns the *ServerError an error line stands for, or nil.
+func errorLine(line []byte) error {
+	for _, kind := range [...]string{"CLIENT_ERROR", "SERVER_ERROR", "ERROR"} {
+		if bytes.HasPrefix(line, []byte(kind)) {
+			rest := line[len(kind):]
+			if len(rest) > 0 && rest[0] != ' ' {
+				continue
+			}
+			return &ServerError{Kind: kind, Message: string(bytes.TrimSpace(rest))}
+		}
+	}
+	return nil
+}
+
+// readReply reads one meta reply into r. A data block longer than maxValue
+// bytes is a protocol error (nothing of it is read). Errors other than a
+// *ServerError leave br at an unknown position: the connection must be
+// closed.
+func readReply(br *bufio.Reader, r *reply, maxValue int) error {
+	*r = reply{opaque: -1}
+	line, err := readLine(br)
+	if err != nil {
+		return err
+	}
+	if err := errorLine(line); err != nil {
+		return err
+	}
+	if len(line) < 2 || (len(line) > 2 && line[2] != ' ') {
+		return protoErr("bad reply %.40q", line)
+	}
+	r.code = [2]byte{line[0], line[1]}
+	rest := line[2:]
+	switch r.code {
+	case codeHD, codeEN, codeNF, codeNS, codeEX, codeMN:
+		return r.parseFlags(rest)
+	case codeVA:
+	default:
+		return protoErr("unknown reply %.40q", line)
+	}
+	tok, rest := nextToken(rest)
+	size, ok := parseUint(tok)
+	if !ok || size > uint64(maxValue) {
+		return protoErr("bad value size in %.40q", line)
+	}
+	if err := r.parseFlags(rest); err != nil {
+		return err
+	}
+	// The line slice is no longer needed: reading the block may refill br.
+	r.value = make([]byte, size)
+	if _, err := io.ReadFull(br, r.value); err != nil {
+		return unexpectedEOF(err)
+	}
+	var crlf [2]byte
+	if _, err := io.ReadFull(br, crlf[:]); err != nil {
+		return unexpectedEOF(err)
+	}
+	if crlf != [2]byte{'\r', '\n'} {
+		return protoErr("data block not followed by \\r\\n")
+	}
+	return nil
+}
+
+// unexpectedEOF turns io.EOF in the middle of a reply into
+// io.ErrUnexpectedEOF.
+func unexpectedEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// parseFlags parses the return flags of a reply.
+func (r *reply) parseFlags(rest []byte) error {
+	for len(rest) > 0 {
+		var tok []byte
+		tok, rest = nextToken(rest)
+		if len(tok) == 0 {
+			continue
+		}
+		arg := tok[1:]
+		var ok = true
+		switch tok[0] {
+		case 'c':
+			r.cas, ok = parseUint(arg)
+		case 'f':
+			var f uint64
+			f, ok = parseUint(arg)
+			ok = ok && f <= 1<<32-1
+			r.flags = uint32(f)
+		case 't':
+			r.ttl, ok = parseInt(arg)
+		case 'O':
+			var o uint64
+			o, ok = parseUint(arg)
+			ok = ok && o < 1<<31
+			r.opaque = int(o)
+		case 'W':
+			r.win = true
+		case 'X':
+			r.stale = true
+		case 'Z':
+			r.busy = true
+		}
+		if !ok {
+			return protoErr("bad return flag %.40q", tok)
+		}
+	}
+	return nil
+}
+
+// nextToken splits off the first space-separated token of b.
+func nextToken(b []byte) (tok, rest []byte) {
+	for len(b) > 0 && b[0] == ' ' {
+		b = b[1:]
+	}
+	i := bytes.IndexByte(b, ' ')
+	if i < 0 {
+		return b, nil
+	}
+	return b[:i], b[i+1:]
+}
+
+// parseUint parses a decimal uint64 without allocating.
+func parseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// parseInt parses a decimal int64 with an optional minus sign.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	n, ok := parseUint(b)
+	if !ok || n > 1<<63 || (!neg && n == 1<<63) {
+		return 0, false
+	}
+	if neg {
+		return -int64(n), true
+	}
+	return int64(n), true
+}
+
+// readVersion reads the reply to "version".
+func readVersion(br *bufio.Reader) (string, error) {
+	line, err := readLine(br)
+	if err != nil {
+		return "", err
+	}
+	if err := errorLine(line); err != nil {
+		return "", err
+	}
+	v, ok := bytes.CutPrefix(line, []byte("VERSION "))
+	if !ok {
+		return "", protoErr("bad version reply %.40q", line)
+	}
+	return string(v), nil
+}
+
+// readStats reads the reply to "stats": STAT lines up to END.
+func readStats(br *bufio.Reader) (map[string]string, error) {
+	stats := make(map[string]string)
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return nil, err
+		}
+		if err := errorLine(line); err != nil {
+			return nil, err
+		}
+		if string(line) == "END" {
+			return stats, nil
+		}
+		kv, ok := bytes.CutPrefix(line, []byte("STAT "))
+		if !ok {
+			return nil, protoErr("bad stats line %.40q", line)
+		}
+		k, v, _ := bytes.Cut(kv, []byte(" "))
+		stats[string(k)] = string(v)
+	}
+}

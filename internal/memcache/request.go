@@ -1,0 +1,120 @@
+package memcache
+
+import "strconv"
+
+// req is one request to format; op says which command. Keys have been
+// checked with CheckKey.
+type req struct {
+	op         byte // 'g' mg, 'm' multi-get, 's' ms, 'd' md, 'a' ma, 'n' mn, 'v' version, 't' stats
+	key        string
+	keys       []string
+	value      []byte
+	ttl        int64
+	flags      uint32
+	cas        uint64
+	mode       byte
+	invalidate bool
+	hasVivify  bool
+	vivify     int64
+	recache    int64
+	delta      uint64
+	decr       bool
+	initial    uint64
+}
+
+// appendTo appends the request's bytes.
+func (r *req) appendTo(b []byte) []byte {
+	switch r.op {
+	case 'g':
+		b = appendCmd(b, "mg ", r.key)
+		b = append(b, " v f c t"...)
+		if r.hasVivify {
+			b = appendInt(b, 'N', r.vivify)
+		}
+		if r.recache > 0 {
+			b = appendInt(b, 'R', r.recache)
+		}
+	case 'm':
+		for i, k := range r.keys {
+			b = appendCmd(b, "mg ", k)
+			b = append(b, " v f c t q O"...)
+			b = strconv.AppendInt(b, int64(i), 10)
+			b = append(b, "\r\n"...)
+		}
+		b = append(b, "mn"...)
+	case 's':
+		var bin bool
+		b = append(b, "ms "...)
+		b, bin = appendKey(b, r.key)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(len(r.value)), 10)
+		if bin {
+			b = append(b, " b"...)
+		}
+		b = append(b, " c"...)
+		if r.ttl != 0 {
+			b = appendInt(b, 'T', r.ttl)
+		}
+		if r.flags != 0 {
+			b = appendUint(b, 'F', uint64(r.flags))
+		}
+		if r.cas != 0 {
+			b = appendUint(b, 'C', r.cas)
+		}
+		if r.mode != 0 && r.mode != byte(ModeSet) {
+			b = append(b, ' ', 'M', r.mode)
+		}
+		if r.invalidate {
+			b = append(b, " I"...)
+		}
+		if r.hasVivify {
+			b = appendInt(b, 'N', r.vivify)
+		}
+		b = append(b, "\r\n"...)
+		b = append(b, r.value...)
+	case 'd':
+		b = appendCmd(b, "md ", r.key)
+		if r.cas != 0 {
+			b = appendUint(b, 'C', r.cas)
+		}
+		if r.invalidate {
+			b = append(b, " I"...)
+			if r.ttl != 0 {
+				b = appendInt(b, 'T', r.ttl)
+			}
+		}
+	case 'a':
+		b = appendCmd(b, "ma ", r.key)
+		b = append(b, " v"...)
+		if r.hasVivify {
+			b = appendInt(b, 'N', r.vivify)
+			b = appendUint(b, 'J', r.initial)
+		}
+		b = appendUint(b, 'D', r.delta)
+		if r.decr {
+			b = append(b, " MD"...)
+		}
+	case 'n':
+		b = append(b, "mn"...)
+	case 'v':
+		b = append(b, "version"...)
+	case 't':
+		b = append(b, "stats"...)
+		if r.key != "" {
+			b = append(b, ' ')
+			b = append(b, r.key...)
+		}
+	}
+	return append(b, "\r\n"...)
+}
+
+// appendCmd appends the command and the key, with the b flag when the key
+// is base64 encoded.
+func appendCmd(b []byte, cmd, key string) []byte {
+	b = append(b, cmd...)
+	b, bin := appendKey(b, key)
+	if bin {
+		b = append(b, " b"...)
+	}
+	return b
+}
