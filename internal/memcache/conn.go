@@ -235,37 +235,38 @@ func (c *conn) readLoop() {
 			c.mu.Unlock()
 			return
 		}
+		// Take the call off pending: from here on only this goroutine
+		// touches it, until it completes it.
 		cl := c.pending[c.head]
-		c.mu.Unlock()
-
-		err = c.readCall(cl)
-		fatal := err != nil && !inStep(err, cl)
-
-		c.mu.Lock()
-		if c.err != nil { // closed meanwhile: cl was failed already
-			c.mu.Unlock()
-			return
-		}
 		c.pending[c.head] = nil
 		c.head++
 		if c.head == len(c.pending) {
 			c.pending, c.head = c.pending[:0], 0
-			if !fatal {
-				_ = c.nc.SetReadDeadline(time.Time{})
-				c.deadline = false
-			}
-		} else if !fatal {
-			_ = c.nc.SetReadDeadline(time.Now().Add(c.timeout))
 		}
-		if fatal {
+		c.mu.Unlock()
+
+		err = c.readCall(cl)
+		if err != nil && !inStep(err, cl) {
 			cl.err = c.netErr(err)
-			cl.complete()
+			c.mu.Lock()
 			c.failLocked(cl.err)
 			c.mu.Unlock()
+			cl.complete()
 			return
 		}
-		cl.err = err
+
+		c.mu.Lock()
+		if c.err == nil {
+			// Replies still due get a fresh Timeout; none: no deadline.
+			if c.head == len(c.pending) {
+				_ = c.nc.SetReadDeadline(time.Time{})
+				c.deadline = false
+			} else {
+				_ = c.nc.SetReadDeadline(time.Now().Add(c.timeout))
+			}
+		}
 		c.mu.Unlock()
+		cl.err = err
 		cl.complete()
 	}
 }

@@ -1,0 +1,198 @@
+package memcache
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func parse(t *testing.T, in string) (reply, error) {
+	t.Helper()
+	var r reply
+	err := readReply(bufio.NewReader(strings.NewReader(in)), &r, 1024)
+	return r, err
+}
+
+func TestReadReply(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want reply
+	}{
+		{"value", "VA 3 c12 t-1 f5\r\nabc\r\n", reply{code: codeVA, value: []byte("abc"), cas: 12, ttl: -1, flags: 5, opaque: -1}},
+		{"empty value win", "VA 0 c1 t30 W\r\n\r\n", reply{code: codeVA, value: []byte{}, cas: 1, ttl: 30, win: true, opaque: -1}},
+		{"flags any order", "VA 1 Z X t30 O7\r\nx\r\n", reply{code: codeVA, value: []byte("x"), ttl: 30, stale: true, busy: true, opaque: 7}},
+		{"stored", "HD c99\r\n", reply{code: codeHD, cas: 99, opaque: -1}},
+		{"miss", "EN\r\n", reply{code: codeEN, opaque: -1}},
+		{"not found", "NF\r\n", reply{code: codeNF, opaque: -1}},
+		{"not stored", "NS\r\n", reply{code: codeNS, opaque: -1}},
+		{"exists", "EX\r\n", reply{code: codeEX, opaque: -1}},
+		{"noop", "MN\r\n", reply{code: codeMN, opaque: -1}},
+		{"unknown flags ignored", "HD k/key b s3\r\n", reply{code: codeHD, opaque: -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := parse(t, tt.in)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, r)
+		})
+	}
+}
+
+func TestReadReplyErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want error
+	}{
+		{"empty", "", io.EOF},
+		{"truncated line", "VA 3", io.ErrUnexpectedEOF},
+		{"truncated block", "VA 3\r\nab", io.ErrUnexpectedEOF},
+		{"block without crlf", "VA 3\r\nabcXY", ErrProtocol},
+		{"oversized length", "VA 99999999999\r\n", ErrProtocol},
+		{"negative length", "VA -1\r\n", ErrProtocol},
+		{"no length", "VA\r\n", ErrProtocol},
+		{"bare lf", "HD\n", ErrProtocol},
+		{"unknown code", "ZZ\r\n", ErrProtocol},
+		{"glued code", "HDX\r\n", ErrProtocol},
+		{"bad cas", "HD cX\r\n", ErrProtocol},
+		{"cas overflow", "HD c18446744073709551616\r\n", ErrProtocol},
+		{"flags overflow", "HD f4294967296\r\n", ErrProtocol},
+		{"long line", "HD " + strings.Repeat("k", 5000) + "\r\n", ErrProtocol},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse(t, tt.in)
+			require.ErrorIs(t, err, tt.want)
+		})
+	}
+}
+
+func TestReadReplyServerErrors(t *testing.T) {
+	for in, want := range map[string]ServerError{
+		"ERROR\r\n": {Kind: "ERROR"},
+		"CLIENT_ERROR bad command line format\r\n": {Kind: "CLIENT_ERROR", Message: "bad command line format"},
+		"SERVER_ERROR out of memory\r\n":           {Kind: "SERVER_ERROR", Message: "out of memory"},
+	} {
+		_, err := parse(t, in)
+		var se *ServerError
+		require.ErrorAs(t, err, &se, in)
+		assert.Equal(t, want, *se)
+		assert.Contains(t, se.Error(), want.Kind)
+	}
+}
+
+func TestReadStatsAndVersion(t *testing.T) {
+	st, err := readStats(bufio.NewReader(strings.NewReader("STAT item_size_max 1048576\r\nSTAT a b c\r\nEND\r\n")))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"item_size_max": "1048576", "a": "b c"}, st)
+	_, err = readStats(bufio.NewReader(strings.NewReader("STAT x 1\r\nBOGUS\r\n")))
+	require.ErrorIs(t, err, ErrProtocol)
+	v, err := readVersion(bufio.NewReader(strings.NewReader("VERSION 1.6.18\r\n")))
+	require.NoError(t, err)
+	assert.Equal(t, "1.6.18", v)
+	_, err = readVersion(bufio.NewReader(strings.NewReader("HD\r\n")))
+	require.ErrorIs(t, err, ErrProtocol)
+}
+
+func TestReadMulti(t *testing.T) {
+	in := "VA 1 O2 f0 c1 t-1\r\na\r\nCLIENT_ERROR bad\r\nVA 2 O0\r\nbb\r\nMN\r\n"
+	cl := getCall(kindMulti)
+	err := readMulti(bufio.NewReader(strings.NewReader(in)), cl, 100)
+	var se *ServerError
+	require.ErrorAs(t, err, &se, "the error line of one request is reported")
+	require.Len(t, cl.multi, 2, "and the batch is read to its end")
+	assert.Equal(t, 2, cl.multi[0].index)
+	assert.Equal(t, "bb", string(cl.multi[1].item.Value))
+
+	cl = getCall(kindMulti)
+	err = readMulti(bufio.NewReader(strings.NewReader("VA 1\r\na\r\nMN\r\n")), cl, 100)
+	require.ErrorIs(t, err, ErrProtocol, "a hit without opaque cannot be attributed")
+}
+
+func TestParseNumbers(t *testing.T) {
+	n, ok := parseUint([]byte("18446744073709551615"))
+	assert.True(t, ok)
+	assert.Equal(t, uint64(1<<64-1), n)
+	for _, bad := range []string{"", "-1", "1a", "18446744073709551616", "123456789012345678901"} {
+		_, ok := parseUint([]byte(bad))
+		assert.False(t, ok, bad)
+	}
+	i, ok := parseInt([]byte("-9223372036854775808"))
+	assert.True(t, ok)
+	assert.Equal(t, int64(-1<<63), i)
+	_, ok = parseInt([]byte("9223372036854775808"))
+	assert.False(t, ok)
+}
+
+// FuzzReadReply feeds arbitrary bytes to every reply parser: they must
+// return (never panic, never loop) and respect the size limit.
+func FuzzReadReply(f *testing.F) {
+	for _, s := range []string{
+		"VA 3 c12 t-1 f5\r\nabc\r\n", "HD c1\r\n", "EN\r\n", "MN\r\n", "VA 2 O1 q\r\nab\r\nMN\r\n",
+		"VA 4294967296\r\n", "VA 5\r\nab", "SERVER_ERROR x\r\n", "STAT a 1\r\nEND\r\n", "VERSION 1\r\n",
+		"VA 1 O99999999999\r\nx\r\n", "\r\n", "VA 0\r\n\r\nVA 0\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	const limit = 1 << 12
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r reply
+		br := bufio.NewReaderSize(bytes.NewReader(data), 64)
+		for range 100 {
+			if err := readReply(br, &r, limit); err != nil {
+				var se *ServerError
+				if !errors.As(err, &se) {
+					break
+				}
+			}
+			if len(r.value) > limit {
+				t.Fatalf("value of %d bytes over the limit", len(r.value))
+			}
+		}
+		cl := getCall(kindMulti)
+		_ = readMulti(bufio.NewReaderSize(bytes.NewReader(data), 64), cl, limit)
+		_, _ = readStats(bufio.NewReaderSize(bytes.NewReader(data), 64))
+		_, _ = readVersion(bufio.NewReaderSize(bytes.NewReader(data), 64))
+	})
+}
+
+// FuzzConnReplies runs a real conn against a peer that answers with
+// arbitrary bytes and hangs up: every call returns, with a result or an
+// error, and the connection is never reused out of step.
+func FuzzConnReplies(f *testing.F) {
+	f.Add([]byte("MN\r\n"))
+	f.Add([]byte("VA 3\r\nabc\r\nHD\r\n"))
+	f.Add([]byte("VA 99999999\r\n"))
+	f.Add([]byte("garbage"))
+	f.Add([]byte("MN\r\nMN\r\nMN\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		client, server := net.Pipe()
+		go func() {
+			_, _ = io.Copy(io.Discard, server) // read the requests
+		}()
+		go func() {
+			_, _ = server.Write(data)
+			_ = server.Close()
+		}()
+		c := New("pipe", Config{Conns: 1, Timeout: time.Second,
+			Dial: func(context.Context, string, string) (net.Conn, error) { return client, nil }})
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = c.Noop(ctx)
+		_, _ = c.Get(ctx, "k", GetOptions{})
+		if ctx.Err() != nil {
+			t.Fatal("a call hung")
+		}
+	})
+}
