@@ -1,0 +1,115 @@
+package deferred
+
+import (
+	"fmt"
+	"testing"
+)
+
+func inc(v int) (int, error) { return v + 1, nil }
+
+// BenchmarkCreateFireCallback is create + one callback + fire + read, the
+// unit cost of a Deferred (compare BenchmarkOneShotChannel).
+func BenchmarkCreateFireCallback(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		d := New[int]()
+		d.AddCallback(inc)
+		_ = d.Callback(1)
+		if v, _, _ := d.Result(); v != 2 {
+			b.Fatal(v)
+		}
+	}
+}
+
+// BenchmarkOneShotChannel is the Go baseline: make + close + receive.
+func BenchmarkOneShotChannel(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		c := make(chan int, 1)
+		c <- 1
+		close(c)
+		if v := <-c; v != 1 {
+			b.Fatal(v)
+		}
+	}
+}
+
+// BenchmarkChain adds n callbacks to a Deferred, fires it and reads the
+// result.
+func BenchmarkChain(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("callbacks=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d := New[int]()
+				for range n {
+					d.AddCallback(inc)
+				}
+				_ = d.Callback(0)
+				if v, _, _ := d.Result(); v != n {
+					b.Fatal(v)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkGather gathers n Deferreds that fire after Gather was called.
+func BenchmarkGather(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			ds := make([]*Deferred[int], n)
+			for b.Loop() {
+				for i := range ds {
+					ds[i] = New[int]()
+				}
+				g := Gather(ds, false)
+				for i, d := range ds {
+					_ = d.Callback(i)
+				}
+				if vs, err, _ := g.Result(); err != nil || len(vs) != n {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkManyCallbacks adds n callbacks to one Deferred and fires it:
+// linear in n (Twisted's pop(0) makes it quadratic).
+func BenchmarkManyCallbacks(b *testing.B) {
+	for _, n := range []int{1000, 1000000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d := New[int]()
+				for range n {
+					d.AddCallback(inc)
+				}
+				_ = d.Callback(0)
+				if v, _, _ := d.Result(); v != n {
+					b.Fatal(v)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDeepChain builds a chain of n Deferreds, each waiting on the
+// next through AddCallbackDeferred (Twisted's test_boundedStackDepth
+// shape), then fires the last one.
+func BenchmarkDeepChain(b *testing.B) {
+	for _, n := range []int{1000, 1000000} {
+		b.Run(fmt.Sprintf("depth=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				top, last := buildDeepChain(n)
+				_ = last.Callback(1)
+				if v, err, ok := top.Result(); !ok || err != nil || v != 1 {
+					b.Fatal(v, err, ok)
+				}
+			}
+		})
+	}
+}
