@@ -1,0 +1,221 @@
+package cachestruct
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMemoryLRUEviction(t *testing.T) {
+	ctx := context.Background()
+	value := make([]byte, 100)
+	perItem := memCharge("k000", len(value)) // every key below is 4 bytes
+	tests := []struct {
+		name     string
+		capacity int64 // items that fit
+	}{
+		{"1 item", 1},
+		{"10 items", 10},
+		{"100 items", 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMemory(MemoryOptions{MaxBytes: tt.capacity * perItem})
+			require.Len(t, m.shards, 1)
+			for i := range tt.capacity + 5 {
+				_, err := m.Set(ctx, fmt.Sprintf("k%03d", i), value, SetOptions{})
+				require.NoError(t, err)
+				memCheck(t, m)
+			}
+			// Exactly the newest capacity items survive.
+			for i := range tt.capacity + 5 {
+				_, found, err := m.Get(ctx, fmt.Sprintf("k%03d", i), GetOptions{})
+				require.NoError(t, err)
+				assert.Equal(t, i >= 5, found, "k%03d", i)
+			}
+			assert.Equal(t, tt.capacity*perItem, m.shards[0].bytes)
+		})
+	}
+}
+
+func TestMemoryLRURecency(t *testing.T) {
+	ctx := context.Background()
+	perItem := memCharge("a", 1)
+	m := NewMemory(MemoryOptions{MaxBytes: 3 * perItem})
+	mustSet(t, m, "a", "1", SetOptions{})
+	mustSet(t, m, "b", "2", SetOptions{})
+	mustSet(t, m, "c", "3", SetOptions{})
+	mustGet(t, m, "a", GetOptions{}) // a is now the most recent
+	_, err := m.Incr(ctx, "b", 1, IncrOptions{})
+	require.NoError(t, err) // b too
+	mustSet(t, m, "d", "4", SetOptions{})
+	requireMiss(t, m, "c")
+	mustSet(t, m, "e", "5", SetOptions{})
+	requireMiss(t, m, "a")
+	for _, k := range []string{"b", "d", "e"} {
+		mustGet(t, m, k, GetOptions{})
+	}
+
+	// Growing an item by append evicts others, never the item itself.
+	mustSet(t, m, "e", "55", SetOptions{Mode: ModeAppend})
+	assert.Equal(t, "555", string(mustGet(t, m, "e", GetOptions{}).Value))
+	memCheck(t, m)
+	assert.LessOrEqual(t, len(m.shards[0].items), 2)
+}
+
+func TestMemoryShardsBoundMemory(t *testing.T) {
+	ctx := context.Background()
+	const maxBytes = 8 << 20
+	m := NewMemory(MemoryOptions{MaxBytes: maxBytes, MaxItemSize: 64 << 10})
+	require.Len(t, m.shards, memMaxShards)
+	value := make([]byte, 200)
+	var total int
+	for i := range 40_000 {
+		_, err := m.Set(ctx, "key:"+strconv.Itoa(i), value, SetOptions{})
+		require.NoError(t, err)
+		total += int(memCharge("key:"+strconv.Itoa(i), len(value)))
+	}
+	memCheck(t, m)
+	var bytes int64
+	for i := range m.shards {
+		bytes += m.shards[i].bytes
+	}
+	assert.LessOrEqual(t, bytes, int64(maxBytes))
+	assert.Greater(t, bytes, int64(maxBytes*9/10), "shards are filled evenly")
+	assert.Greater(t, total, maxBytes, "the test did overflow the store")
+}
+
+func TestMemoryTinyStore(t *testing.T) {
+	// A store too small for any item refuses values and leases quietly.
+	m := NewMemory(MemoryOptions{MaxBytes: 10})
+	_, err := m.Set(context.Background(), "k", nil, SetOptions{})
+	require.ErrorIs(t, err, ErrValueTooLarge)
+	it := mustGet(t, m, "k", GetOptions{Lease: time.Minute})
+	assert.True(t, it.Won)
+	n, err := m.Incr(context.Background(), "n", 1, IncrOptions{Vivify: true, Initial: 3})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), n)
+	requireMiss(t, m, "k")
+	requireMiss(t, m, "n")
+	memCheck(t, m)
+}
+
+func TestMemoryConcurrent(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemory(MemoryOptions{MaxBytes: 1 << 20, MaxItemSize: 8 << 10})
+	const workers, ops = 8, 500
+	var wg sync.WaitGroup
+	cases := make([][]uint64, workers)
+	wins := make([]int, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range ops {
+				_, err := m.Incr(ctx, "counter", 1, IncrOptions{Vivify: true})
+				assert.NoError(t, err)
+				cas, err := m.Set(ctx, fmt.Sprintf("w%d:%d", w, i%50), []byte("value"), SetOptions{})
+				assert.NoError(t, err)
+				cases[w] = append(cases[w], cas)
+				it, _, err := m.Get(ctx, "lease", GetOptions{Lease: time.Hour})
+				assert.NoError(t, err)
+				if it.Won {
+					wins[w]++
+				}
+				_, err = m.GetMulti(ctx, []string{"counter", "w0:1", "w1:2"})
+				assert.NoError(t, err)
+				_, err = m.Set(ctx, "log", []byte("x"), SetOptions{Mode: ModeAppend, Vivify: true})
+				assert.NoError(t, err)
+				_ = m.Delete(ctx, fmt.Sprintf("w%d:%d", (w+1)%workers, i%50), DeleteOptions{})
+			}
+		})
+	}
+	wg.Wait()
+	memCheck(t, m)
+
+	it := mustGet(t, m, "counter", GetOptions{})
+	// The first Incr created the counter at 0 without adding 1.
+	assert.Equal(t, strconv.Itoa(workers*ops-1), string(it.Value))
+	assert.Len(t, mustGet(t, m, "log", GetOptions{}).Value, workers*ops)
+	total := 0
+	for _, n := range wins {
+		total += n
+	}
+	assert.Equal(t, 1, total, "exactly one goroutine wins the lease")
+	seen := map[uint64]bool{}
+	for _, cs := range cases {
+		for i, c := range cs {
+			require.False(t, seen[c], "CAS %d handed out twice", c)
+			seen[c] = true
+			if i > 0 {
+				require.Greater(t, c, cs[i-1], "CAS values increase")
+			}
+		}
+	}
+}
+
+// FuzzMemoryOps runs a sequence of operations decoded from the input on a
+// small store and checks its invariants after each one.
+func FuzzMemoryOps(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
+	f.Add([]byte("set get lease recache invalidate incr append prepend delete"))
+	f.Add([]byte{7, 0, 7, 1, 2, 0, 3, 0, 9, 200, 4, 255, 1, 1, 1, 1, 6, 6, 6})
+	f.Fuzz(func(t *testing.T, prog []byte) {
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		m := NewMemory(MemoryOptions{MaxBytes: 2048, MaxItemSize: 400, BinaryKeys: true, Now: func() time.Time { return now }})
+		ctx := context.Background()
+		keys := []string{"a", "b", "c d", "\x00", "counter"}
+		for len(prog) >= 4 {
+			op, k, arg, n := prog[0]%10, keys[int(prog[1])%len(keys)], prog[2], prog[3]
+			prog = prog[4:]
+			ttl := time.Duration(int(arg%8)-2) * time.Second // -2s .. 5s
+			value := make([]byte, int(n)*2)
+			var err error
+			switch op {
+			case 0:
+				_, err = m.Set(ctx, k, value, SetOptions{Mode: SetMode(arg % 5), TTL: ttl, Flags: uint32(n), Vivify: n%2 == 0})
+			case 1:
+				_, _, err = m.Get(ctx, k, GetOptions{Lease: ttl, Recache: time.Duration(n) * time.Second})
+			case 2:
+				err = m.Delete(ctx, k, DeleteOptions{Invalidate: arg%2 == 0, TTL: ttl})
+			case 3:
+				_, err = m.Incr(ctx, k, int64(int8(n)), IncrOptions{Vivify: arg%2 == 0, Initial: uint64(n), TTL: ttl})
+			case 4:
+				_, err = m.GetMulti(ctx, keys)
+			case 5:
+				now = now.Add(time.Duration(n) * 100 * time.Millisecond)
+			case 6:
+				_, err = m.Set(ctx, k, strconv.AppendUint(nil, uint64(n), 10), SetOptions{TTL: ttl})
+			case 7:
+				var it Item
+				it, _, err = m.Get(ctx, k, GetOptions{})
+				if err == nil && it.CAS != 0 {
+					_, err = m.Set(ctx, k, value, SetOptions{CAS: it.CAS + uint64(arg%2)})
+				}
+			case 8:
+				_, err = m.Set(ctx, k, binary.AppendUvarint(nil, uint64(n)), SetOptions{Mode: ModeAppend})
+			case 9:
+				var it Item
+				var found bool
+				it, found, err = m.Get(ctx, k, GetOptions{})
+				if found {
+					require.False(t, it.Won && it.Busy)
+					require.True(t, it.TTL == NoExpiry || it.TTL >= time.Second, "TTL %v", it.TTL)
+					require.LessOrEqual(t, MemcachedItemSize(len(k), len(it.Value), it.Flags), 400)
+				}
+			}
+			if err != nil {
+				require.Truef(t, errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotStored) ||
+					errors.Is(err, ErrCASConflict) || errors.Is(err, ErrNotNumber) ||
+					errors.Is(err, ErrValueTooLarge), "op %d: %v", op, err)
+			}
+			memCheck(t, m)
+		}
+	})
+}

@@ -1,0 +1,289 @@
+package cachestruct
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// memCheck verifies the internal consistency of every shard: map and LRU
+// list hold the same entries, the byte count is the sum of the charges and
+// stays within the limit.
+func memCheck(t testing.TB, m *Memory) {
+	t.Helper()
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		n, bytes := 0, int64(0)
+		for e := s.lru.next; e != &s.lru; e = e.next {
+			require.Same(t, e, e.next.prev, "broken LRU links")
+			require.Same(t, e, s.items[e.key], "LRU entry not in the map")
+			bytes += memCharge(e.key, len(e.value))
+			n++
+		}
+		require.Equal(t, len(s.items), n, "map and LRU sizes differ")
+		require.Equal(t, bytes, s.bytes, "byte count")
+		require.LessOrEqual(t, s.bytes, s.limit, "shard over its limit")
+		s.mu.Unlock()
+	}
+}
+
+func mustSet(t *testing.T, m *Memory, key, value string, opt SetOptions) uint64 {
+	t.Helper()
+	cas, err := m.Set(context.Background(), key, []byte(value), opt)
+	require.NoError(t, err)
+	return cas
+}
+
+func mustGet(t *testing.T, m *Memory, key string, opt GetOptions) Item {
+	t.Helper()
+	it, found, err := m.Get(context.Background(), key, opt)
+	require.NoError(t, err)
+	require.True(t, found, "miss on %q", key)
+	return it
+}
+
+func requireMiss(t *testing.T, m *Memory, key string) {
+	t.Helper()
+	_, found, err := m.Get(context.Background(), key, GetOptions{})
+	require.NoError(t, err)
+	require.False(t, found, "hit on %q", key)
+}
+
+func TestNewMemoryOptions(t *testing.T) {
+	m := NewMemory(MemoryOptions{})
+	assert.Equal(t, DefaultMaxItemSize, m.maxItemSize)
+	assert.Len(t, m.shards, memMaxShards)
+	assert.Equal(t, int64(DefaultMaxBytes/memMaxShards), m.shards[0].limit)
+
+	small := NewMemory(MemoryOptions{MaxBytes: 4 << 20})
+	assert.Len(t, small.shards, 1, "4 MiB with 1 MiB items is one exact LRU")
+	two := NewMemory(MemoryOptions{MaxBytes: 8 << 20})
+	assert.Len(t, two.shards, 2)
+
+	assert.PanicsWithValue(t, "cachestruct: NewMemory with a negative MaxBytes or MaxItemSize", func() {
+		NewMemory(MemoryOptions{MaxBytes: -1})
+	})
+	assert.Panics(t, func() { NewMemory(MemoryOptions{MaxItemSize: -1}) })
+	assert.PanicsWithValue(t, "cachestruct: Set with an unknown SetMode", func() {
+		_, _ = m.Set(context.Background(), "k", nil, SetOptions{Mode: ModePrepend + 1})
+	})
+}
+
+func TestMemoryKeys(t *testing.T) {
+	long := strings.Repeat("k", 250)
+	tests := []struct {
+		name      string
+		key       string
+		text, bin bool // valid without and with BinaryKeys
+	}{
+		{"empty", "", false, false},
+		{"one byte", "k", true, true},
+		{"250 bytes", long, true, true},
+		{"251 bytes", long + "k", false, false},
+		{"utf-8", "clé", true, true},
+		{"space", "a b", false, true},
+		{"crlf injection", "a\r\nflush_all", false, true},
+		{"tab", "a\tb", false, true},
+		{"nul", "a\x00b", false, true},
+		{"del", "a\x7fb", false, true},
+		{"186 binary bytes", strings.Repeat(" ", 186), false, true},
+		{"187 binary bytes", strings.Repeat(" ", 187), false, false},
+	}
+	ctx := context.Background()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, bin := range []bool{false, true} {
+				m := NewMemory(MemoryOptions{BinaryKeys: bin})
+				want := tt.text
+				if bin {
+					want = tt.bin
+				}
+				assert.Equal(t, want, memValidKey(tt.key, bin))
+				_, err := m.Set(ctx, tt.key, []byte("v"), SetOptions{})
+				_, _, gerr := m.Get(ctx, tt.key, GetOptions{})
+				_, merr := m.GetMulti(ctx, []string{"ok", tt.key})
+				derr := m.Delete(ctx, tt.key, DeleteOptions{})
+				_, ierr := m.Incr(ctx, tt.key, 1, IncrOptions{})
+				if want {
+					require.NoError(t, err)
+					require.NoError(t, gerr)
+					require.NoError(t, merr)
+					require.NoError(t, derr)
+					require.ErrorIs(t, ierr, ErrNotFound)
+					continue
+				}
+				for _, err := range []error{err, gerr, merr, derr, ierr} {
+					require.ErrorIs(t, err, ErrInvalidKey)
+				}
+			}
+		})
+	}
+}
+
+func TestMemoryValueTooLarge(t *testing.T) {
+	// Boundaries measured on memcached 1.6.18 with default settings: the
+	// largest value is 1 MiB − 59 − key length, 4 bytes less with flags.
+	tests := []struct {
+		name  string
+		key   string
+		flags uint32
+		max   int
+	}{
+		{"1-byte key", "k", 0, 1048516},
+		{"10-byte key", strings.Repeat("k", 10), 0, 1048507},
+		{"250-byte key", strings.Repeat("k", 250), 0, 1048267},
+		{"1-byte key with flags", "k", 5, 1048512},
+		{"250-byte key with flags", strings.Repeat("k", 250), 5, 1048263},
+	}
+	ctx := context.Background()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMemory(MemoryOptions{})
+			big := make([]byte, tt.max+1)
+			_, err := m.Set(ctx, tt.key, big, SetOptions{Flags: tt.flags})
+			require.ErrorIs(t, err, ErrValueTooLarge)
+			requireMiss(t, m, tt.key)
+			_, err = m.Set(ctx, tt.key, big[:tt.max], SetOptions{Flags: tt.flags})
+			require.NoError(t, err)
+			assert.Len(t, mustGet(t, m, tt.key, GetOptions{}).Value, tt.max)
+			// A too large Set leaves the old item in place.
+			_, err = m.Set(ctx, tt.key, big, SetOptions{Flags: tt.flags})
+			require.ErrorIs(t, err, ErrValueTooLarge)
+			assert.Len(t, mustGet(t, m, tt.key, GetOptions{}).Value, tt.max)
+			memCheck(t, m)
+		})
+	}
+
+	t.Run("custom MaxItemSize", func(t *testing.T) {
+		m := NewMemory(MemoryOptions{MaxItemSize: 100})
+		_, err := m.Set(ctx, "k", make([]byte, 100-60), SetOptions{})
+		require.NoError(t, err)
+		_, err = m.Set(ctx, "k", make([]byte, 100-59), SetOptions{})
+		require.ErrorIs(t, err, ErrValueTooLarge)
+	})
+	t.Run("item larger than MaxBytes", func(t *testing.T) {
+		m := NewMemory(MemoryOptions{MaxBytes: 1000})
+		_, err := m.Set(ctx, "k", make([]byte, 1000-ItemOverhead-1), SetOptions{})
+		require.NoError(t, err)
+		_, err = m.Set(ctx, "k", make([]byte, 1000-ItemOverhead), SetOptions{})
+		require.ErrorIs(t, err, ErrValueTooLarge)
+		memCheck(t, m)
+	})
+	t.Run("append beyond the item size", func(t *testing.T) {
+		// memcached answers NS and keeps the item.
+		m := NewMemory(MemoryOptions{})
+		mustSet(t, m, "ap", string(make([]byte, 1048000)), SetOptions{})
+		_, err := m.Set(ctx, "ap", make([]byte, 516), SetOptions{Mode: ModeAppend})
+		require.ErrorIs(t, err, ErrNotStored)
+		assert.Len(t, mustGet(t, m, "ap", GetOptions{}).Value, 1048000)
+		_, err = m.Set(ctx, "ap", make([]byte, 515), SetOptions{Mode: ModeAppend})
+		require.NoError(t, err)
+		assert.Len(t, mustGet(t, m, "ap", GetOptions{}).Value, 1048515)
+	})
+}
+
+func TestMemoryCancelledContext(t *testing.T) {
+	m := NewMemory(MemoryOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	mustSet(t, m, "n", "1", SetOptions{})
+	mustSet(t, m, "s", "x", SetOptions{})
+
+	_, err := m.Set(ctx, "k", []byte("v"), SetOptions{})
+	require.ErrorIs(t, err, context.Canceled)
+	_, _, err = m.Get(ctx, "lease", GetOptions{Lease: time.Minute})
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = m.GetMulti(ctx, []string{"s"})
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, m.Delete(ctx, "s", DeleteOptions{}), context.Canceled)
+	require.ErrorIs(t, m.Delete(ctx, "s", DeleteOptions{Invalidate: true}), context.Canceled)
+	_, err = m.Incr(ctx, "n", 1, IncrOptions{})
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = m.Incr(ctx, "v", 1, IncrOptions{Vivify: true})
+	require.ErrorIs(t, err, context.Canceled)
+
+	dctx, dcancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer dcancel()
+	_, err = m.Set(dctx, "k", []byte("v"), SetOptions{})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	// Nothing was written.
+	requireMiss(t, m, "k")
+	requireMiss(t, m, "lease")
+	requireMiss(t, m, "v")
+	it := mustGet(t, m, "s", GetOptions{})
+	assert.False(t, it.Stale)
+	assert.Equal(t, "1", string(mustGet(t, m, "n", GetOptions{}).Value))
+}
+
+func TestMemoryTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMemory(MemoryOptions{})
+		ctx := context.Background()
+		mustSet(t, m, "forever", "v", SetOptions{TTL: 0})
+		mustSet(t, m, "sub", "v", SetOptions{TTL: time.Millisecond})
+		mustSet(t, m, "1.5s", "v", SetOptions{TTL: 1500 * time.Millisecond})
+		mustSet(t, m, "30s", "v", SetOptions{TTL: 30 * time.Second})
+		_, err := m.Set(ctx, "neg", []byte("v"), SetOptions{TTL: -time.Second})
+		require.NoError(t, err)
+
+		requireMiss(t, m, "neg")
+		assert.Equal(t, NoExpiry, mustGet(t, m, "forever", GetOptions{}).TTL)
+		assert.Equal(t, time.Second, mustGet(t, m, "sub", GetOptions{}).TTL, "sub-second rounds up")
+		assert.Equal(t, 2*time.Second, mustGet(t, m, "1.5s", GetOptions{}).TTL)
+		assert.Equal(t, 30*time.Second, mustGet(t, m, "30s", GetOptions{}).TTL)
+
+		time.Sleep(500 * time.Millisecond)
+		assert.Equal(t, time.Second, mustGet(t, m, "sub", GetOptions{}).TTL)
+		assert.Equal(t, 30*time.Second, mustGet(t, m, "30s", GetOptions{}).TTL, "TTL left rounds up")
+
+		time.Sleep(500 * time.Millisecond)
+		requireMiss(t, m, "sub")
+		assert.Equal(t, time.Second, mustGet(t, m, "1.5s", GetOptions{}).TTL)
+		assert.Equal(t, 29*time.Second, mustGet(t, m, "30s", GetOptions{}).TTL)
+
+		time.Sleep(time.Second)
+		requireMiss(t, m, "1.5s")
+		time.Sleep(27*time.Second + 999*time.Millisecond)
+		assert.Equal(t, time.Second, mustGet(t, m, "30s", GetOptions{}).TTL)
+		time.Sleep(time.Millisecond)
+		requireMiss(t, m, "30s")
+		time.Sleep(365 * 24 * time.Hour)
+		assert.Equal(t, NoExpiry, mustGet(t, m, "forever", GetOptions{}).TTL)
+		memCheck(t, m)
+	})
+}
+
+func TestMemoryInjectedClock(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := NewMemory(MemoryOptions{Now: func() time.Time { return now }})
+	mustSet(t, m, "k", "v", SetOptions{TTL: 90 * 24 * time.Hour}) // > 30 days stays relative
+	now = now.Add(89 * 24 * time.Hour)
+	assert.Equal(t, 24*time.Hour, mustGet(t, m, "k", GetOptions{}).TTL)
+	now = now.Add(24 * time.Hour)
+	requireMiss(t, m, "k")
+	mustSet(t, m, "max", "v", SetOptions{TTL: time.Duration(1<<63 - 1)})
+	assert.Equal(t, NoExpiry, mustGet(t, m, "max", GetOptions{}).TTL, "beyond 2262 is never")
+}
+
+func TestMemoryExpiredItemsAreReclaimed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMemory(MemoryOptions{MaxBytes: 1 << 20})
+		for i := range 100 {
+			mustSet(t, m, "old"+string(rune('A'+i%26))+strings.Repeat("x", i), "v", SetOptions{TTL: time.Second})
+		}
+		time.Sleep(2 * time.Second)
+		for i := range 60 {
+			mustSet(t, m, "new"+strings.Repeat("y", i), "v", SetOptions{})
+		}
+		memCheck(t, m)
+		s := &m.shards[0]
+		assert.Len(t, s.items, 60, "each write drops up to two expired items from the cold end")
+	})
+}
