@@ -79,7 +79,8 @@ func (e *alreadyCalledError) Error() string {
 func (e *alreadyCalledError) Unwrap() error { return ErrAlreadyCalled }
 
 // callers formats the caller's stack, skipping skip frames and the frames
-// of this package (except its tests), one "function\n\tfile:line" per frame.
+// of this package's own (non-test) files, one "function\n\tfile:line" per
+// frame.
 func callers(skip int) string {
 	pcs := make([]uintptr, 32)
 	n := runtime.Callers(skip, pcs)
@@ -87,7 +88,7 @@ func callers(skip int) string {
 	var b strings.Builder
 	for {
 		f, more := frames.Next()
-		if !internalFrame(f.Function) {
+		if !internalFrame(f) {
 			fmt.Fprintf(&b, "%s\n\t%s:%d\n", f.Function, f.File, f.Line)
 		}
 		if !more {
@@ -97,13 +98,8 @@ func callers(skip int) string {
 	return b.String()
 }
 
-// internalFrame reports whether fn is a non-test function of this package.
-func internalFrame(fn string) bool {
-	const pkg = "github.com/twine-go/twine/deferred."
-	if !strings.HasPrefix(fn, pkg) {
-		return false
-	}
-	rest := fn[len(pkg):]
-	return !strings.HasPrefix(rest, "Test") && !strings.HasPrefix(rest, "Example") &&
-		!strings.HasPrefix(rest, "Benchmark") && !strings.Contains(rest, "_test")
+// internalFrame reports whether f is in a non-test file of this package.
+func internalFrame(f runtime.Frame) bool {
+	return strings.HasPrefix(f.Function, "github.com/twine-go/twine/deferred.") &&
+		!strings.HasSuffix(f.File, "_test.go")
 }

@@ -1,0 +1,409 @@
+package deferred
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeCallbackCanceller fires the cancelled Deferred with a success, like
+// Twisted's fakeCallbackCanceller.
+func fakeCallbackCanceller(d *Deferred[string]) { _ = d.Callback("Callback Result") }
+
+func TestDeferredList(t *testing.T) {
+	d1, d2, d3 := New[string](), New[string](), New[string]()
+	dl := List([]*Deferred[string]{d1, d2, d3}, ListOptions{})
+	var result []Outcome[string]
+	dl.AddCallback(func(r []Outcome[string]) ([]Outcome[string], error) { result = r; return r, nil })
+	require.NoError(t, d1.Callback("1"))
+	assert.Nil(t, result)
+	require.NoError(t, d2.Errback(errGeneric))
+	assert.Nil(t, result)
+	require.NoError(t, d3.Callback("3"))
+	require.Len(t, result, 3)
+	assert.Equal(t, Outcome[string]{Index: 0, Value: "1"}, result[0])
+	assert.ErrorIs(t, result[1].Err, errGeneric)
+	assert.Equal(t, 1, result[1].Index)
+	assert.Equal(t, Outcome[string]{Index: 2, Value: "3"}, result[2])
+	// Errors are not consumed by default: d2 still fails.
+	_, err := resultOf(t, d2)
+	assert.ErrorIs(t, err, errGeneric)
+}
+
+func TestEmptyDeferredList(t *testing.T) {
+	for _, opts := range []ListOptions{{}, {FireOnOneCallback: true}, {FireOnOneErrback: true}} {
+		t.Run(fmt.Sprintf("%+v", opts), func(t *testing.T) {
+			v, err := resultOf(t, List[int](nil, opts))
+			require.NoError(t, err)
+			assert.Empty(t, v)
+		})
+	}
+	vs, err := resultOf(t, Gather[int](nil, false))
+	require.NoError(t, err)
+	assert.Empty(t, vs)
+	_, err = resultOf(t, Race[int](nil))
+	var re *RaceError
+	require.ErrorAs(t, err, &re)
+	assert.Empty(t, re.Errs)
+}
+
+func TestDeferredListFireOnOneError(t *testing.T) {
+	d1, d2 := New[string](), New[string]()
+	dl := List([]*Deferred[string]{d1, d2}, ListOptions{FireOnOneErrback: true})
+	require.NoError(t, d1.Callback("1"))
+	requireNoResult(t, dl)
+	require.NoError(t, d2.Errback(errGeneric))
+	_, err := resultOf(t, dl)
+	var fe *FirstError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, 1, fe.Index)
+	assert.ErrorIs(t, err, errGeneric)
+}
+
+func TestDeferredListDontConsumeErrors(t *testing.T) {
+	d := New[int]()
+	List([]*Deferred[int]{d}, ListOptions{})
+	require.NoError(t, d.Errback(errGeneric))
+	var r recorder[int]
+	r.attach(d)
+	require.Len(t, r.errs, 1)
+	assert.ErrorIs(t, r.errs[0], errGeneric)
+}
+
+func TestDeferredListConsumeErrors(t *testing.T) {
+	d := New[int]()
+	dl := List([]*Deferred[int]{d}, ListOptions{ConsumeErrors: true})
+	require.NoError(t, d.Errback(errGeneric))
+	var r recorder[int]
+	r.attach(d)
+	assert.Empty(t, r.errs)
+	assert.Equal(t, []int{0}, r.values)
+	res, err := resultOf(t, dl)
+	require.NoError(t, err)
+	assert.ErrorIs(t, res[0].Err, errGeneric)
+}
+
+func TestDeferredListFireOnOneErrorWithAlreadyFiredDeferreds(t *testing.T) {
+	d1 := Fail[int](errGeneric)
+	d2 := Succeed(2)
+	dl := List([]*Deferred[int]{d1, d2}, ListOptions{FireOnOneErrback: true})
+	_, err := resultOf(t, dl)
+	var fe *FirstError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, 0, fe.Index)
+}
+
+func TestDeferredListWithAlreadyFiredDeferreds(t *testing.T) {
+	d1 := Fail[int](errGeneric)
+	d2 := Succeed(2)
+	res, err := resultOf(t, List([]*Deferred[int]{d1, d2}, ListOptions{}))
+	require.NoError(t, err)
+	require.Len(t, res, 2)
+	assert.ErrorIs(t, res[0].Err, errGeneric)
+	assert.Equal(t, 2, res[1].Value)
+}
+
+func TestDeferredListFireOnOneCallback(t *testing.T) {
+	d1, d2 := New[int](), New[int]()
+	dl := List([]*Deferred[int]{d1, d2}, ListOptions{FireOnOneCallback: true})
+	require.NoError(t, d1.Errback(errGeneric))
+	requireNoResult(t, dl)
+	require.NoError(t, d2.Callback(5))
+	res, err := resultOf(t, dl)
+	require.NoError(t, err)
+	assert.Equal(t, []Outcome[int]{{Index: 1, Value: 5}}, res)
+	_, _, _ = d1.Result() // handled
+}
+
+func TestDeferredListFireOnOneCallbackAllFail(t *testing.T) {
+	d1, d2 := New[int](), New[int]()
+	dl := List([]*Deferred[int]{d1, d2}, ListOptions{FireOnOneCallback: true, ConsumeErrors: true})
+	require.NoError(t, d1.Errback(errGeneric))
+	require.NoError(t, d2.Errback(errGeneric))
+	res, err := resultOf(t, dl)
+	require.NoError(t, err)
+	require.Len(t, res, 2, "with no success, every outcome is reported")
+}
+
+func TestCancelDeferredList(t *testing.T) {
+	d1, d2 := New[int](), New[int]()
+	dl := List([]*Deferred[int]{d1, d2}, ListOptions{})
+	dl.Cancel()
+	for _, d := range []*Deferred[int]{d1, d2} {
+		_, err := resultOf(t, d)
+		assert.ErrorIs(t, err, ErrCancelled)
+	}
+}
+
+func TestCancelDeferredListCallback(t *testing.T) {
+	d1 := NewWithCanceller(fakeCallbackCanceller)
+	d2 := New[string]()
+	dl := List([]*Deferred[string]{d1, d2}, ListOptions{})
+	dl.Cancel()
+	_, err := resultOf(t, d2)
+	assert.ErrorIs(t, err, ErrCancelled)
+	res, err := resultOf(t, dl)
+	require.NoError(t, err, "the List fires with the outcomes, not with ErrCancelled")
+	assert.Equal(t, "Callback Result", res[0].Value)
+	assert.NoError(t, res[0].Err)
+	assert.ErrorIs(t, res[1].Err, ErrCancelled)
+}
+
+func TestCancelDeferredListWithFireOnOneCallback(t *testing.T) {
+	d1, d2 := New[int](), New[int]()
+	dl := List([]*Deferred[int]{d1, d2}, ListOptions{FireOnOneCallback: true})
+	dl.Cancel()
+	for _, d := range []*Deferred[int]{d1, d2} {
+		_, err := resultOf(t, d)
+		assert.ErrorIs(t, err, ErrCancelled)
+	}
+}
+
+func TestCancelDeferredListWithFireOnOneCallbackAndDeferredCallback(t *testing.T) {
+	d1 := NewWithCanceller(fakeCallbackCanceller)
+	d2 := New[string]()
+	dl := List([]*Deferred[string]{d1, d2}, ListOptions{FireOnOneCallback: true})
+	dl.Cancel()
+	_, err := resultOf(t, d2)
+	assert.ErrorIs(t, err, ErrCancelled)
+	res, err := resultOf(t, dl)
+	require.NoError(t, err)
+	assert.Equal(t, []Outcome[string]{{Index: 0, Value: "Callback Result"}}, res)
+}
+
+func TestCancelDeferredListWithFireOnOneErrback(t *testing.T) {
+	d1, d2 := New[int](), New[int]()
+	dl := List([]*Deferred[int]{d1, d2}, ListOptions{FireOnOneErrback: true})
+	dl.Cancel()
+	_, err := resultOf(t, dl)
+	var fe *FirstError
+	require.ErrorAs(t, err, &fe)
+	assert.ErrorIs(t, fe, ErrCancelled)
+}
+
+func TestCancelDeferredListWithFireOnOneErrbackAllDeferredsCallback(t *testing.T) {
+	d1 := NewWithCanceller(fakeCallbackCanceller)
+	d2 := NewWithCanceller(fakeCallbackCanceller)
+	dl := List([]*Deferred[string]{d1, d2}, ListOptions{FireOnOneErrback: true})
+	dl.Cancel()
+	res, err := resultOf(t, dl)
+	require.NoError(t, err)
+	assert.Equal(t, "Callback Result", res[0].Value)
+	assert.Equal(t, "Callback Result", res[1].Value)
+}
+
+func TestCancelDeferredListWithOriginalDeferreds(t *testing.T) {
+	d1, d2, d3 := New[int](), New[int](), New[int]()
+	args := []*Deferred[int]{d1, d2}
+	dl := List(args, ListOptions{})
+	_ = append(args, d3) // List copied the slice
+	dl.Cancel()
+	_, err := resultOf(t, d1)
+	assert.ErrorIs(t, err, ErrCancelled)
+	requireNoResult(t, d3)
+}
+
+func TestCancelDeferredListWithException(t *testing.T) {
+	d1 := NewWithCanceller(func(*Deferred[int]) { panic("test") })
+	d2 := New[int]()
+	dl := List([]*Deferred[int]{d1, d2}, ListOptions{})
+	dl.Cancel()
+	_, err := resultOf(t, d2)
+	assert.ErrorIs(t, err, ErrCancelled, "every input is cancelled despite the panicking canceller")
+	res, err := resultOf(t, dl)
+	require.NoError(t, err)
+	var pe *PanicError
+	assert.ErrorAs(t, res[0].Err, &pe)
+}
+
+func TestCancelFiredOnOneCallbackDeferredList(t *testing.T) {
+	d1, d2 := New[int](), New[int]()
+	dl := List([]*Deferred[int]{d1, d2}, ListOptions{FireOnOneCallback: true})
+	require.NoError(t, d1.Callback(0))
+	dl.Cancel()
+	requireNoResult(t, d2)
+}
+
+func TestCancelFiredOnOneErrbackDeferredList(t *testing.T) {
+	d1, d2 := New[int](), New[int]()
+	dl := List([]*Deferred[int]{d1, d2}, ListOptions{FireOnOneErrback: true})
+	require.NoError(t, d1.Errback(errGeneric))
+	dl.Cancel()
+	requireNoResult(t, d2)
+	_, err := resultOf(t, d1)
+	assert.ErrorIs(t, err, errGeneric)
+	_, err = resultOf(t, dl)
+	var fe *FirstError
+	assert.ErrorAs(t, err, &fe)
+}
+
+func TestGatherResults(t *testing.T) {
+	vs, err := resultOf(t, Gather([]*Deferred[int]{Succeed(1), Succeed(2)}, false))
+	require.NoError(t, err)
+	assert.Equal(t, []int{1, 2}, vs)
+
+	_, err = resultOf(t, Gather([]*Deferred[int]{Succeed(1), Fail[int](errGeneric)}, true))
+	var fe *FirstError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, 1, fe.Index)
+	assert.ErrorIs(t, err, errGeneric)
+}
+
+func TestGatherResultsOrder(t *testing.T) {
+	ds := []*Deferred[int]{New[int](), New[int](), New[int]()}
+	g := Gather(ds, false)
+	for _, i := range []int{2, 0, 1} {
+		require.NoError(t, ds[i].Callback(i*10))
+	}
+	vs, err := resultOf(t, g)
+	require.NoError(t, err)
+	assert.Equal(t, []int{0, 10, 20}, vs)
+}
+
+func TestGatherResultsWithConsumeErrors(t *testing.T) {
+	dgood := Succeed(1)
+	dbad := Fail[int](errGeneric)
+	g := Gather([]*Deferred[int]{dgood, dbad}, true)
+	var r recorder[int]
+	r.attach(dbad)
+	assert.Empty(t, r.errs, "the error was consumed")
+	_, err := resultOf(t, g)
+	assert.ErrorIs(t, err, errGeneric)
+}
+
+func TestCancelGatherResults(t *testing.T) {
+	d1, d2 := New[int](), New[int]()
+	g := Gather([]*Deferred[int]{d1, d2}, false)
+	g.Cancel()
+	_, err := resultOf(t, g)
+	var fe *FirstError
+	require.ErrorAs(t, err, &fe)
+	assert.ErrorIs(t, err, ErrCancelled)
+	_, err = resultOf(t, d2)
+	assert.ErrorIs(t, err, ErrCancelled)
+}
+
+func TestCancelGatherResultsWithAllDeferredsCallback(t *testing.T) {
+	d1 := NewWithCanceller(fakeCallbackCanceller)
+	d2 := NewWithCanceller(fakeCallbackCanceller)
+	g := Gather([]*Deferred[string]{d1, d2}, false)
+	g.Cancel()
+	vs, err := resultOf(t, g)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Callback Result", "Callback Result"}, vs)
+}
+
+// raceInputs returns n Deferreds whose cancellations are counted.
+func raceInputs(n int) ([]*Deferred[int], []int) {
+	cancelled := make([]int, n)
+	ds := make([]*Deferred[int], n)
+	for i := range ds {
+		ds[i] = NewWithCanceller(func(*Deferred[int]) { cancelled[i]++ })
+	}
+	return ds, cancelled
+}
+
+func TestRaceSuccess(t *testing.T) {
+	for before := range 4 {
+		for after := range 4 {
+			t.Run(fmt.Sprintf("before=%d,after=%d", before, after), func(t *testing.T) {
+				ds, cancelled := raceInputs(before + 1 + after)
+				r := Race(ds)
+				require.NoError(t, ds[before].Callback(42))
+				o, err := resultOf(t, r)
+				require.NoError(t, err)
+				assert.Equal(t, Outcome[int]{Index: before, Value: 42}, o)
+				want := make([]int, len(ds))
+				for i := range want {
+					want[i] = 1
+				}
+				want[before] = 0
+				assert.Equal(t, want, cancelled)
+			})
+		}
+	}
+}
+
+func TestRaceFailure(t *testing.T) {
+	for n := 1; n <= 4; n++ {
+		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
+			ds, cancelled := raceInputs(n)
+			r := Race(ds)
+			errs := make([]error, n)
+			for i, d := range ds {
+				errs[i] = fmt.Errorf("failure %d", i)
+				require.NoError(t, d.Errback(errs[i]))
+			}
+			_, err := resultOf(t, r)
+			var re *RaceError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, errs, re.Errs)
+			for _, e := range errs {
+				assert.ErrorIs(t, err, e)
+			}
+			assert.Equal(t, make([]int, n), cancelled)
+		})
+	}
+}
+
+func TestRaceResultAfterCancel(t *testing.T) {
+	c := captureUnhandled(t, ErrCancelled)
+	ds := []*Deferred[int]{New[int](), New[int](), New[int]()}
+	r := Race(ds)
+	require.NoError(t, ds[0].Callback(1))
+	assert.NoError(t, ds[1].Callback(2), "the late fire after a canceller-less cancel is swallowed")
+	_, err := resultOf(t, r)
+	require.NoError(t, err)
+	for _, d := range ds[1:] {
+		_, err := resultOf(t, d)
+		assert.NoError(t, err, "losers' cancellation errors are consumed")
+	}
+	ds, r = nil, nil
+	errSentinel := errors.New("sentinel race")
+	sc := captureUnhandled(t, errSentinel)
+	failUnhandled(errSentinel)
+	require.Len(t, sc.collect(t, 1), 1)
+	assert.Empty(t, c.collect(t, 0))
+}
+
+func TestRaceResultFromCancel(t *testing.T) {
+	winner := New[int]()
+	ds := []*Deferred[int]{winner, NewWithCanceller(func(d *Deferred[int]) { _ = d.Callback(99) })}
+	r := Race(ds)
+	require.NoError(t, winner.Callback(7))
+	o, err := resultOf(t, r)
+	require.NoError(t, err)
+	assert.Equal(t, Outcome[int]{Index: 0, Value: 7}, o)
+}
+
+func TestRaceCancel(t *testing.T) {
+	for n := 1; n <= 3; n++ {
+		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
+			ds, cancelled := raceInputs(n)
+			r := Race(ds)
+			r.Cancel()
+			want := make([]int, n)
+			for i := range want {
+				want[i] = 1
+			}
+			assert.Equal(t, want, cancelled)
+			_, err := resultOf(t, r)
+			var re *RaceError
+			require.ErrorAs(t, err, &re)
+			assert.ErrorIs(t, err, ErrCancelled)
+		})
+	}
+}
+
+func TestFirstErrorUnwrap(t *testing.T) {
+	fe := &FirstError{Index: 3, Err: errGeneric}
+	assert.ErrorIs(t, fe, errGeneric)
+	assert.Contains(t, fe.Error(), "3")
+	assert.Contains(t, fe.Error(), errGeneric.Error())
+	var target *FirstError
+	assert.True(t, errors.As(fmt.Errorf("wrapped: %w", fe), &target))
+	assert.Equal(t, 3, target.Index)
+}
