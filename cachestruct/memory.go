@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/twine-go/twine/internal/memcache"
 )
 
 // MemoryOptions configure NewMemory. The zero value gives the defaults
@@ -137,9 +139,11 @@ func (m *Memory) fits(s *memShard, key string, valueLen int, flags uint32) bool 
 		memCharge(key, valueLen) <= s.limit
 }
 
-// checkKey reports ErrInvalidKey for a key the store does not accept.
+// checkKey reports ErrInvalidKey for a key the store does not accept. The
+// rule is the memcached client's, so that both backends accept the same
+// keys.
 func (m *Memory) checkKey(key string) error {
-	if !memValidKey(key, m.binaryKeys) {
+	if memcache.CheckKey(key, m.binaryKeys) != nil {
 		return ErrInvalidKey
 	}
 	return nil

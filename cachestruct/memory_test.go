@@ -104,7 +104,7 @@ func TestMemoryKeys(t *testing.T) {
 				if bin {
 					want = tt.bin
 				}
-				assert.Equal(t, want, memValidKey(tt.key, bin))
+				assert.Equal(t, want, m.checkKey(tt.key) == nil)
 				_, err := m.Set(ctx, tt.key, []byte("v"), SetOptions{})
 				_, _, gerr := m.Get(ctx, tt.key, GetOptions{})
 				_, merr := m.GetMulti(ctx, []string{"ok", tt.key})
