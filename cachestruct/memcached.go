@@ -1,0 +1,406 @@
+package cachestruct
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/twine-go/twine/internal/memcache"
+)
+
+// Picker chooses the server of a key: Get returns one of the addresses
+// given to NewMemcached. *hashring.Ring satisfies it; any consistent-hash
+// ring with that method does.
+type Picker interface {
+	Get(key string) string
+}
+
+// SuccessorPicker is a Picker that can also name the servers that take
+// over a key when its own server is ejected: AppendN appends to dst up to n
+// distinct servers for key in order of preference (ring order), the first
+// being Get(key), and returns the extended slice. A Picker without AppendN
+// gets no failover: the keys of an ejected server report ErrUnavailable.
+type SuccessorPicker interface {
+	Picker
+	AppendN(dst []string, key string, n int) []string
+}
+
+// MemcachedOptions configure NewMemcached. The zero value gives the
+// defaults documented on each field.
+type MemcachedOptions struct {
+	// Picker maps keys to servers. Nil means a built-in picker: xxhash of
+	// the key modulo the number of servers, the successors being the
+	// following servers in the order given. With several servers prefer a
+	// consistent-hash ring, which moves fewer keys when servers change.
+	Picker Picker
+	// BinaryKeys accepts any non-empty key of at most 186 bytes, sent
+	// base64 encoded, in addition to ordinary text keys (see Store).
+	BinaryKeys bool
+	// ConnsPerServer is the number of pipelined connections per server.
+	// Zero means 2.
+	ConnsPerServer int
+	// Timeout bounds how long a connection may wait for a reply without
+	// receiving anything before it is closed and its calls fail with
+	// ErrUnavailable. Zero means 1s. Calls return earlier when their ctx
+	// ends.
+	Timeout time.Duration
+	// DialTimeout bounds each connection attempt. Zero means 1s.
+	DialTimeout time.Duration
+	// MaxItemSize is the servers' item size (memcached -I); larger values
+	// report ErrValueTooLarge without being sent. Zero means 1 MiB.
+	MaxItemSize int
+	// EjectAfter is the number of consecutive failures (network errors and
+	// calls whose deadline passed while the server did not answer) after
+	// which a server is ejected: its keys go to the picker's successor.
+	// Zero means 3; a negative value never ejects.
+	EjectAfter int
+	// RetryAfter is how long a server stays ejected the first time; then
+	// one request probes it. Each failed probe doubles the period, up to
+	// MaxRetryAfter; a success readmits the server. Zero means 1s.
+	RetryAfter time.Duration
+	// MaxRetryAfter caps the ejection period. Zero means 30s.
+	MaxRetryAfter time.Duration
+	// Now is the clock of ejections. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Memcached is the Store on one or more memcached servers, speaking the
+// meta protocol: every Store method is one round trip to the key's server
+// (GetMulti one per server, in parallel), with pipelined connections
+// shared by all goroutines.
+//
+// # Failover
+//
+// As twemproxy's auto_eject_hosts: after EjectAfter consecutive failures
+// a server is ejected for RetryAfter (doubling up to MaxRetryAfter while it
+// keeps failing), and the keys it owned go to the next server the
+// SuccessorPicker names; after the period a single request probes it and
+// a success readmits it. Requests never wait beyond their ctx for a dead
+// or hung server.
+//
+// Consistency: while a server is ejected its keys live on another server,
+// and when it comes back they return to it. Writes, deletes and
+// invalidations made during the ejection went to the successor, so the
+// readmitted server may serve values that are older than what was written
+// meanwhile, until they expire; clients that disagree about an ejection
+// (each process ejects on its own) may also read and write a key on two
+// servers at once. Keep TTLs short for data that must not be stale after
+// a failover, or use data that tolerates it (version-checked entries,
+// tags); counters may lose or double count across a failover.
+//
+// Memcached is safe for concurrent use by multiple goroutines. Each open
+// connection runs one reader goroutine; Close ends them all.
+type Memcached struct {
+	servers map[string]*mcServer
+	list    []*mcServer
+	picker  Picker
+	succ    SuccessorPicker
+	binary  bool
+	now     func() time.Time
+	eject   int
+	retry   time.Duration
+	retries time.Duration // MaxRetryAfter
+}
+
+var _ Store = (*Memcached)(nil)
+
+// NewMemcached returns a Store on the memcached servers at addrs
+// ("host:port"). It does not connect: connections are opened by the first
+// requests that need them. It reports an error when addrs is empty or
+// holds a duplicate.
+func NewMemcached(addrs []string, opts MemcachedOptions) (*Memcached, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("cachestruct: NewMemcached needs at least one server")
+	}
+	m := &Memcached{
+		servers: make(map[string]*mcServer, len(addrs)),
+		picker:  opts.Picker,
+		binary:  opts.BinaryKeys,
+		now:     opts.Now,
+		eject:   opts.EjectAfter,
+		retry:   opts.RetryAfter,
+		retries: opts.MaxRetryAfter,
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.eject == 0 {
+		m.eject = 3
+	}
+	if m.retry <= 0 {
+		m.retry = time.Second
+	}
+	if m.retries <= 0 {
+		m.retries = 30 * time.Second
+	}
+	m.retries = max(m.retries, m.retry)
+	cfg := memcache.Config{
+		Conns:       opts.ConnsPerServer,
+		Timeout:     opts.Timeout,
+		DialTimeout: opts.DialTimeout,
+		MaxItemSize: opts.MaxItemSize,
+		BinaryKeys:  opts.BinaryKeys,
+	}
+	for _, a := range addrs {
+		if _, dup := m.servers[a]; dup {
+			return nil, fmt.Errorf("cachestruct: NewMemcached: duplicate server %q", a)
+		}
+		s := &mcServer{addr: a, client: memcache.New(a, cfg)}
+		m.servers[a] = s
+		m.list = append(m.list, s)
+	}
+	if m.picker == nil {
+		m.picker = modPicker(addrs)
+	}
+	m.succ, _ = m.picker.(SuccessorPicker)
+	return m, nil
+}
+
+// Close closes every connection. Calls made after Close report
+// ErrUnavailable.
+func (m *Memcached) Close() error {
+	for _, s := range m.list {
+		_ = s.client.Close()
+	}
+	return nil
+}
+
+// Get implements Store.Get with one mg request.
+func (m *Memcached) Get(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
+	if err := m.checkKey(key); err != nil {
+		return Item{}, false, err
+	}
+	s, err := m.pick(key)
+	if err != nil {
+		return Item{}, false, err
+	}
+	it, err := s.client.Get(ctx, key, memcache.GetOptions{Vivify: opt.Lease, Recache: opt.Recache})
+	m.record(s, err)
+	if errors.Is(err, memcache.ErrCacheMiss) {
+		return Item{}, false, nil
+	}
+	if err != nil {
+		return Item{}, false, mapErr(err)
+	}
+	item := fromWire(it)
+	if opt.Lease > 0 && it.Won && !it.Stale && it.TTL < 0 && len(it.Value) == 0 {
+		// memcached 1.6.18 reports t-1 for the placeholder it has just
+		// created; the placeholder really lives for the lease.
+		item.TTL = wholeSeconds(opt.Lease)
+	}
+	return item, true, nil
+}
+
+// GetMulti implements Store.GetMulti: one pipelined batch per server, the
+// servers asked in parallel. When some servers fail, the items read from
+// the others are returned with an error wrapping ErrUnavailable.
+func (m *Memcached) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
+	for _, k := range keys {
+		if err := m.checkKey(k); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return map[string]Item{}, nil
+	}
+	if len(m.list) == 1 {
+		s, err := m.pick(keys[0])
+		if err != nil {
+			return nil, err
+		}
+		return m.getMulti(ctx, s, keys, nil)
+	}
+	batches := make(map[*mcServer][]string)
+	var firstErr error
+	for _, k := range keys {
+		s, err := m.pick(k)
+		if err != nil {
+			firstErr = err
+			continue
+		}
+		batches[s] = append(batches[s], k)
+	}
+	items := make(map[string]Item, len(keys))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for s, ks := range batches {
+		wg.Go(func() {
+			_, err := m.getMulti(ctx, s, ks, func(k string, it Item) {
+				mu.Lock()
+				items[k] = it
+				mu.Unlock()
+			})
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return items, firstErr
+}
+
+// getMulti reads keys from s, into a new map or through put.
+func (m *Memcached) getMulti(ctx context.Context, s *mcServer, keys []string, put func(string, Item)) (map[string]Item, error) {
+	got, err := s.client.GetMulti(ctx, keys)
+	m.record(s, err)
+	var items map[string]Item
+	if put == nil {
+		items = make(map[string]Item, len(got))
+		put = func(k string, it Item) { items[k] = it }
+	}
+	for k, it := range got {
+		put(k, fromWire(it))
+	}
+	if err != nil {
+		return items, mapErr(err)
+	}
+	return items, nil
+}
+
+// Set implements Store.Set with one ms request. memcached 1.6.18 ignores
+// ms's vivify flag, so an append or prepend with Vivify that finds no item
+// adds it instead (and appends again if another writer added it first).
+func (m *Memcached) Set(ctx context.Context, key string, value []byte, opt SetOptions) (uint64, error) {
+	if err := m.checkKey(key); err != nil {
+		return 0, err
+	}
+	mode, ok := wireModes[opt.Mode]
+	if !ok {
+		return 0, fmt.Errorf("cachestruct: unknown SetMode %d", opt.Mode)
+	}
+	s, err := m.pick(key)
+	if err != nil {
+		return 0, err
+	}
+	wopt := memcache.SetOptions{Mode: mode, TTL: opt.TTL, Flags: opt.Flags, CAS: opt.CAS, Vivify: opt.Vivify}
+	vivify := opt.Vivify && opt.CAS == 0 && (opt.Mode == ModeAppend || opt.Mode == ModePrepend)
+	for attempt := 0; ; attempt++ {
+		cas, err := s.client.Set(ctx, key, value, wopt)
+		m.record(s, err)
+		if !vivify || !errors.Is(err, memcache.ErrNotStored) || attempt == 8 {
+			return cas, mapErr(err)
+		}
+		// Missing: create it (add), or append again if it appeared.
+		if wopt.Mode == memcache.ModeAdd {
+			wopt.Mode = mode
+		} else {
+			wopt.Mode = memcache.ModeAdd
+		}
+	}
+}
+
+var wireModes = map[SetMode]memcache.SetMode{
+	ModeSet:     memcache.ModeSet,
+	ModeAdd:     memcache.ModeAdd,
+	ModeReplace: memcache.ModeReplace,
+	ModeAppend:  memcache.ModeAppend,
+	ModePrepend: memcache.ModePrepend,
+}
+
+// Delete implements Store.Delete with one md request.
+func (m *Memcached) Delete(ctx context.Context, key string, opt DeleteOptions) error {
+	if err := m.checkKey(key); err != nil {
+		return err
+	}
+	s, err := m.pick(key)
+	if err != nil {
+		return err
+	}
+	err = s.client.Delete(ctx, key, memcache.DeleteOptions{CAS: opt.CAS, Invalidate: opt.Invalidate, TTL: opt.TTL})
+	m.record(s, err)
+	return mapErr(err)
+}
+
+// Incr implements Store.Incr with one ma request (decrement mode for a
+// negative delta).
+func (m *Memcached) Incr(ctx context.Context, key string, delta int64, opt IncrOptions) (uint64, error) {
+	if err := m.checkKey(key); err != nil {
+		return 0, err
+	}
+	s, err := m.pick(key)
+	if err != nil {
+		return 0, err
+	}
+	aopt := memcache.ArithOptions{Vivify: opt.Vivify, Initial: opt.Initial, TTL: opt.TTL}
+	var n uint64
+	if delta >= 0 {
+		n, err = s.client.Incr(ctx, key, uint64(delta), aopt)
+	} else {
+		n, err = s.client.Decr(ctx, key, uint64(-delta), aopt) // -MinInt64 wraps to 1<<63, as wanted
+	}
+	m.record(s, err)
+	return n, mapErr(err)
+}
+
+// checkKey validates key before anything else happens.
+func (m *Memcached) checkKey(key string) error {
+	if memcache.CheckKey(key, m.binary) != nil {
+		return ErrInvalidKey
+	}
+	return nil
+}
+
+// fromWire converts a wire item.
+func fromWire(it memcache.Item) Item {
+	ttl := NoExpiry
+	if it.TTL >= 0 {
+		ttl = time.Duration(it.TTL) * time.Second
+	}
+	return Item{Value: it.Value, Flags: it.Flags, CAS: it.CAS, TTL: ttl, Won: it.Won, Stale: it.Stale, Busy: it.Busy}
+}
+
+// wholeSeconds rounds a positive d up to whole seconds, as memcached does.
+func wholeSeconds(d time.Duration) time.Duration {
+	return (d + time.Second - 1) / time.Second * time.Second
+}
+
+// mapErr maps internal/memcache errors to the Store's sentinels. Context
+// errors pass through unchanged.
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotFound):
+		return ErrNotFound
+	case errors.Is(err, memcache.ErrNotStored):
+		return ErrNotStored
+	case errors.Is(err, memcache.ErrCASConflict):
+		return ErrCASConflict
+	case errors.Is(err, memcache.ErrNotNumber):
+		return ErrNotNumber
+	case errors.Is(err, memcache.ErrInvalidKey):
+		return ErrInvalidKey
+	case errors.Is(err, memcache.ErrValueTooLarge):
+		return ErrValueTooLarge
+	case errors.Is(err, memcache.ErrUnavailable), errors.Is(err, memcache.ErrClosed), errors.Is(err, memcache.ErrProtocol):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// modPicker is the default Picker: xxhash of the key modulo the number of
+// servers; the successors are the next servers in order.
+type modPicker []string
+
+func (p modPicker) Get(key string) string {
+	return p[xxhash.Sum64String(key)%uint64(len(p))]
+}
+
+func (p modPicker) AppendN(dst []string, key string, n int) []string {
+	i := int(xxhash.Sum64String(key) % uint64(len(p)))
+	for j := range min(n, len(p)) {
+		dst = append(dst, p[(i+j)%len(p)])
+	}
+	return dst
+}
