@@ -80,8 +80,9 @@ const (
 // multiple goroutines. The state of one retry loop lives in the [Sequence]
 // returned by Start, never in the policy.
 type Policy interface {
-	// Start returns the delay sequence of one retry loop. A nil src uses the
-	// goroutine-safe global generator of math/rand/v2.
+	// Start returns the delay sequence of one retry loop. With a nil src the
+	// sequence draws from its own PCG generator, seeded from the global
+	// generator of math/rand/v2 at its first draw.
 	Start(src rand.Source) Sequence
 	// Validate reports invalid fields with an error that wraps
 	// ErrInvalidPolicy.
@@ -157,13 +158,34 @@ type spec struct {
 	mult    float64
 	spread  float64
 	maxDur  time.Duration
+	// linear modes draw base·multⁿ·(lo + width·U).
+	linear    bool
+	lo, width float64
+}
+
+// setLinear fills lo and width for the modes whose delay is linear in one
+// uniform draw.
+func (s *spec) setLinear() {
+	s.linear = true
+	switch {
+	case s.kind == kindConstant, s.jitter == ProportionalJitter:
+		s.lo, s.width = 1-s.spread, 2*s.spread
+	case s.jitter == FullJitter:
+		s.lo, s.width = 0, 1
+	case s.jitter == NoJitter:
+		s.lo, s.width = 1, 0
+	case s.jitter == EqualJitter:
+		s.lo, s.width = 0.5, 0.5
+	default:
+		s.linear = false
+	}
 }
 
 // Start returns the delay sequence of one retry loop; see [Policy].
 func (c Constant) Start(src rand.Source) Sequence { return newSequence(c.spec(), src) }
 
 // Delays ranges over the infinite sequence of delays, with their index from
-// 0, drawing randomness from src (nil: the global generator). Break out of
+// 0, drawing randomness from src as Start does. Break out of
 // the loop to stop.
 func (c Constant) Delays(src rand.Source) iter.Seq2[int, time.Duration] {
 	return delays(c.spec(), src)
@@ -194,6 +216,7 @@ func (c Constant) spec() spec {
 	}
 	s.base = float64(d)
 	s.spread = spread
+	s.mult = 1
 	if m <= 0 {
 		s.max = s.base * (1 + spread)
 		s.maxDur = durationOf(s.max)
@@ -202,6 +225,7 @@ func (c Constant) spec() spec {
 		s.maxDur = m
 		s.max = float64(m)
 	}
+	s.setLinear()
 	return s
 }
 
@@ -209,7 +233,7 @@ func (c Constant) spec() spec {
 func (e Exponential) Start(src rand.Source) Sequence { return newSequence(e.spec(), src) }
 
 // Delays ranges over the infinite sequence of delays, with their index from
-// 0, drawing randomness from src (nil: the global generator). Break out of
+// 0, drawing randomness from src as Start does. Break out of
 // the loop to stop.
 func (e Exponential) Delays(src rand.Source) iter.Seq2[int, time.Duration] {
 	return delays(e.spec(), src)
@@ -263,6 +287,7 @@ func (e Exponential) spec() spec {
 	}
 	s.base, s.max, s.maxDur = float64(base), float64(m), m
 	s.mult, s.spread = mult, spread
+	s.setLinear()
 	return s
 }
 

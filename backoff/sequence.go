@@ -19,8 +19,9 @@ type Sequence struct {
 	// prev is the previous delay for DecorrelatedJitter and the previous
 	// value of f for SmoothJitter.
 	prev float64
-	// pcg is the loop's own generator when seeded is set (Retry's WithSeed):
-	// a concrete value, so that drawing from it lets nothing escape.
+	// pcg is the loop's own generator when src is nil, seeded by WithSeed
+	// or else from the global generator at the first draw; it is a
+	// concrete value, so drawing from it is cheap and lets nothing escape.
 	pcg    rand.PCG
 	seeded bool
 }
@@ -45,21 +46,19 @@ func (q *Sequence) Max() time.Duration { return q.s.maxDur }
 func (q *Sequence) Next() time.Duration {
 	s := &q.s
 	var d float64
-	switch {
-	case s.kind == kindConstant:
-		d = s.base
-		if s.spread > 0 {
-			d *= 1 + s.spread*(2*q.float()-1)
+	if s.linear {
+		// Constant, none, full, equal and proportional jitter are all
+		// cur·(lo + width·U).
+		d = q.cur * s.lo
+		if s.width != 0 {
+			d += q.cur * s.width * q.float()
 		}
-	case s.jitter == FullJitter:
-		d = q.float() * q.cur
-	case s.jitter == NoJitter:
-		d = q.cur
-	case s.jitter == EqualJitter:
-		d = q.cur/2 + q.float()*q.cur/2
-	case s.jitter == ProportionalJitter:
-		d = q.cur * (1 + s.spread*(2*q.float()-1))
-	case s.jitter == DecorrelatedJitter:
+		if q.cur < s.max {
+			if q.cur *= s.mult; q.cur > s.max {
+				q.cur = s.max
+			}
+		}
+	} else if s.jitter == DecorrelatedJitter {
 		// U(Base, Multiplier·prev), clamped below: draws above Max become
 		// Max, which is the AWS formula and its spike at the cap.
 		d = s.base + q.float()*(q.prev*s.mult-s.base)
@@ -67,11 +66,8 @@ func (q *Sequence) Next() time.Duration {
 		if d < s.max {
 			q.prev = d
 		}
-	case s.jitter == SmoothJitter:
+	} else {
 		d = q.smooth()
-	}
-	if s.kind == kindExponential && q.cur < s.max {
-		q.cur = min(q.cur*s.mult, s.max)
 	}
 	q.n++
 	// The cap holds after jitter.
@@ -110,18 +106,23 @@ func (q *Sequence) smooth() float64 {
 	return s.max/2 + q.float()*s.max/2
 }
 
-// float returns a uniform float64 in [0, 1).
+// float returns a uniform float64 in [0, 1). Without an injected source it
+// draws from the sequence's own PCG generator, seeded from the global
+// generator at the first draw: that keeps the interface call of the global
+// generator off the hot path.
 func (q *Sequence) float() float64 {
 	var u uint64
 	switch {
-	case q.seeded:
-		u = q.pcg.Uint64()
 	case q.src != nil:
 		u = q.src.Uint64()
+	case q.seeded:
+		u = q.pcg.Uint64()
 	default:
-		u = rand.Uint64()
+		q.pcg.Seed(rand.Uint64(), rand.Uint64())
+		q.seeded = true
+		u = q.pcg.Uint64()
 	}
-	return float64(u>>11) * 0x1p-53
+	return float64(int64(u>>11)) * 0x1p-53
 }
 
 // seed makes q draw from its own PCG generator seeded with seed.
