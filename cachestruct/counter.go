@@ -1,6 +1,7 @@
 package cachestruct
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -101,6 +102,17 @@ func (c *Counter) add(ctx context.Context, key string, d int64, fresh uint64) (u
 	return 0, fmt.Errorf("cachestruct: counter %q vanished %d times while being seeded: %w", key, counterSeedTries, ErrUnavailable)
 }
 
+// parseCounter parses a stored decimal counter. memcached pads a counter
+// decremented in place with trailing spaces ("10" − 1 is "9 "), so
+// surrounding white space is ignored. Anything else reports ErrNotNumber.
+func parseCounter(b []byte) (uint64, error) {
+	n, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
+	if err != nil {
+		return 0, ErrNotNumber
+	}
+	return n, nil
+}
+
 // applyDelta adds d to v as memcached does: wrapping up, flooring at zero
 // down.
 func applyDelta(v uint64, d int64) uint64 {
@@ -124,11 +136,7 @@ func (c *Counter) Get(ctx context.Context, key string) (uint64, error) {
 		}
 		if found {
 			observe(c.cfg.Observer, key, LetterHit)
-			n, err := strconv.ParseUint(string(it.Value), 10, 64)
-			if err != nil {
-				return 0, ErrNotNumber
-			}
-			return n, nil
+			return parseCounter(it.Value)
 		}
 		observe(c.cfg.Observer, key, LetterMiss)
 		if c.cfg.Load == nil {

@@ -140,9 +140,9 @@ func (o *Online) Count(ctx context.Context) (uint64, error) {
 	}
 	var sum uint64
 	for _, it := range items {
-		n, err := strconv.ParseUint(string(it.Value), 10, 64)
+		n, err := parseCounter(it.Value)
 		if err != nil {
-			return 0, ErrNotNumber
+			return 0, err
 		}
 		sum += n
 	}

@@ -250,9 +250,9 @@ func (s *Stats) readCounts(ctx context.Context, dirty []byte) ([]StatCount, erro
 		if !ok {
 			continue
 		}
-		n, err := strconv.ParseUint(string(it.Value), 10, 64)
+		n, err := parseCounter(it.Value)
 		if err != nil {
-			return nil, ErrNotNumber
+			return nil, err
 		}
 		if n > 0 {
 			counts = append(counts, StatCount{ID: ih.id, Hour: time.Unix(ih.h*3600, 0).UTC(), N: n})
@@ -296,11 +296,7 @@ func (s *Stats) finish(ctx context.Context, sink Sink, id string, counts []StatC
 		}
 		switch {
 		case h < cur && r == 0:
-			// A finished hour: remove the counter, unless a late increment
-			// changed it since (then the incrementer listed it again).
-			if it, ok, err := s.store.Get(ctx, key, GetOptions{}); err == nil && ok && string(it.Value) == "0" {
-				_ = s.store.Delete(ctx, key, DeleteOptions{CAS: it.CAS})
-			}
+			s.dropIfZero(ctx, key)
 		case h < cur:
 			if err := s.markDirty(ctx, c.ID, h); err != nil {
 				return err
@@ -312,6 +308,19 @@ func (s *Stats) finish(ctx context.Context, sink Sink, id string, counts []StatC
 		return nil
 	}
 	return err
+}
+
+// dropIfZero removes the counter of a finished hour if it is still zero:
+// a late increment changed it otherwise, and its incrementer listed it
+// again. Errors are ignored: the counter then expires with its TTL.
+func (s *Stats) dropIfZero(ctx context.Context, key string) {
+	it, ok, err := s.store.Get(ctx, key, GetOptions{})
+	if err != nil || !ok {
+		return
+	}
+	if v, err := parseCounter(it.Value); err == nil && v == 0 {
+		_ = s.store.Delete(ctx, key, DeleteOptions{CAS: it.CAS})
+	}
 }
 
 // batchMagic is the first byte of a pending batch.

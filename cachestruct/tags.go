@@ -190,7 +190,7 @@ func (t *Tags) seed(ctx context.Context, tag string, now time.Time) (uint64, err
 
 // parseVersion parses a stored tag version.
 func parseVersion(b []byte) (uint64, error) {
-	v, err := strconv.ParseUint(string(b), 10, 64)
+	v, err := parseCounter(b)
 	if err != nil {
 		return 0, ErrCorrupt
 	}
