@@ -1,0 +1,226 @@
+package deferred
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock is a Clock driven by Advance, like Twisted's task.Clock.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Duration
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	clock   *fakeClock
+	at      time.Duration
+	f       func()
+	stopped bool
+	fired   bool
+}
+
+func (c *fakeClock) AfterFunc(delay time.Duration, f func()) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{clock: c, at: c.now + delay, f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
+	was := !t.stopped && !t.fired
+	t.stopped = true
+	return was
+}
+
+// Advance moves the clock and runs the timers that came due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now += d
+	var due []*fakeTimer
+	for _, t := range c.timers {
+		if !t.stopped && !t.fired && t.at <= c.now {
+			t.fired = true
+			due = append(due, t)
+		}
+	}
+	c.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// active reports how many timers are neither stopped nor fired.
+func (c *fakeClock) active() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if !t.stopped && !t.fired {
+			n++
+		}
+	}
+	return n
+}
+
+func TestTimeoutChainable(t *testing.T) {
+	d := New[string]()
+	assert.Same(t, d, d.AddTimeout(5*time.Second, &fakeClock{}))
+	d.AddCallback(func(string) (string, error) { return "done", nil })
+	require.NoError(t, d.Callback(""))
+	v, err := resultOf(t, d)
+	require.NoError(t, err)
+	assert.Equal(t, "done", v)
+}
+
+func TestSuccessResultBeforeTimeout(t *testing.T) {
+	clock := &fakeClock{}
+	d := New[string]()
+	d.AddTimeout(10*time.Second, clock)
+	inner := New[string]()
+	var got string
+	d.AddCallbackDeferred(func(v string) (*Deferred[string], error) { got = v; return inner, nil })
+	require.NoError(t, d.Callback("results"))
+	assert.Equal(t, "results", got)
+	assert.Zero(t, clock.active(), "the timer stopped when the result came")
+	clock.Advance(15 * time.Second)
+	requireNoResult(t, inner)
+}
+
+func TestFailureBeforeTimeout(t *testing.T) {
+	clock := &fakeClock{}
+	d := New[int]()
+	d.AddTimeout(10*time.Second, clock)
+	require.NoError(t, d.Errback(errGeneric))
+	clock.Advance(15 * time.Second)
+	_, err := resultOf(t, d)
+	assert.ErrorIs(t, err, errGeneric)
+	assert.NotErrorIs(t, err, ErrTimeout)
+	assert.Zero(t, clock.active())
+}
+
+func TestTimedOut(t *testing.T) {
+	clock := &fakeClock{}
+	d := New[int]()
+	d.AddTimeout(10*time.Second, clock)
+	clock.Advance(9 * time.Second)
+	requireNoResult(t, d)
+	clock.Advance(time.Second)
+	_, err := resultOf(t, d)
+	assert.ErrorIs(t, err, ErrTimeout)
+	assert.Contains(t, err.Error(), "10s")
+}
+
+func TestTimedOutProvidedCancelSuccess(t *testing.T) {
+	clock := &fakeClock{}
+	d := NewWithCanceller(func(d *Deferred[string]) { _ = d.Callback("I was cancelled!") })
+	d.AddTimeout(10*time.Second, clock)
+	requireNoResult(t, d)
+	clock.Advance(15 * time.Second)
+	v, err := resultOf(t, d)
+	require.NoError(t, err)
+	assert.Equal(t, "I was cancelled!", v)
+}
+
+func TestTimedOutProvidedCancelFailure(t *testing.T) {
+	clock := &fakeClock{}
+	errWhat := errors.New("what!")
+	d := NewWithCanceller(func(d *Deferred[int]) { _ = d.Errback(errWhat) })
+	d.AddTimeout(10*time.Second, clock)
+	clock.Advance(15 * time.Second)
+	_, err := resultOf(t, d)
+	assert.ErrorIs(t, err, errWhat)
+	assert.NotErrorIs(t, err, ErrTimeout)
+}
+
+func TestCancelBeforeTimeout(t *testing.T) {
+	clock := &fakeClock{}
+	d := New[int]()
+	d.AddTimeout(10*time.Second, clock)
+	inner := New[int]()
+	var seen error
+	d.AddErrbackDeferred(func(err error) (*Deferred[int], error) { seen = err; return inner, nil })
+	d.Cancel()
+	assert.ErrorIs(t, seen, ErrCancelled)
+	assert.NotErrorIs(t, seen, ErrTimeout, "a manual cancel is not a timeout")
+	clock.Advance(15 * time.Second)
+	requireNoResult(t, inner)
+}
+
+func TestErrbackAddedBeforeTimeout(t *testing.T) {
+	clock := &fakeClock{}
+	d := New[int]()
+	var seen error
+	d.AddErrback(func(err error) (int, error) { seen = err; return 0, err })
+	d.AddTimeout(10*time.Second, clock)
+	clock.Advance(15 * time.Second)
+	assert.ErrorIs(t, seen, ErrCancelled)
+	_, err := resultOf(t, d)
+	assert.ErrorIs(t, err, ErrTimeout)
+}
+
+func TestErrbackAddedBeforeTimeoutSuppressesCancellation(t *testing.T) {
+	clock := &fakeClock{}
+	d := New[int]()
+	var seen error
+	d.AddErrback(func(err error) (int, error) {
+		seen = err
+		if errors.Is(err, ErrCancelled) {
+			return 0, nil
+		}
+		return 0, err
+	})
+	d.AddTimeout(10*time.Second, clock)
+	clock.Advance(15 * time.Second)
+	assert.ErrorIs(t, seen, ErrCancelled)
+	_, err := resultOf(t, d)
+	assert.NoError(t, err)
+}
+
+func TestCallbackAddedToCancelerBeforeTimeout(t *testing.T) {
+	clock := &fakeClock{}
+	d := NewWithCanceller(func(d *Deferred[string]) { _ = d.Callback("success") })
+	var seen string
+	d.AddCallback(func(v string) (string, error) { seen = v; return v, nil })
+	d.AddTimeout(10*time.Second, clock)
+	clock.Advance(15 * time.Second)
+	assert.Equal(t, "success", seen)
+	v, err := resultOf(t, d)
+	require.NoError(t, err)
+	assert.Equal(t, "success", v)
+}
+
+// TestTimeoutRealClock uses the real clock inside a synctest bubble, where
+// time only advances when every goroutine is blocked: no flaky sleeps.
+func TestTimeoutRealClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := New[int]().AddTimeout(time.Second, nil)
+		fast := New[int]().AddTimeout(time.Second, nil)
+		require.NoError(t, fast.Callback(1))
+		time.Sleep(999 * time.Millisecond)
+		synctest.Wait()
+		requireNoResult(t, d)
+		_, err := d.Wait(t.Context())
+		assert.ErrorIs(t, err, ErrTimeout)
+		v, err := fast.Wait(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, 1, v)
+	})
+}
+
+func TestTimeoutNonPositive(t *testing.T) {
+	clock := &fakeClock{}
+	d := New[int]().AddTimeout(-time.Second, clock)
+	clock.Advance(0)
+	_, err := resultOf(t, d)
+	assert.ErrorIs(t, err, ErrTimeout)
+}
