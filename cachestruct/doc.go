@@ -1,4 +1,53 @@
-// Package cachestruct: placeholder doc, rewritten below.
+// Package cachestruct builds data structures on memcached's semantics:
+// counters, an online-users counter, locks, tagged entries, a
+// stampede-safe cache, an event log and a stats buffer, all written
+// against one small Store interface so that each runs unchanged on the
+// in-memory store and on (sharded) real memcached.
+//
+// # Which store
+//
+// NewMemory is the embedded default: the whole Store contract in process,
+// with memcached 1.6's semantics (whole-second TTLs, CAS, leases, stale
+// items, counters) and an LRU bound. Use it in unit tests, in
+// single-process programs, and to try the structures. NewMemcached speaks
+// memcached's meta protocol to one server or to many through a picker
+// (consistent hashing), and is what several processes must share: a Lock
+// or a stampede-protected Cache only protects the processes that use the
+// same store.
+//
+// # The structures and what a miss means
+//
+// memcached forgets: an item can vanish by expiry, by eviction or with its
+// server, and the client cannot tell which. So every structure defines what
+// a missing key means for it, and none reports a miss as an error:
+//
+//   - Counter: counts restart (from zero, or from a Load function that
+//     reseeds from a durable source). Initialisation is race-free: one
+//     Incr with vivify, or add-then-incr with a loader.
+//   - Online: distinct users in the last N slots with N+1 rotating,
+//     self-expiring keys aligned to the clock; a missing slot counts zero.
+//   - Lock: a missing lock is free. Acquire is an add returning a CAS,
+//     release a delete guarded by that CAS, so an expired holder never
+//     releases its successor's lock. An evicted lock can have two holders:
+//     use it to avoid duplicate work, not as a correctness fence.
+//   - Tags: an entry misses when it is gone or when any of its tags was
+//     invalidated or is missing; tag versions start from the time in
+//     nanoseconds, so an evicted tag never resurrects stale entries.
+//   - Cache: a miss is recomputed by exactly one caller among all
+//     processes (leases, stale-while-revalidate, XFetch, singleflight);
+//     when the store is down, values are computed locally and not cached.
+//   - EventLog: a missing chunk's events are gone; the log keeps only
+//     recent history by design.
+//   - Stats: a missing counter or dirty list loses the counts not yet
+//     flushed; Flush moves counts to a durable Sink without losing
+//     increments that arrive meanwhile, idempotently per flush id.
+//
+// Every structure is safe for concurrent use by multiple goroutines and by
+// several processes sharing a store, and every method that talks to the
+// store takes a context.Context first. An Observer receives the events of
+// the structures as the letters of the seed article's debugging trick (M
+// miss, L lock try, W written, U unlock, H hit); a Recorder keeps them per
+// key, so that a key's story reads "MLWUHHHH".
 package cachestruct
 
 import "errors"
