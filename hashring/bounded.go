@@ -15,7 +15,9 @@ import (
 // one, and keys move only as much as the loads require.
 //
 // With weights, a node's bound is ⌈c × total × weight / sum of weights⌉,
-// which is ⌈c × average⌉ for equal weights. Because the bounds sum to more
+// which is ⌈c × average⌉ for equal weights. The bound holds when work is
+// assigned: releases elsewhere can later leave a node above the bound of
+// the smaller total, and new work then goes around it. Because the bounds sum to more
 // than the work in flight, some node always has room: Acquire never fails
 // on a non-empty ring, whatever the node count.
 //
