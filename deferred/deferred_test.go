@@ -150,9 +150,8 @@ func TestCallbackErrors(t *testing.T) {
 		var r recorder[int]
 		d := New[int]()
 		d.AddCallback(func(v int) (int, error) {
-			var m map[string]int
-			m["boom"] = v // nil map write panics
-			return v, nil
+			var s []int
+			return s[v], nil // index out of range: a runtime panic
 		})
 		r.attach(d)
 		require.NoError(t, d.Callback(1))

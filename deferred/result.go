@@ -38,8 +38,6 @@ func (d *Deferred[T]) Done() <-chan struct{} {
 // closed; then v and err are the current result of the chain (the value is
 // the zero value when err is not nil). Reading an error this way counts as
 // handling it: it will not be reported as unhandled.
-//
-//lint:ignore ST1008 ok last is the comma-ok idiom: v, err, ok := d.Result()
 func (d *Deferred[T]) Result() (v T, err error, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -188,7 +188,7 @@ func TestErrorClearedByChaining(t *testing.T) {
 
 func TestUnhandledHandlerNilDisablesTracking(t *testing.T) {
 	prev := SetUnhandledErrorHandler(nil)
-	defer SetUnhandledErrorHandler(prev)
+	t.Cleanup(func() { SetUnhandledErrorHandler(prev) })
 	d := Fail[int](errGeneric)
 	assert.Nil(t, d.extra, "no tracker without a handler")
 	assert.Nil(t, SetUnhandledErrorHandler(prev))
