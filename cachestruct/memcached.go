@@ -22,11 +22,12 @@ type Picker interface {
 // SuccessorPicker is a Picker that can also name the servers that take
 // over a key when its own server is ejected: AppendN appends to dst up to n
 // distinct servers for key in order of preference (ring order), the first
-// being Get(key), and returns the extended slice. A Picker without AppendN
-// gets no failover: the keys of an ejected server report ErrUnavailable.
+// being Get(key), and returns the extended slice. *hashring.Ring satisfies
+// it. A Picker without AppendN gets no failover: the keys of an ejected
+// server report ErrUnavailable.
 type SuccessorPicker interface {
 	Picker
-	AppendN(dst []string, key string, n int) []string
+	AppendN(dst []string, key string, n int) ([]string, error)
 }
 
 // MemcachedOptions configure NewMemcached. The zero value gives the
@@ -397,10 +398,10 @@ func (p modPicker) Get(key string) string {
 	return p[xxhash.Sum64String(key)%uint64(len(p))]
 }
 
-func (p modPicker) AppendN(dst []string, key string, n int) []string {
+func (p modPicker) AppendN(dst []string, key string, n int) ([]string, error) {
 	i := int(xxhash.Sum64String(key) % uint64(len(p)))
 	for j := range min(n, len(p)) {
 		dst = append(dst, p[(i+j)%len(p)])
 	}
-	return dst
+	return dst, nil
 }

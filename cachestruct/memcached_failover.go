@@ -35,7 +35,9 @@ func (m *Memcached) pick(key string) (*mcServer, error) {
 		return s, nil
 	}
 	if m.succ != nil {
-		for _, a := range m.succ.AppendN(make([]string, 0, len(m.list)), key, len(m.list)) {
+		var buf [8]string
+		nodes, _ := m.succ.AppendN(buf[:0], key, len(m.list))
+		for _, a := range nodes {
 			if t := m.servers[a]; t != nil && t != s && m.admit(t, now) {
 				return t, nil
 			}
