@@ -204,7 +204,8 @@ func TestNoGoroutines(t *testing.T) {
 	q := NewQueue[int](Unlimited, Unlimited)
 	get, err := q.Get()
 	require.NoError(t, err)
-	require.Equal(t, before, runtime.NumGoroutine(), "nothing runs in the background")
+	// LessOrEqual: a goroutine of an earlier test may still be exiting.
+	require.LessOrEqual(t, runtime.NumGoroutine(), before, "nothing runs in the background")
 	for i, d := range ds {
 		require.NoError(t, d.Callback(i))
 	}
@@ -217,7 +218,7 @@ func TestNoGoroutines(t *testing.T) {
 			t.Fatal("not fired synchronously")
 		}
 	}
-	assert.Equal(t, before, runtime.NumGoroutine())
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before)
 }
 
 func TestWait(t *testing.T) {
