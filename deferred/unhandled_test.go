@@ -127,7 +127,7 @@ func TestHandledErrorsNotReported(t *testing.T) {
 			Fail[int](errHandled).AddErrback(func(error) (int, error) { return 0, nil })
 		},
 		"read with Result": func() { _, _, _ = Fail[int](errHandled).Result() },
-		"read with Wait": func() { _, _ = Fail[int](errHandled).Wait(t.Context()) },
+		"read with Wait":   func() { _, _ = Fail[int](errHandled).Wait(t.Context()) },
 		"consumed by List": func() {
 			d := New[int]()
 			List([]*Deferred[int]{d}, ListOptions{ConsumeErrors: true}).AddErrback(func(error) ([]Outcome[int], error) { return nil, nil })
