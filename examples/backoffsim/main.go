@@ -32,7 +32,6 @@ import (
 	"io"
 	"os"
 	"text/tabwriter"
-	"time"
 )
 
 func main() {
@@ -136,5 +135,3 @@ func writeOutageTable(w io.Writer, cfg outageConfig, results []outageResult) err
 	}
 	return tw.Flush()
 }
-
-func seconds(d time.Duration) float64 { return d.Seconds() }
