@@ -407,16 +407,17 @@ func maxOverMean(counts map[string]int, nodes int, keys int) float64 {
 func arcShare(r *Ring) float64 {
 	s := r.snap.Load()
 	share := make([]float64, len(s.names))
-	for i, v := range s.vals {
+	vals := s.vals[:s.n]
+	for i, v := range vals {
 		if s.ketama {
 			// A point owns the gap before it.
-			prev := s.vals[(i+len(s.vals)-1)%len(s.vals)]
+			prev := vals[(i+len(vals)-1)%len(vals)]
 			share[s.owners[i]] += float64(v - prev)
 			continue
 		}
 		// A point owns half of the gap on each side.
-		prev := s.vals[(i+len(s.vals)-1)%len(s.vals)]
-		next := s.vals[(i+1)%len(s.vals)]
+		prev := vals[(i+len(vals)-1)%len(vals)]
+		next := vals[(i+1)%len(vals)]
 		share[s.owners[i]] += float64(v-prev)/2 + float64(next-v)/2
 	}
 	return slices.Max(share) / (float64(1<<32) / float64(len(share)))

@@ -21,7 +21,8 @@ type snapshot struct {
 	members   []member // canonical order: owner i is members[i]
 	given     []int    // weights as the caller gave them
 	names     []string // names[i] == members[i].name
-	vals      []uint32
+	n         int      // number of points
+	vals      []uint32 // n points, then pad sentinels
 	owners    []uint16
 	index     []uint32 // len 1<<b + 1
 	shift     uint32   // 32 - b
@@ -53,16 +54,37 @@ func ketamaHash(key string) uint32 {
 	return binary.LittleEndian.Uint32(sum[:4])
 }
 
+// pad is the number of sentinel points (value 2^32-1) after the last real
+// point, so that locate can compare a fixed 8 points without bounds checks
+// or branches.
+const pad = 8
+
 // locate returns the index of the first point whose value is ≥ h, wrapping
 // to 0 past the last point.
+//
+// A bucket holds 2 to 4 points on average and at most 8 in 99 % of
+// buckets, so locate counts, without branches, how many of the 8 points
+// from the bucket's start are below h: the points are sorted, those past
+// the bucket are above h, and the sentinels are never below h. A data-
+// dependent loop here would mispredict on most lookups and cost more than
+// the memory accesses.
 func (s *snapshot) locate(h uint32) int {
 	j := h >> s.shift
-	i, end := int(s.index[j]), int(s.index[j+1])
-	vals := s.vals[:end]
-	for i < end && vals[i] < h {
-		i++
+	i := int(s.index[j])
+	v := s.vals[i : i+pad : i+pad]
+	hh := uint64(h)
+	// (v - h) >> 63 is 1 exactly when v < h (both are below 2^32).
+	n := (uint64(v[0])-hh)>>63 + (uint64(v[1])-hh)>>63 +
+		(uint64(v[2])-hh)>>63 + (uint64(v[3])-hh)>>63 +
+		(uint64(v[4])-hh)>>63 + (uint64(v[5])-hh)>>63 +
+		(uint64(v[6])-hh)>>63 + (uint64(v[7])-hh)>>63
+	i += int(n)
+	if n == pad {
+		// A crowded bucket: scan on.
+		for end := int(s.index[j+1]); i < end && s.vals[i] < h; i++ {
+		}
 	}
-	if i == len(s.vals) {
+	if i >= s.n {
 		i = 0
 	}
 	return i
@@ -81,10 +103,10 @@ func (s *snapshot) point(h uint32) int {
 	}
 	p := i - 1
 	if p < 0 {
-		p = len(s.vals) - 1
+		p = s.n - 1
 	}
 	if h-s.vals[p] < s.vals[i]-h {
-		return p
+		i = p
 	}
 	return i
 }
@@ -114,7 +136,7 @@ func (s *snapshot) cursor(h uint32) cursor {
 	r := s.locate(h)
 	l := r - 1
 	if l < 0 {
-		l = len(s.vals) - 1
+		l = s.n - 1
 	}
 	return cursor{s: s, h: h, l: l, r: r}
 }
@@ -123,19 +145,19 @@ func (s *snapshot) cursor(h uint32) cursor {
 // has been visited.
 func (c *cursor) next() (uint16, bool) {
 	s := c.s
-	if c.steps == len(s.vals) {
+	if c.steps == s.n {
 		return 0, false
 	}
 	c.steps++
 	if !s.ketama && c.h-s.vals[c.l] < s.vals[c.r]-c.h {
 		o := s.owners[c.l]
 		if c.l--; c.l < 0 {
-			c.l = len(s.vals) - 1
+			c.l = s.n - 1
 		}
 		return o, true
 	}
 	o := s.owners[c.r]
-	if c.r++; c.r == len(s.vals) {
+	if c.r++; c.r == s.n {
 		c.r = 0
 	}
 	return o, true
@@ -207,7 +229,11 @@ func newSnapshot(ketama bool, all []memberWithWeight, packed []uint64) *snapshot
 		s.names[i] = m.name
 	}
 	packed = sortPoints(packed)
-	s.vals = make([]uint32, len(packed))
+	s.n = len(packed)
+	s.vals = make([]uint32, len(packed)+pad)
+	for i := range pad {
+		s.vals[s.n+i] = 1<<32 - 1
+	}
 	s.owners = make([]uint16, len(packed))
 	s.owned = make([]bool, len(all))
 	for i, p := range packed {
@@ -226,20 +252,20 @@ func newSnapshot(ketama bool, all []memberWithWeight, packed []uint64) *snapshot
 // buildIndex sizes the index at 2 to 4 points per bucket and fills it.
 func (s *snapshot) buildIndex() {
 	b := 0
-	for p := len(s.vals); p >= 4; p >>= 1 {
+	for p := s.n; p >= 4; p >>= 1 {
 		b++
 	}
 	s.shift = uint32(32 - b)
 	buckets := 1 << b
 	s.index = make([]uint32, buckets+1)
 	j := 0
-	for i, v := range s.vals {
+	for i, v := range s.vals[:s.n] {
 		for ; j <= int(v>>s.shift); j++ {
 			s.index[j] = uint32(i)
 		}
 	}
 	for ; j <= buckets; j++ {
-		s.index[j] = uint32(len(s.vals))
+		s.index[j] = uint32(s.n)
 	}
 }
 
