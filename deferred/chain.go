@@ -2,16 +2,20 @@ package deferred
 
 import "runtime/debug"
 
-// run runs the chain of d, whose fRunning baton the caller holds, and then
+// runLocked runs the chain of d, whose fRunning baton the caller holds, and then
 // the chain of every Deferred that d's result resumes (implicit chaining),
 // iteratively: resuming a waiting Deferred pushes it on a heap-allocated
 // stack instead of recursing, so the goroutine stack stays the same depth
 // however long the chain of Deferreds is (Twisted's test_boundedStackDepth).
-func (d *Deferred[T]) run() {
+//
+// runLocked is called with d.mu held and the baton taken; it releases d.mu.
+func (d *Deferred[T]) runLocked() {
 	var stack []*Deferred[T]
 	c := d
+	locked := true
 	for {
-		next, keep := c.step()
+		next, keep := c.step(locked)
+		locked = false
 		if keep {
 			stack = append(stack, c)
 		}
@@ -31,26 +35,25 @@ func (d *Deferred[T]) run() {
 // step runs c's pending links until c must stop: no more links, paused, or
 // waiting on an inner Deferred. The caller holds c's baton. When a link hands
 // c's result to a Deferred waiting on c and that one can run, step returns it
-// as next, with its baton taken; keep then says whether c still holds its own
+// as next, with its baton taken (step is called with c.mu held when
+// locked); keep then says whether c still holds its own
 // baton because links remain, in which case c must be resumed after next.
 // c.mu is never held while user code runs.
-func (c *Deferred[T]) step() (next *Deferred[T], keep bool) {
+func (c *Deferred[T]) step(locked bool) (next *Deferred[T], keep bool) {
 	var zero T
-	c.mu.Lock()
+	if !locked {
+		c.mu.Lock()
+	}
 	for {
 		if c.paused > 0 || c.head == len(c.links) {
 			c.stop()
 			c.mu.Unlock()
 			return nil, false
 		}
-		l := c.pop()
+		fn := c.pop().fn
 		v, err := c.result, c.err
-		fn := l.cb
-		if err != nil {
-			fn = l.eb
-		}
 		if fn == nil {
-			continue // a missing member passes the result through
+			continue // an empty pair passes the result through
 		}
 		if chainee, ok := fn.(*Deferred[T]); ok {
 			// Continuation: give our result to the Deferred waiting on us
@@ -137,7 +140,7 @@ func (inner *Deferred[T]) take(c *Deferred[T]) (v T, ok bool, err error) {
 		inner.mu.Unlock()
 		return v, true, err
 	}
-	inner.push(link[T]{cb: c, eb: c})
+	inner.push(link[T]{c})
 	inner.mu.Unlock()
 	return zero, false, nil
 }
@@ -164,9 +167,10 @@ func (c *Deferred[T]) resume(v T, err error) bool {
 	return true
 }
 
-// call runs one user function of a link with the current value and error.
-// It returns the new value and error or, for the *Deferred kinds, the inner
-// Deferred to wait on. A panic becomes a *PanicError on the error path.
+// call runs one link's user function with the current value and error. It
+// returns the new value and error or, for the *Deferred kinds, the inner
+// Deferred to wait on. A link that does not serve the current path passes
+// the result through. A panic becomes a *PanicError on the error path.
 func call[T any](fn any, v T, err error) (nv T, inner *Deferred[T], nerr error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -174,20 +178,39 @@ func call[T any](fn any, v T, err error) (nv T, inner *Deferred[T], nerr error) 
 			nv, inner, nerr = zero, nil, &PanicError{Value: r, Stack: debug.Stack()}
 		}
 	}()
+	failed := err != nil
 	deferredKind := false
 	switch f := fn.(type) {
 	case cbFunc[T]:
+		if failed {
+			return v, nil, err
+		}
 		nv, nerr = f(v)
 	case ebFunc[T]:
+		if !failed {
+			return v, nil, nil
+		}
 		nv, nerr = f(err)
+	case *pair[T]:
+		if failed {
+			nv, nerr = f.eb(err)
+		} else {
+			nv, nerr = f.cb(v)
+		}
 	case bothFunc[T]:
 		nv, nerr = f(v, err)
 	case *member[T]:
 		nv, nerr = f.arrive(v, err)
 	case cbDefer[T]:
+		if failed {
+			return v, nil, err
+		}
 		inner, nerr = f(v)
 		deferredKind = true
 	case ebDefer[T]:
+		if !failed {
+			return v, nil, nil
+		}
 		inner, nerr = f(err)
 		deferredKind = true
 	case bothDefer[T]:

@@ -21,14 +21,22 @@ const (
 	fDelivered
 )
 
-// A link is one (callback, errback) pair of the chain. On the success path
-// cb runs, on the error path eb runs; a nil member passes the current result
-// through unchanged. The members are one of the func kinds below, a
-// *Deferred[T] (the continuation of a Deferred waiting on this one) or a
-// *member[T] (an input of List, Gather or Race).
+// A link is one (callback, errback) pair of the chain, held as one value
+// whose dynamic type says which path it serves: cbFunc and cbDefer run on
+// the success path only, ebFunc and ebDefer on the error path only;
+// bothFunc, bothDefer, *pair (the two members given to AddCallbacks), a
+// *Deferred[T] (the continuation of a Deferred waiting on this one) and a
+// *member[T] (an input of List, Gather or Race) serve both paths. On the
+// path a link does not serve, the result passes through unchanged. One
+// interface word per link keeps links at 16 bytes.
 type link[T any] struct {
-	cb any
-	eb any
+	fn any
+}
+
+// pair is the link of AddCallbacks with both members set.
+type pair[T any] struct {
+	cb cbFunc[T]
+	eb ebFunc[T]
 }
 
 // The kinds of user functions a link holds. They are distinct named types
@@ -63,10 +71,10 @@ type Deferred[T any] struct {
 	err    error
 
 	// links[head:] are the pairs still to run. links starts on inline, so
-	// the first two pairs cost no allocation; head makes popping O(1).
+	// the first four pairs cost no allocation; head makes popping O(1).
 	links  []link[T]
 	head   int
-	inline [2]link[T]
+	inline [4]link[T]
 
 	// waiting is the inner Deferred this one waits on (implicit chaining),
 	// set by the runner when it stops, cleared when the result comes back.
@@ -175,8 +183,7 @@ func (d *Deferred[T]) fireLocked(v T, err error) error {
 		return nil
 	}
 	d.flags |= fRunning
-	d.mu.Unlock()
-	d.run()
+	d.runLocked()
 	return nil
 }
 
@@ -188,7 +195,7 @@ func (d *Deferred[T]) AddCallback(cb func(T) (T, error)) *Deferred[T] {
 	if cb == nil {
 		panic("deferred: AddCallback with a nil callback")
 	}
-	return d.add(link[T]{cb: cbFunc[T](cb)})
+	return d.add(link[T]{cbFunc[T](cb)})
 }
 
 // AddErrback appends eb to the chain with no callback: eb runs on the error
@@ -199,7 +206,7 @@ func (d *Deferred[T]) AddErrback(eb func(error) (T, error)) *Deferred[T] {
 	if eb == nil {
 		panic("deferred: AddErrback with a nil errback")
 	}
-	return d.add(link[T]{eb: ebFunc[T](eb)})
+	return d.add(link[T]{ebFunc[T](eb)})
 }
 
 // AddBoth appends f as both callback and errback: it runs on either path
@@ -209,8 +216,7 @@ func (d *Deferred[T]) AddBoth(f func(T, error) (T, error)) *Deferred[T] {
 	if f == nil {
 		panic("deferred: AddBoth with a nil function")
 	}
-	b := bothFunc[T](f)
-	return d.add(link[T]{cb: b, eb: b})
+	return d.add(link[T]{bothFunc[T](f)})
 }
 
 // AddCallbacks appends the pair (cb, eb): exactly one of them runs,
@@ -218,14 +224,15 @@ func (d *Deferred[T]) AddBoth(f func(T, error) (T, error)) *Deferred[T] {
 // is not seen by eb but by the next pair. A nil member passes the result
 // through. It returns d.
 func (d *Deferred[T]) AddCallbacks(cb func(T) (T, error), eb func(error) (T, error)) *Deferred[T] {
-	var l link[T]
-	if cb != nil {
-		l.cb = cbFunc[T](cb)
+	switch {
+	case cb != nil && eb != nil:
+		return d.add(link[T]{&pair[T]{cb: cb, eb: eb}})
+	case cb != nil:
+		return d.add(link[T]{cbFunc[T](cb)})
+	case eb != nil:
+		return d.add(link[T]{ebFunc[T](eb)})
 	}
-	if eb != nil {
-		l.eb = ebFunc[T](eb)
-	}
-	return d.add(l)
+	return d.add(link[T]{})
 }
 
 // AddCallbackDeferred appends a callback that returns another Deferred
@@ -242,7 +249,7 @@ func (d *Deferred[T]) AddCallbackDeferred(cb func(T) (*Deferred[T], error)) *Def
 	if cb == nil {
 		panic("deferred: AddCallbackDeferred with a nil callback")
 	}
-	return d.add(link[T]{cb: cbDefer[T](cb)})
+	return d.add(link[T]{cbDefer[T](cb)})
 }
 
 // AddErrbackDeferred is AddCallbackDeferred for the error path: eb runs
@@ -252,7 +259,7 @@ func (d *Deferred[T]) AddErrbackDeferred(eb func(error) (*Deferred[T], error)) *
 	if eb == nil {
 		panic("deferred: AddErrbackDeferred with a nil errback")
 	}
-	return d.add(link[T]{eb: ebDefer[T](eb)})
+	return d.add(link[T]{ebDefer[T](eb)})
 }
 
 // AddBothDeferred is AddCallbackDeferred for both paths. It returns d and
@@ -261,8 +268,7 @@ func (d *Deferred[T]) AddBothDeferred(f func(T, error) (*Deferred[T], error)) *D
 	if f == nil {
 		panic("deferred: AddBothDeferred with a nil function")
 	}
-	b := bothDefer[T](f)
-	return d.add(link[T]{cb: b, eb: b})
+	return d.add(link[T]{bothDefer[T](f)})
 }
 
 // add appends l and, when d already has a result and nobody is running its
@@ -272,8 +278,7 @@ func (d *Deferred[T]) add(l link[T]) *Deferred[T] {
 	d.push(l)
 	if d.flags&(fFired|fRunning) == fFired && d.paused == 0 && d.waiting == nil {
 		d.flags |= fRunning
-		d.mu.Unlock()
-		d.run()
+		d.runLocked()
 		return d
 	}
 	d.mu.Unlock()
@@ -284,13 +289,19 @@ func (d *Deferred[T]) add(l link[T]) *Deferred[T] {
 func (d *Deferred[T]) push(l link[T]) {
 	if d.links == nil {
 		d.links = d.inline[:0]
-	} else if d.head >= 64 && d.head*2 >= len(d.links) {
-		// Links keep being added while the chain runs: slide the pending
-		// ones down so the slice does not grow without bound. Amortised O(1).
-		n := copy(d.links, d.links[d.head:])
-		clear(d.links[n:])
-		d.links = d.links[:n]
-		d.head = 0
+	}
+	if len(d.links) == cap(d.links) {
+		// Grow and compact at once: links keep being added while the
+		// chain runs, and the consumed prefix must not pile up. The new
+		// array is twice the pending count, so growth is amortised O(1)
+		// and a chain of ten links costs two allocations.
+		pending := d.links[d.head:]
+		grown := make([]link[T], len(pending), max(8, 2*len(pending)))
+		copy(grown, pending)
+		if cap(d.links) == len(d.inline) {
+			clear(d.inline[:]) // drop the references the inline array kept
+		}
+		d.links, d.head = grown, 0
 	}
 	d.links = append(d.links, l)
 }
@@ -329,8 +340,7 @@ func (d *Deferred[T]) Unpause() {
 	d.paused--
 	if d.paused == 0 && d.flags&(fFired|fRunning) == fFired && d.waiting == nil {
 		d.flags |= fRunning
-		d.mu.Unlock()
-		d.run()
+		d.runLocked()
 		return
 	}
 	d.mu.Unlock()

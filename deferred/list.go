@@ -47,7 +47,7 @@ func attach[T any](ds []*Deferred[T], c collector[T]) {
 	ms := make([]member[T], len(ds))
 	for i, d := range ds {
 		ms[i] = member[T]{c: c, i: i}
-		d.add(link[T]{cb: &ms[i], eb: &ms[i]})
+		d.add(link[T]{&ms[i]})
 	}
 }
 
