@@ -1,6 +1,7 @@
 package cachestruct
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"strconv"
@@ -10,8 +11,9 @@ import (
 //
 //   - The stored value is read like C's strtoull: leading white space and
 //     one '+' or '-' sign are accepted, the digits must be followed by white
-//     space or the end, and overflowing 2^64−1 is not a number. So " 12",
-//     "12 ", "+12" and "007" count as numbers; "", "1a", "-12" and
+//     space, a NUL byte or the end, and overflowing 2^64−1 is not a number;
+//     a number of 2^63 or more is refused if the value holds a '-'. So
+//     " 12", "12 ", "+12" and "007" count as numbers; "", "1a", "-12" and
 //     "18446744073709551616" report ErrNotNumber.
 //   - When the result has no more digits than the stored value, it is
 //     written in place and padded with trailing spaces to the old length
@@ -87,14 +89,25 @@ func memParseCounter(b []byte) (uint64, bool) {
 		}
 		v = v*10 + d
 	}
-	if i == start || i < len(b) && !memIsSpace(b[i]) {
+	// memcached's value is followed by "\r\n", and C strings end at a NUL:
+	// both count as an end of the number.
+	if i == start || i < len(b) && !memIsSpace(b[i]) && b[i] != 0 {
 		return 0, false
 	}
 	if neg {
-		// strtoull negates; memcached then refuses what looks negative
-		// as a signed number, so "-0" is 0 but "-12" is not a number.
-		v = -v
-		if int64(v) < 0 {
+		v = -v // as strtoull does
+	}
+	// memcached refuses a number that is negative as a signed integer if
+	// the string holds a '-' anywhere before a NUL (it uses strchr), so
+	// "-0" is 0 but "-12" and "9223372036854775808 -" are not numbers.
+	// (Its strchr also runs on past the item into whatever memory follows
+	// it: a counter of 2^63 or more may thus be refused at random. Memory
+	// behaves as if that memory held no '-'.)
+	if int64(v) < 0 {
+		if nul := bytes.IndexByte(b, 0); nul >= 0 {
+			b = b[:nul]
+		}
+		if bytes.IndexByte(b, '-') >= 0 {
 			return 0, false
 		}
 	}

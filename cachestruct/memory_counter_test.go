@@ -42,6 +42,8 @@ func TestMemoryIncr(t *testing.T) {
 		{"23 digits with zeros", "00000000000000000000001", 1, 2, "2" + strings.Repeat(" ", 22), nil},
 		{"number then words", "1 2", 1, 2, "2  ", nil},
 		{"number then crlf", "5\r\nx", 1, 6, "6   ", nil},
+		{"number then nul", "007\x00\xff", 73, 80, "80   ", nil},
+		{"nul first", "\x007", 1, 0, "\x007", ErrNotNumber},
 		{"minus", "-12", 1, 0, "-12", ErrNotNumber},
 		{"minus wraps positive", "-18446744073709551615", 1, 2, "2                    ", nil},
 		{"letters", "1a", 1, 0, "1a", ErrNotNumber},
@@ -51,6 +53,10 @@ func TestMemoryIncr(t *testing.T) {
 		{"sign only", "+", 1, 0, "+", ErrNotNumber},
 		{"21 digits", "123456789012345678901", 1, 0, "123456789012345678901", ErrNotNumber},
 		{"2^64", "18446744073709551616", 1, 0, "18446744073709551616", ErrNotNumber},
+		{"2^63 with a minus after", "9223372036854775808 -", 1, 0, "9223372036854775808 -", ErrNotNumber},
+		{"2^63-1 with a minus after", "9223372036854775807 -", 1, 1 << 63, "9223372036854775808  ", nil},
+		{"2^63 with a minus after a nul", "9223372036854775808\x00-", 1, 1<<63 + 1, "9223372036854775809  ", nil},
+		{"-2^63", "-9223372036854775808", 1, 0, "-9223372036854775808", ErrNotNumber},
 	}
 	ctx := context.Background()
 	for _, tt := range tests {
@@ -140,7 +146,7 @@ func TestMemoryIncrStaleItem(t *testing.T) {
 // negative as a signed number.
 func parseCounterReference(s string) (uint64, bool) {
 	t := strings.TrimLeft(s, " \t\n\v\f\r")
-	end := strings.IndexAny(t, " \t\n\v\f\r")
+	end := strings.IndexAny(t, " \t\n\v\f\r\x00")
 	if end < 0 {
 		end = len(t)
 	}
@@ -156,9 +162,9 @@ func parseCounterReference(s string) (uint64, bool) {
 	}
 	if neg {
 		v = -v
-		if int64(v) < 0 {
-			return 0, false
-		}
+	}
+	if before, _, _ := strings.Cut(s, "\x00"); int64(v) < 0 && strings.Contains(before, "-") {
+		return 0, false
 	}
 	return v, true
 }
