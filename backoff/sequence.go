@@ -111,18 +111,22 @@ func (q *Sequence) smooth() float64 {
 // generator at the first draw: that keeps the interface call of the global
 // generator off the hot path.
 func (q *Sequence) float() float64 {
-	var u uint64
-	switch {
-	case q.src != nil:
-		u = q.src.Uint64()
-	case q.seeded:
-		u = q.pcg.Uint64()
-	default:
-		q.pcg.Seed(rand.Uint64(), rand.Uint64())
-		q.seeded = true
-		u = q.pcg.Uint64()
+	if !q.seeded {
+		return q.firstFloat()
 	}
-	return float64(int64(u>>11)) * 0x1p-53
+	return float64(int64(q.pcg.Uint64()>>11)) * 0x1p-53
+}
+
+// firstFloat draws from the injected source, or seeds the own generator.
+//
+//go:noinline
+func (q *Sequence) firstFloat() float64 {
+	if q.src != nil {
+		return float64(int64(q.src.Uint64()>>11)) * 0x1p-53
+	}
+	q.pcg.Seed(rand.Uint64(), rand.Uint64())
+	q.seeded = true
+	return q.float()
 }
 
 // seed makes q draw from its own PCG generator seeded with seed.
