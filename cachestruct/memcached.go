@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
-
 	"github.com/twine-go/twine/internal/memcache"
 )
 
@@ -33,8 +31,8 @@ type SuccessorPicker interface {
 // MemcachedOptions configure NewMemcached. The zero value gives the
 // defaults documented on each field.
 type MemcachedOptions struct {
-	// Picker maps keys to servers. Nil means a built-in picker: xxhash of
-	// the key modulo the number of servers, the successors being the
+	// Picker maps keys to servers. Nil means a built-in picker: the 64-bit
+	// FNV-1a hash of the key modulo the number of servers, the successors being the
 	// following servers in the order given. With several servers prefer a
 	// consistent-hash ring, which moves fewer keys when servers change.
 	Picker Picker
@@ -93,8 +91,9 @@ type MemcachedOptions struct {
 // a failover, or use data that tolerates it (version-checked entries,
 // tags); counters may lose or double count across a failover.
 //
-// Memcached is safe for concurrent use by multiple goroutines. Each open
-// connection runs one reader goroutine; Close ends them all.
+// Memcached is safe for concurrent use by multiple goroutines. It starts
+// no goroutines of its own (GetMulti on several servers runs one per server
+// for the duration of the call).
 type Memcached struct {
 	servers map[string]*mcServer
 	list    []*mcServer
@@ -390,18 +389,29 @@ func mapErr(err error) error {
 	return err
 }
 
-// modPicker is the default Picker: xxhash of the key modulo the number of
-// servers; the successors are the next servers in order.
+// modPicker is the default Picker: the FNV-1a hash of the key modulo the
+// number of servers; the successors are the next servers in order. Every
+// process maps a key to the same server.
 type modPicker []string
 
 func (p modPicker) Get(key string) string {
-	return p[xxhash.Sum64String(key)%uint64(len(p))]
+	return p[fnv1a(key)%uint64(len(p))]
 }
 
 func (p modPicker) AppendN(dst []string, key string, n int) ([]string, error) {
-	i := int(xxhash.Sum64String(key) % uint64(len(p)))
+	i := int(fnv1a(key) % uint64(len(p)))
 	for j := range min(n, len(p)) {
 		dst = append(dst, p[(i+j)%len(p)])
 	}
 	return dst, nil
+}
+
+// fnv1a is the 64-bit FNV-1a hash of s.
+func fnv1a(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }

@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // A conn is one connection to a server, shared by many callers: requests
-// are pipelined and replies come back in order.
+// are pipelined and replies come back in order. It starts no goroutine.
 //
 // Writing: a caller appends its request to wbuf under mu and pushes its
 // call on pending. If nobody is writing, it becomes the writer and writes
@@ -19,12 +20,17 @@ import (
 // (flat combining: under load one write carries many requests, without a
 // writer goroutine and its hand-off at low load).
 //
-// Reading: one goroutine per conn (readLoop) parses replies and completes
-// the calls in pending order. A caller whose ctx ends abandons its call
-// and returns at once; the reader still consumes that call's reply and
-// drops it, so the connection never gets out of step. Any read or write
-// error, a malformed reply, or Timeout without progress while replies are
-// due closes the connection and fails every pending call.
+// Reading: the callers read too. A caller waiting for its reply takes the
+// read role (rsem) when it is free, reads replies in pending order,
+// completes the calls they belong to, and gives the role up once its own
+// call is complete; a caller alone on the connection thus reads its own
+// reply, with no hand-off between goroutines. A caller whose ctx ends
+// abandons its call and returns at once; whoever reads next consumes that
+// call's reply and drops it. A reader whose ctx ends before a reply has
+// started leaves the connection in step; one that ends in the middle of a
+// reply, any read or write error, a malformed reply, and Timeout without
+// progress while replies are due break the connection: it is closed and
+// every pending call fails.
 type conn struct {
 	nc       net.Conn
 	br       *bufio.Reader
@@ -32,31 +38,35 @@ type conn struct {
 	timeout  time.Duration
 	maxValue int
 	dead     atomic.Bool
-	done     chan struct{} // closed when readLoop returns
+	rsem     chan struct{} // holds a token while a caller has the read role
 
-	mu       sync.Mutex
-	wbuf     []byte
-	spare    []byte
-	writing  bool
-	pending  []*call // calls whose replies are due, oldest first
-	head     int     // index of the oldest pending call
-	err      error   // set when the conn failed; no new calls then
-	deadline bool    // a read deadline is set
+	mu      sync.Mutex
+	wbuf    []byte
+	spare   []byte
+	writing bool
+	pending []*call   // calls whose replies are due, oldest first
+	head    int       // index of the oldest pending call
+	err     error     // set when the conn failed; no new calls then
+	since   time.Time // last progress: when replies became due or one was read
+	// reading: a caller holds the read role. While it does and replies
+	// are due, new requests wait in wbuf: the reader writes them when the
+	// next replies arrive, before it blocks, and when it gives up the role,
+	// so that under load one write carries the requests of many callers
+	// (and a lone caller still writes at once).
+	reading bool
 }
 
 func newConn(nc net.Conn, addr string, timeout time.Duration, maxValue int) *conn {
-	c := &conn{
+	return &conn{
 		nc:       nc,
 		br:       bufio.NewReaderSize(nc, 16<<10),
 		addr:     addr,
 		timeout:  timeout,
 		maxValue: maxValue,
-		done:     make(chan struct{}),
+		rsem:     make(chan struct{}, 1),
 		wbuf:     make([]byte, 0, 4096),
 		spare:    make([]byte, 0, 4096),
 	}
-	go c.readLoop()
-	return c
 }
 
 // callKind says how a call's reply is framed.
@@ -124,14 +134,23 @@ func (cl *call) complete() {
 	putCall(cl)
 }
 
-// wait waits for the call to complete or ctx to end. On ctx's end the call
-// is abandoned (the reader recycles it) and wait returns ctx's error;
-// otherwise the caller owns cl again and must putCall it.
-func (cl *call) wait(ctx context.Context) error {
-	select {
-	case <-cl.done:
-		return nil
-	case <-ctx.Done():
+// wait waits until cl is complete, reading replies itself whenever the
+// read role is free, or until ctx ends: then cl is abandoned (whoever
+// reads its reply recycles it) and wait returns ctx's error. When wait
+// returns nil the caller owns cl again and must putCall it.
+func (c *conn) wait(ctx context.Context, cl *call) error {
+	for {
+		select {
+		case <-cl.done:
+			return nil
+		case c.rsem <- struct{}{}:
+			c.readFor(ctx, cl)
+			<-c.rsem
+			if cl.state.Load() != callDone && ctx.Err() == nil {
+				continue
+			}
+		case <-ctx.Done():
+		}
 		if cl.state.CompareAndSwap(callWaiting, callAbandoned) {
 			return ctxErr(ctx)
 		}
@@ -162,23 +181,32 @@ func (c *conn) send(ctx context.Context, cl *call, r *req) error {
 		return err
 	}
 	c.wbuf = r.appendTo(c.wbuf)
-	if len(c.pending) == c.head && !c.deadline {
-		// Replies are due now: the reader must not wait forever.
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.timeout))
-		c.deadline = true
+	due := len(c.pending) > c.head
+	if !due {
+		c.since = time.Now() // replies are due from now on
 	}
 	c.pending = append(c.pending, cl)
-	if c.writing {
-		c.mu.Unlock()
-		return nil
+	if !c.writing && !(c.reading && due) {
+		c.flushLocked(ctx)
 	}
+	c.mu.Unlock()
+	return nil
+}
+
+// flushLocked writes wbuf, and what other callers append meanwhile, until
+// it is empty. c.mu must be held and nobody else writing; it is released
+// during the writes. A write may block only when the server stops reading
+// (hung, buffers full): it is bounded by Timeout and by ctx's deadline
+// unless ctx has already ended (the data then belongs to other callers);
+// a write cut short breaks the connection.
+func (c *conn) flushLocked(ctx context.Context) {
 	c.writing = true
 	for len(c.wbuf) > 0 && c.err == nil {
 		buf := c.wbuf
 		c.wbuf = c.spare[:0]
 		c.mu.Unlock()
 		dl := time.Now().Add(c.timeout)
-		if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		if d, ok := ctx.Deadline(); ok && d.Before(dl) && ctx.Err() == nil {
 			dl = d
 		}
 		_ = c.nc.SetWriteDeadline(dl)
@@ -190,8 +218,6 @@ func (c *conn) send(ctx context.Context, cl *call, r *req) error {
 		}
 	}
 	c.writing = false
-	c.mu.Unlock()
-	return nil
 }
 
 // failLocked breaks the connection: it records err, closes the socket and
@@ -211,33 +237,89 @@ func (c *conn) failLocked(err error) {
 	c.pending, c.head = c.pending[:0], 0
 }
 
-// close breaks the connection with err and waits for its reader to end.
+// close breaks the connection with err.
 func (c *conn) close(err error) {
 	c.mu.Lock()
 	c.failLocked(err)
 	c.mu.Unlock()
-	<-c.done
 }
 
-// readLoop reads replies and completes calls until the connection fails.
-func (c *conn) readLoop() {
-	defer close(c.done)
-	for {
-		// Wait for the first byte of a reply (or an error) without
-		// holding the lock.
-		_, err := c.br.Peek(1)
+// aLongTimeAgo is a deadline in the past: it interrupts a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// readFor reads replies and completes their calls until cl is complete,
+// the connection breaks, or ctx ends before a reply has started. The
+// caller holds the read role.
+func (c *conn) readFor(ctx context.Context, cl *call) {
+	if ctx.Done() != nil {
+		// A cancellation interrupts the blocked read. If it fires late,
+		// after the role has passed on, the next reader sees a timeout that
+		// is neither its ctx's nor Timeout's and just reads again.
+		stop := context.AfterFunc(ctx, func() { _ = c.nc.SetReadDeadline(aLongTimeAgo) })
+		defer stop()
+	}
+	ctxDeadline, hasDeadline := ctx.Deadline()
+	c.mu.Lock()
+	c.reading = true
+	c.mu.Unlock()
+	defer func() {
 		c.mu.Lock()
-		if err == nil && len(c.pending) == c.head {
-			err = protoErr("reply without a request")
+		c.reading = false
+		c.flushQueuedLocked(ctx)
+		c.mu.Unlock()
+	}()
+	for cl.state.Load() == callWaiting {
+		if c.br.Buffered() == 0 {
+			// About to block: send what was queued meanwhile, let the
+			// senders write themselves, and bound the wait.
+			c.mu.Lock()
+			c.flushQueuedLocked(ctx)
+			if c.err != nil || c.head == len(c.pending) {
+				// Broken (cl was failed), or cl is not pending (it was
+				// completed meanwhile).
+				c.mu.Unlock()
+				return
+			}
+			dl := c.since.Add(c.timeout)
+			c.mu.Unlock()
+			timeoutAt := dl
+			if hasDeadline && ctxDeadline.Before(dl) {
+				dl = ctxDeadline
+			}
+			_ = c.nc.SetReadDeadline(dl)
+
+			// Wait for the first byte of the next reply: until it comes,
+			// a timeout leaves the connection in step.
+			if _, err := c.br.Peek(1); err != nil {
+				if !errors.Is(err, os.ErrDeadlineExceeded) || !time.Now().Before(timeoutAt) {
+					c.fail(c.netErr(err))
+					return
+				}
+				if ctx.Err() != nil || (hasDeadline && !time.Now().Before(ctxDeadline)) {
+					return // our ctx ended: leave the reading to others
+				}
+				continue // a stale interruption
+			}
+			// Replies arrived: send the requests queued meanwhile, so the
+			// server works on them while we parse.
+			c.mu.Lock()
+			c.flushQueuedLocked(ctx)
+			c.mu.Unlock()
 		}
-		if err != nil {
-			c.failLocked(c.netErr(err))
+
+		// Take the call off pending: from here on only this goroutine
+		// touches it, until it completes it.
+		c.mu.Lock()
+		if c.err != nil {
 			c.mu.Unlock()
 			return
 		}
-		// Take the call off pending: from here on only this goroutine
-		// touches it, until it completes it.
-		cl := c.pending[c.head]
+		if c.head == len(c.pending) {
+			c.failLocked(protoErr("reply without a request"))
+			c.mu.Unlock()
+			return
+		}
+		next := c.pending[c.head]
 		c.pending[c.head] = nil
 		c.head++
 		if c.head == len(c.pending) {
@@ -245,30 +327,34 @@ func (c *conn) readLoop() {
 		}
 		c.mu.Unlock()
 
-		err = c.readCall(cl)
-		if err != nil && !inStep(err, cl) {
-			cl.err = c.netErr(err)
-			c.mu.Lock()
-			c.failLocked(cl.err)
-			c.mu.Unlock()
-			cl.complete()
+		err := c.readCall(next)
+		if err != nil && !inStep(err, next) {
+			next.err = c.netErr(err)
+			c.fail(next.err)
+			next.complete()
 			return
 		}
-
 		c.mu.Lock()
-		if c.err == nil {
-			// Replies still due get a fresh Timeout; none: no deadline.
-			if c.head == len(c.pending) {
-				_ = c.nc.SetReadDeadline(time.Time{})
-				c.deadline = false
-			} else {
-				_ = c.nc.SetReadDeadline(time.Now().Add(c.timeout))
-			}
-		}
+		c.since = time.Now()
 		c.mu.Unlock()
-		cl.err = err
-		cl.complete()
+		next.err = err
+		next.complete()
 	}
+}
+
+// flushQueuedLocked writes the queued requests unless someone is writing
+// already. c.mu must be held.
+func (c *conn) flushQueuedLocked(ctx context.Context) {
+	if len(c.wbuf) > 0 && !c.writing && c.err == nil {
+		c.flushLocked(ctx)
+	}
+}
+
+// fail breaks the connection with err.
+func (c *conn) fail(err error) {
+	c.mu.Lock()
+	c.failLocked(err)
+	c.mu.Unlock()
 }
 
 // inStep reports whether the connection is still in step after cl's reply

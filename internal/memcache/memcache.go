@@ -55,8 +55,8 @@ type Config struct {
 }
 
 // Client is a client of one memcached server. It is safe for concurrent use
-// by multiple goroutines. Each open connection runs one reader goroutine,
-// which ends when the connection breaks or Close is called.
+// by multiple goroutines. It starts no goroutines: callers write and read
+// the shared connections themselves.
 type Client struct {
 	addr        string
 	cfg         Config
@@ -106,7 +106,7 @@ func (c *Client) Addr() string { return c.addr }
 func (c *Client) MaxItemSize() int { return int(c.maxItemSize.Load()) }
 
 // Close closes every connection; pending calls fail with ErrClosed and
-// later calls report ErrClosed. It waits until the reader goroutines end.
+// later calls report ErrClosed.
 func (c *Client) Close() error {
 	c.closed.Store(true)
 	for i := range c.slots {
@@ -159,7 +159,7 @@ func (c *Client) conn(ctx context.Context) (*conn, error) {
 			if c.closed.Load() {
 				err = ErrClosed
 			} else if old := s.c.Swap(cn); old != nil {
-				go old.close(ErrClosed) // already dead; reap its reader
+				old.close(ErrClosed) // already dead
 			}
 		}
 		s.mu.Unlock()
@@ -208,7 +208,7 @@ func (c *Client) do(ctx context.Context, r *req, kind callKind) (*call, error) {
 		putCall(cl)
 		return nil, err
 	}
-	if err := cl.wait(ctx); err != nil {
+	if err := cn.wait(ctx, cl); err != nil {
 		return nil, err
 	}
 	return cl, nil
