@@ -1,0 +1,146 @@
+package benchpeers
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+
+	gomemcache "github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/twine-go/twine/cachestruct"
+	"github.com/twine-go/twine/internal/memcache"
+	"github.com/twine-go/twine/internal/memcachedtest"
+)
+
+// memcacheClient is the part of each client the benchmarks use.
+type memcacheClient interface {
+	get(key string) error
+	set(key string, value []byte) error
+	getMulti(keys []string) (int, error)
+}
+
+type twineClient struct{ c *memcache.Client }
+
+func (t twineClient) get(key string) error {
+	_, err := t.c.Get(context.Background(), key, memcache.GetOptions{})
+	return err
+}
+func (t twineClient) set(key string, value []byte) error {
+	_, err := t.c.Set(context.Background(), key, value, memcache.SetOptions{})
+	return err
+}
+func (t twineClient) getMulti(keys []string) (int, error) {
+	m, err := t.c.GetMulti(context.Background(), keys)
+	return len(m), err
+}
+
+type storeClient struct{ s *cachestruct.Memcached }
+
+func (t storeClient) get(key string) error {
+	_, _, err := t.s.Get(context.Background(), key, cachestruct.GetOptions{})
+	return err
+}
+func (t storeClient) set(key string, value []byte) error {
+	_, err := t.s.Set(context.Background(), key, value, cachestruct.SetOptions{})
+	return err
+}
+func (t storeClient) getMulti(keys []string) (int, error) {
+	m, err := t.s.GetMulti(context.Background(), keys)
+	return len(m), err
+}
+
+type gomemcacheClient struct{ c *gomemcache.Client }
+
+func (g gomemcacheClient) get(key string) error {
+	_, err := g.c.Get(key)
+	return err
+}
+func (g gomemcacheClient) set(key string, value []byte) error {
+	return g.c.Set(&gomemcache.Item{Key: key, Value: value})
+}
+func (g gomemcacheClient) getMulti(keys []string) (int, error) {
+	m, err := g.c.GetMulti(keys)
+	return len(m), err
+}
+
+// BenchmarkMemcache compares twine's meta-protocol client (and the
+// cachestruct store over it) with bradfitz/gomemcache on one real memcached:
+// get and set of a 100-byte value from 1 and 64 goroutines, and a
+// multi-get of 100 keys. gomemcache gets MaxIdleConns = 64 so that it
+// keeps a connection per goroutine instead of redialling.
+func BenchmarkMemcache(b *testing.B) {
+	srv := memcachedtest.Start(b, memcachedtest.MemoryMB(64))
+	tw := memcache.New(srv.Addr(), memcache.Config{})
+	defer tw.Close()
+	store, err := cachestruct.NewMemcached([]string{srv.Addr()}, cachestruct.MemcachedOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	gm := gomemcache.New(srv.Addr())
+	gm.MaxIdleConns = 64
+	clients := []struct {
+		name string
+		c    memcacheClient
+	}{
+		{"lib=twine", twineClient{tw}},
+		{"lib=cachestruct", storeClient{store}},
+		{"lib=gomemcache", gomemcacheClient{gm}},
+	}
+
+	value := make([]byte, 100)
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("bench:key:%d", i)
+		if err := (gomemcacheClient{gm}).set(keys[i], value); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	for _, g := range []int{1, 64} {
+		for _, op := range []string{"get", "set"} {
+			for _, cl := range clients {
+				b.Run(fmt.Sprintf("op=%s/goroutines=%d/%s", op, g, cl.name), func(b *testing.B) {
+					do := cl.c.get
+					if op == "set" {
+						do = func(k string) error { return cl.c.set(k, value) }
+					}
+					b.ReportAllocs()
+					if g == 1 {
+						i := 0
+						for b.Loop() {
+							if err := do(keys[i%len(keys)]); err != nil {
+								b.Fatal(err)
+							}
+							i++
+						}
+						return
+					}
+					b.SetParallelism((g + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+					b.RunParallel(func(pb *testing.PB) {
+						i := 0
+						for pb.Next() {
+							if err := do(keys[i%len(keys)]); err != nil {
+								b.Error(err)
+								return
+							}
+							i++
+						}
+					})
+				})
+			}
+		}
+	}
+	for _, cl := range clients {
+		b.Run("op=getmulti/keys=100/"+cl.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				n, err := cl.c.getMulti(keys)
+				if err != nil || n != len(keys) {
+					b.Fatalf("%d hits, %v", n, err)
+				}
+			}
+		})
+	}
+}
