@@ -56,5 +56,5 @@ func stMemoryBackend() stBackend {
 // stBackends returns the backends every proof runs on: the memory store,
 // and real memcached servers (sharded) when available.
 func stBackends() []stBackend {
-	return []stBackend{stMemoryBackend()}
+	return []stBackend{stMemoryBackend(), stMemcachedBackend()}
 }

@@ -1,0 +1,241 @@
+package cachestruct
+
+import (
+	"context"
+	"hash/crc32"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twine-go/twine/internal/memcachedtest"
+)
+
+// stPicker is the trivial picker of the structures' proofs: the CRC-32 of
+// the key modulo the number of servers (cachestruct cannot import hashring).
+type stPicker []string
+
+func (p stPicker) Get(key string) string {
+	return p[crc32.ChecksumIEEE([]byte(key))%uint32(len(p))]
+}
+
+// stMemcachedClients starts a cluster of servers real memcached processes
+// and returns n separate clients (each its own connection pools, as n
+// processes would have), sharded over the cluster by stPicker.
+func stMemcachedClients(t *testing.T, servers, n int, opts MemcachedOptions) ([]*memcachedtest.Server, []Store) {
+	t.Helper()
+	cluster := memcachedtest.Cluster(t, servers)
+	addrs := memcachedtest.Addrs(cluster)
+	opts.Picker = stPicker(addrs)
+	out := make([]Store, n)
+	for i := range out {
+		m, err := NewMemcached(addrs, opts)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = m.Close() })
+		out[i] = m
+	}
+	return cluster, out
+}
+
+// stMemcachedBackend is three real memcached servers, sharded.
+func stMemcachedBackend() stBackend {
+	return stBackend{name: "memcached-3-servers", clients: func(t *testing.T, n int) []Store {
+		_, stores := stMemcachedClients(t, 3, n, MemcachedOptions{})
+		return stores
+	}}
+}
+
+// TestCacheStampedeMemcached is the stampede proof on three real memcached
+// servers: 200 goroutines in each of 4 clients (separate connection pools)
+// hit one hot key, missing, expired and invalidated in turn; compute runs
+// once each time. The same load without protection is measured too.
+func TestCacheStampedeMemcached(t *testing.T) {
+	const clients, perClient = 4, 200
+	ctx := context.Background()
+	_, stores := stMemcachedClients(t, 3, clients, MemcachedOptions{})
+	caches := make([]*Cache[string], clients)
+	for i := range caches {
+		caches[i] = NewCache(stores[i], StringCodec{}, CacheConfig{Lease: 5 * time.Second, Poll: 2 * time.Millisecond, MaxPoll: 20 * time.Millisecond})
+	}
+	var computes atomic.Int64
+	stampede := func(round string) {
+		t.Helper()
+		before := computes.Load()
+		want := "value " + round
+		var wg sync.WaitGroup
+		for c := range clients {
+			for range perClient {
+				wg.Go(func() {
+					v, err := caches[c].GetOrCompute(ctx, "hot", time.Second, func(context.Context) (string, error) {
+						computes.Add(1)
+						time.Sleep(50 * time.Millisecond)
+						return want, nil
+					})
+					assert.NoError(t, err)
+					assert.Contains(t, []string{want, "value previous"}, v)
+				})
+			}
+		}
+		wg.Wait()
+		assert.EqualValues(t, 1, computes.Load()-before, "computes in round %s", round)
+	}
+
+	stampede("missing")
+	// Expired: memcached's clock ticks in whole seconds; wait for the miss.
+	require.Eventually(t, func() bool {
+		_, found, err := stores[0].Get(ctx, "hot", GetOptions{})
+		return err == nil && !found
+	}, 5*time.Second, 50*time.Millisecond)
+	stampede("expired")
+	require.NoError(t, caches[0].Set(ctx, "hot", "value previous", time.Hour))
+	require.NoError(t, caches[0].Invalidate(ctx, "hot"))
+	stampede("invalidated")
+	t.Logf("protected: %d computes for 3 rounds of %d callers", computes.Load(), clients*perClient)
+
+	// Without protection: get, compute on a miss, set.
+	var naive atomic.Int64
+	var wg sync.WaitGroup
+	for c := range clients {
+		for range perClient {
+			wg.Go(func() {
+				_, found, err := stores[c].Get(ctx, "naive", GetOptions{})
+				assert.NoError(t, err)
+				if found {
+					return
+				}
+				naive.Add(1)
+				time.Sleep(50 * time.Millisecond)
+				_, err = stores[c].Set(ctx, "naive", []byte("v"), SetOptions{TTL: time.Second})
+				assert.NoError(t, err)
+			})
+		}
+	}
+	wg.Wait()
+	t.Logf("unprotected: %d computes for one miss of %d callers", naive.Load(), clients*perClient)
+	assert.Greater(t, naive.Load(), int64(1))
+}
+
+func TestLockSafetyMemcached(t *testing.T) {
+	_, stores := stMemcachedClients(t, 3, 3, MemcachedOptions{})
+	start := time.Now()
+	lockSafety(t, stores, 0, LockConfig{Poll: 500 * time.Microsecond, MaxPoll: 2 * time.Millisecond})
+	t.Logf("8000 acquisitions in %v", time.Since(start))
+}
+
+func TestLockExpiredHolderMemcached(t *testing.T) {
+	ctx := context.Background()
+	_, stores := stMemcachedClients(t, 3, 2, MemcachedOptions{})
+	a := NewLock(stores[0], "job", LockConfig{TTL: time.Second})
+	b := NewLock(stores[1], "job", LockConfig{TTL: time.Minute})
+	old, err := a.TryLock(ctx)
+	require.NoError(t, err)
+	// Wait for memcached to expire it, then b takes it.
+	var next *Held
+	require.Eventually(t, func() bool {
+		next, err = b.TryLock(ctx)
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond)
+	require.ErrorIs(t, old.Unlock(ctx), ErrNotHeld)
+	require.ErrorIs(t, old.Extend(ctx, time.Minute), ErrNotHeld)
+	_, err = a.TryLock(ctx)
+	require.ErrorIs(t, err, ErrLocked)
+	require.NoError(t, next.Unlock(ctx))
+}
+
+// TestFaultsMemcached: a paused (hung) or killed server gives errors within
+// the ctx deadline, and GetOrCompute falls back to a local compute.
+func TestFaultsMemcached(t *testing.T) {
+	cluster, stores := stMemcachedClients(t, 1, 1, MemcachedOptions{Timeout: 200 * time.Millisecond, EjectAfter: -1})
+	srv, store := cluster[0], stores[0]
+	cache := NewCache(store, StringCodec{}, CacheConfig{})
+	counter := NewCounter(store, CounterConfig{})
+	lock := NewLock(store, "lock", LockConfig{})
+	compute := func(context.Context) (string, error) { return "computed", nil }
+	const deadline = 2 * time.Second
+
+	calls := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"Counter.Incr", func(ctx context.Context) error { _, err := counter.Incr(ctx, "c", 1); return err }},
+		{"Lock.TryLock", func(ctx context.Context) error { _, err := lock.TryLock(ctx); return err }},
+		{"Tags.Get", func(ctx context.Context) error {
+			_, _, err := NewTags(store, TagsConfig{}).Get(ctx, "e", "t")
+			return err
+		}},
+	}
+	check := func(t *testing.T, state string) {
+		for _, c := range calls {
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			start := time.Now()
+			err := c.call(ctx)
+			cancel()
+			require.Error(t, err, "%s on a %s server", c.name, state)
+			assert.Less(t, time.Since(start), deadline+500*time.Millisecond, c.name)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		defer cancel()
+		start := time.Now()
+		v, err := cache.GetOrCompute(ctx, "k", time.Minute, compute)
+		require.NoError(t, err, "GetOrCompute computes locally on a %s server", state)
+		assert.Equal(t, "computed", v)
+		assert.Less(t, time.Since(start), deadline)
+	}
+
+	ctx := context.Background()
+	_, err := counter.Incr(ctx, "c", 1)
+	require.NoError(t, err)
+
+	t.Run("paused", func(t *testing.T) {
+		srv.Pause()
+		defer srv.Resume()
+		check(t, "paused")
+		// A caller with a short ctx gets ctx's error, in time.
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, err := counter.Incr(ctx, "c", 1)
+		require.Error(t, err)
+	})
+	t.Run("killed", func(t *testing.T) {
+		srv.Stop()
+		check(t, "killed")
+	})
+	t.Run("restarted", func(t *testing.T) {
+		srv.Restart()
+		require.Eventually(t, func() bool {
+			_, err := counter.Incr(ctx, "c", 1)
+			return err == nil
+		}, 10*time.Second, 50*time.Millisecond, "the client recovers")
+		n, err := counter.Get(ctx, "c")
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, n, "restarted empty: the counter restarted")
+		v, err := cache.GetOrCompute(ctx, "k2", time.Minute, compute)
+		require.NoError(t, err)
+		assert.Equal(t, "computed", v)
+		_, found, err := cache.Get(ctx, "k2")
+		require.NoError(t, err)
+		assert.True(t, found, "cached again once the server is back")
+	})
+}
+
+func TestOnlineMemcached(t *testing.T) {
+	// memcached's clock is real: count real users in the current slot by
+	// reading it back as the next slot would.
+	ctx := context.Background()
+	_, stores := stMemcachedClients(t, 3, 2, MemcachedOptions{})
+	clk := newStClock(time.Now())
+	a := NewOnline(stores[0], "on", OnlineConfig{Slot: time.Minute, Slots: 5, Now: clk.Now})
+	b := NewOnline(stores[1], "on", OnlineConfig{Slot: time.Minute, Slots: 5, Now: clk.Now})
+	for i := range 50 {
+		require.NoError(t, a.Hit(ctx, "user"+strconv.Itoa(i)))
+		require.NoError(t, b.Hit(ctx, "user"+strconv.Itoa(i%10))) // counted already
+	}
+	clk.Advance(time.Minute)
+	n, err := b.Count(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 50, n)
+}
