@@ -207,6 +207,10 @@ func TestClientValueTooLarge(t *testing.T) {
 	require.NoError(t, err, "the largest value that fits is accepted by the server")
 	_, err = c.Set(ctx, key, make([]byte, fit+1), SetOptions{})
 	require.ErrorIs(t, err, ErrValueTooLarge)
+	_, err = c.Set(ctx, key, make([]byte, fit-4), SetOptions{Flags: 1})
+	require.NoError(t, err, "client flags take 4 bytes")
+	_, err = c.Set(ctx, key, make([]byte, fit-3), SetOptions{Flags: 1})
+	require.ErrorIs(t, err, ErrValueTooLarge)
 
 	// With a client limit larger than the server's, the server's answer
 	// maps to the same error and the connection stays usable.
@@ -214,6 +218,8 @@ func TestClientValueTooLarge(t *testing.T) {
 	defer loose.Close()
 	_, err = loose.Set(ctx, key, make([]byte, fit+100), SetOptions{})
 	require.ErrorIs(t, err, ErrValueTooLarge)
+	_, err = loose.Set(ctx, key, make([]byte, fit-3), SetOptions{Flags: 1})
+	require.ErrorIs(t, err, ErrValueTooLarge, "the server agrees")
 	require.NoError(t, loose.Noop(ctx))
 	n, err := loose.LoadMaxItemSize(ctx)
 	require.NoError(t, err)

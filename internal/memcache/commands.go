@@ -145,7 +145,7 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, opt SetOptio
 	if err := CheckKey(key, c.cfg.BinaryKeys); err != nil {
 		return 0, err
 	}
-	if len(key)+len(value)+ItemOverhead > c.MaxItemSize() {
+	if itemSize(len(key), len(value), opt.Flags) > c.MaxItemSize() {
 		return 0, ErrValueTooLarge
 	}
 	r := req{op: 's', key: key, value: value, flags: opt.Flags, cas: opt.CAS,

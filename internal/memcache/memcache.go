@@ -24,9 +24,21 @@ const (
 )
 
 // ItemOverhead is the number of bytes memcached 1.6 needs in an item
-// besides the key and the value (item header, CAS, line ends): a value fits
-// when len(key) + len(value) + ItemOverhead <= the server's item size.
+// besides the key and the value (48-byte header, 8-byte CAS, the key's NUL,
+// the value's \r\n), plus 4 when the client flags are not zero: a value
+// fits when len(key) + len(value) + ItemOverhead (+4) <= the server's item
+// size. This is exact for short keys (checked on 1.6.18 with -I 1m) and
+// errs on the safe side for long ones.
 const ItemOverhead = 59
+
+// itemSize is the size memcached gives an item.
+func itemSize(keyLen, valueLen int, flags uint32) int {
+	n := keyLen + valueLen + ItemOverhead
+	if flags != 0 {
+		n += 4
+	}
+	return n
+}
 
 // Config configures a Client. The zero value is usable: every zero field
 // means the documented default.
