@@ -9,19 +9,22 @@
 // [Retry]), so one policy value can serve every goroutine. Every delay is
 // capped after jitter: none ever exceeds the policy's Max.
 //
-// Delays before each retry for the defaults (the ranges are those of the
-// jitter; the cap is inclusive):
+// Delays before each retry for the defaults (ranges are those of the jitter;
+// the cap holds after jitter, so GRPC's ±20 % never goes above 120 s):
 //
-//	retry   Exponential{}     Exponential{Jitter: NoJitter}   GRPC()
-//	    1   0–100 ms          100 ms                          0.8–1.2 s
-//	    2   0–200 ms          200 ms                          1.28–1.92 s
-//	    3   0–400 ms          400 ms                          2.05–3.07 s
-//	    4   0–800 ms          800 ms                          3.28–4.92 s
-//	    5   0–1.6 s           1.6 s                           5.24–7.86 s
-//	    6   0–3.2 s           3.2 s                           8.39–12.6 s
-//	    7   0–6.4 s           6.4 s                           13.4–20.1 s
-//	    8+  0–10 s            10 s                            21.5–32.2 s, …
-//	   12+                                                    96–120 s
+//	retry   Exponential{}   Exponential{Jitter: NoJitter}   GRPC()
+//	    1   0–100 ms        100 ms                          0.80–1.20 s
+//	    2   0–200 ms        200 ms                          1.28–1.92 s
+//	    3   0–400 ms        400 ms                          2.05–3.07 s
+//	    4   0–800 ms        800 ms                          3.28–4.92 s
+//	    5   0–1.6 s         1.6 s                           5.24–7.86 s
+//	    6   0–3.2 s         3.2 s                           8.39–12.6 s
+//	    7   0–6.4 s         6.4 s                           13.4–20.1 s
+//	    8   0–10 s          10 s                            21.5–32.2 s
+//	    9   0–10 s          10 s                            34.4–51.5 s
+//	   10   0–10 s          10 s                            55.0–82.5 s
+//	   11   0–10 s          10 s                            88.0–120 s
+//	  12+   0–10 s          10 s                            96.0–120 s
 //
 // [Retry] and [RetryValue] run an operation until it succeeds, returns a
 // [Permanent] error, runs out of attempts, time or budget, or its context

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/twine-go/twine/backoff"
@@ -166,4 +167,27 @@ func ExampleBudget() {
 	// request 1: 2 calls, budget exhausted: true, tokens left: 2
 	// request 2: 1 calls, budget exhausted: true, tokens left: 1
 	// request 3: 1 calls, budget exhausted: true, tokens left: 0
+}
+
+func ExampleWithSeed() {
+	// The same seed gives the same jitter: useful in tests and simulations.
+	delays := func(seed uint64) []time.Duration {
+		var out []time.Duration
+		calls := 0
+		_ = backoff.Retry(context.Background(), func(ctx context.Context) error {
+			if calls++; calls < 4 {
+				return errors.New("busy")
+			}
+			return nil
+		},
+			backoff.WithPolicy(backoff.Exponential{Base: time.Microsecond}),
+			backoff.WithSeed(seed),
+			backoff.Notify(func(_ int, _ error, next time.Duration) { out = append(out, next) }))
+		return out
+	}
+	fmt.Println(delays(42))
+	fmt.Println(slices.Equal(delays(42), delays(42)))
+	// Output:
+	// [454ns 1.945µs 2.876µs]
+	// true
 }

@@ -7,7 +7,8 @@ import (
 )
 
 // Option configures one call of Retry or RetryValue. Options are plain
-// values: building and passing them allocates nothing.
+// values: building and passing them allocates nothing, and one slice of
+// options may be shared by many goroutines. The zero Option changes nothing.
 type Option struct {
 	kind   optionKind
 	n      int64

@@ -351,3 +351,22 @@ func TestRetryOneTimer(t *testing.T) {
 		assert.LessOrEqual(t, few, 5.0, "the test op (2), the timer and its channel")
 	})
 }
+
+// TestRetryConcurrent shares one policy, one option slice and one Budget
+// between goroutines, under the race detector.
+func TestRetryConcurrent(t *testing.T) {
+	budget := &Budget{MaxTokens: 1000, TokenRatio: 1}
+	opts := []Option{WithPolicy(Exponential{Base: time.Microsecond, Max: 10 * time.Microsecond}), WithBudget(budget), MaxAttempts(4)}
+	errs := make(chan error, 16)
+	for range 16 {
+		go func() {
+			op, _ := failing(2, errTemp)
+			errs <- Retry(t.Context(), op, opts...)
+		}()
+	}
+	for range 16 {
+		require.NoError(t, <-errs)
+	}
+	// 32 failures and 16 successes.
+	assert.InDelta(t, 1000-32+16, budget.Tokens(), 1e-9)
+}
