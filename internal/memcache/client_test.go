@@ -153,6 +153,13 @@ func TestClientGetMulti(t *testing.T) {
 			assert.Equal(t, uint32(i), it.Flags)
 		}
 	}
+	// Values share buffers but not capacity: appending to one leaves the
+	// others alone.
+	a, b := items[keys[1]].Value, items[keys[2]].Value
+	want := string(b)
+	_ = append(a, "XXXXXXXX"...)
+	assert.Equal(t, want, string(b))
+
 	items, err = c.GetMulti(ctx, nil)
 	require.NoError(t, err)
 	assert.Empty(t, items)

@@ -118,6 +118,7 @@ func getCall(kind callKind) *call {
 func putCall(cl *call) {
 	cl.rep = reply{}
 	cl.err = nil
+	clear(cl.multi) // drop references to values
 	cl.multi = cl.multi[:0]
 	cl.text = ""
 	cl.stats = nil
@@ -404,8 +405,9 @@ func (c *conn) readCall(cl *call) error {
 func readMulti(br *bufio.Reader, cl *call, maxValue int) error {
 	var r reply
 	var first error
+	var slab []byte
 	for {
-		if err := readReply(br, &r, maxValue); err != nil {
+		if err := readReplySlab(br, &r, maxValue, &slab); err != nil {
 			var se *ServerError
 			if !errors.As(err, &se) || se.Kind == "ERROR" {
 				return err

@@ -92,6 +92,21 @@ func errorLine(line []byte) error {
 // *ServerError leave br at an unknown position: the connection must be
 // closed.
 func readReply(br *bufio.Reader, r *reply, maxValue int) error {
+	return readReplySlab(br, r, maxValue, nil)
+}
+
+// slabSize is the size of the buffers that small values of a multi-get
+// share; slabMaxValue the largest value cut from one.
+const (
+	slabSize     = 8 << 10
+	slabMaxValue = 1 << 10
+)
+
+// readReplySlab is readReply cutting small values from *slab (when slab
+// is not nil) instead of allocating each: a multi-get of 100 small values
+// then costs a few allocations instead of 100. Each value is capped at its
+// length, so appending to one never overwrites the next.
+func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte) error {
 	*r = reply{opaque: -1}
 	line, err := readLine(br)
 	if err != nil {
@@ -121,7 +136,18 @@ func readReply(br *bufio.Reader, r *reply, maxValue int) error {
 		return err
 	}
 	// The line slice is no longer needed: reading the block may refill br.
-	r.value = make([]byte, size)
+	n := int(size)
+	switch {
+	case slab == nil || n > slabMaxValue:
+		r.value = make([]byte, n)
+	default:
+		if cap(*slab)-len(*slab) < n {
+			*slab = make([]byte, 0, slabSize)
+		}
+		b := *slab
+		r.value = b[len(b) : len(b)+n : len(b)+n]
+		*slab = b[:len(b)+n]
+	}
 	if _, err := io.ReadFull(br, r.value); err != nil {
 		return unexpectedEOF(err)
 	}
