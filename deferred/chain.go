@@ -94,6 +94,7 @@ func (c *Deferred[T]) step(locked bool) (next *Deferred[T], keep bool) {
 				}
 				c.waiting = inner
 				c.flags &^= fRunning
+				c.markHandled() // the error, if any, was handled by the step that returned inner
 				c.mu.Unlock()
 				return nil, false
 			}
@@ -104,12 +105,15 @@ func (c *Deferred[T]) step(locked bool) (next *Deferred[T], keep bool) {
 }
 
 // stop gives up c's baton; if c is not paused (nor waiting), its chain is at
-// rest. Called with c.mu held.
+// rest. A paused chain keeps its current error tracked. Called with c.mu
+// held.
 func (c *Deferred[T]) stop() {
 	c.flags &^= fRunning
 	if c.paused == 0 && c.waiting == nil {
 		c.settle()
+		return
 	}
+	c.trackUnhandled()
 }
 
 // settle records that c's chain is at rest with a result: Done closes the
