@@ -61,8 +61,9 @@ type CacheConfig struct {
 //
 // Mechanism, per GetOrCompute:
 //
-//   - In process, concurrent calls for one key share one flight
-//     (golang.org/x/sync/singleflight): one store round trip, one compute.
+//   - In process, the callers of one key that must wait share one flight
+//     (golang.org/x/sync/singleflight), which polls the store for all of
+//     them; a hit is a single store round trip outside any flight.
 //   - Across processes, the store's leases decide (memcached's meta
 //     protocol: mg with N, R, and md with I). A miss creates an empty
 //     placeholder and only the reader that created it gets Won; later
@@ -126,12 +127,18 @@ func NewCache[T any](store Store, codec Codec[T], cfg CacheConfig) *Cache[T] {
 // storing it for ttl (zero: no expiry) when it is missing, expired or
 // stale; see Cache for who computes and who waits.
 //
-// compute runs on a goroutine of the in-process flight with the ctx of the
-// caller that started the flight; concurrent callers of the same key share
-// its result (do not modify a shared value). If compute fails, the lease is
-// released at once (deleted with its CAS) so another caller may try, and
-// its error is returned, unless a stale value exists: then the stale value
-// is returned and stays in the store until its grace ends.
+// A hit costs one store round trip. The caller that wins the right to
+// compute runs compute on its own goroutine with its own ctx; the callers
+// of this process that must wait for it share one flight per key, which
+// polls the store and runs with the ctx of the caller that started it (a
+// caller whose ctx ends leaves at once; if the flight's ctx ends first, the
+// others fly again). Concurrent callers may share one result: do not modify
+// a returned value.
+//
+// If compute fails, the lease is released at once (deleted with its CAS)
+// so another caller may try, and its error is returned, unless a stale
+// value exists: then the stale value is returned and stays in the store
+// until its grace ends.
 //
 // Errors: ErrNegativeTTL, ErrInvalidKey, ErrCorrupt, compute's and the
 // codec's errors, the store's errors other than ErrUnavailable (which falls
@@ -145,6 +152,18 @@ func (c *Cache[T]) GetOrCompute(ctx context.Context, key string, ttl time.Durati
 	if ttl < 0 {
 		return zero, ErrNegativeTTL
 	}
+	// Fast path, outside any flight: hits, and the one caller that wins.
+	it, _, err := c.store.Get(ctx, key, c.getOptions())
+	if err == nil {
+		v, done, err := c.step(ctx, key, ttl, it, compute)
+		if done {
+			return v, err
+		}
+	} else if !errors.Is(err, ErrUnavailable) {
+		return zero, err
+	}
+	// Someone else computes, or the store is down: one flight per key for
+	// this process waits (or computes locally).
 	for {
 		ch := c.group.DoChan(key, func() (any, error) {
 			return c.fetch(ctx, key, ttl, compute)
@@ -166,19 +185,23 @@ func (c *Cache[T]) GetOrCompute(ctx context.Context, key string, ttl time.Durati
 	}
 }
 
+// getOptions are the options of every read of GetOrCompute.
+func (c *Cache[T]) getOptions() GetOptions {
+	return GetOptions{Lease: c.cfg.Lease, Recache: c.cfg.Grace}
+}
+
 // isCtxErr reports whether err is a context's error.
 func isCtxErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// fetch is one flight of GetOrCompute: read with a lease, then compute,
-// wait, or return what was read.
+// fetch is one flight of GetOrCompute: read until the value is there or
+// this flight wins the right to compute it, polling with jitter.
 func (c *Cache[T]) fetch(ctx context.Context, key string, ttl time.Duration, compute func(context.Context) (T, error)) (T, error) {
 	var zero T
 	delay := c.cfg.Poll
-	opt := GetOptions{Lease: c.cfg.Lease, Recache: c.cfg.Grace}
 	for {
-		it, _, err := c.store.Get(ctx, key, opt)
+		it, _, err := c.store.Get(ctx, key, c.getOptions())
 		if errors.Is(err, ErrUnavailable) {
 			observe(c.cfg.Observer, key, LetterMiss)
 			return compute(ctx) // documented fallback: compute locally, cache nothing
@@ -186,70 +209,80 @@ func (c *Cache[T]) fetch(ctx context.Context, key string, ttl time.Duration, com
 		if err != nil {
 			return zero, err
 		}
-		now := c.cfg.Now()
-		var (
-			v          T
-			have       bool
-			fresh      bool
-			exp, delta time.Duration
-		)
-		if len(it.Value) > 0 {
-			payload, e, d, err := decodeCached(it.Value)
-			if err == nil {
-				v, err = c.codec.Decode(payload)
-			}
-			if err != nil && !it.Won {
-				return zero, err
-			}
-			have = err == nil
-			exp, delta = e, d
-			fresh = have && !it.Stale && (exp == 0 || now.UnixMilli() < int64(exp/time.Millisecond))
-		}
-		switch {
-		case it.Won:
-			// This caller holds the lease (a miss, a stale item, or the
-			// start of the grace period): compute and write with the CAS.
-			if !fresh {
-				observe(c.cfg.Observer, key, LetterMiss)
-			}
-			observe(c.cfg.Observer, key, LetterLockTry)
-			nv, err := c.computeAndStore(ctx, key, ttl, it.CAS, compute)
-			if err != nil && have {
-				return v, nil // serve stale on failure; it stays until its grace ends
-			}
-			if err != nil && len(it.Value) == 0 {
-				// Release the placeholder so that another caller may try now
-				// rather than after Lease.
-				if c.store.Delete(ctx, key, DeleteOptions{CAS: it.CAS}) == nil {
-					observe(c.cfg.Observer, key, LetterUnlock)
-				}
-			}
-			return nv, err
-		case fresh:
-			if c.cfg.Beta > 0 && c.xfetch(now, exp, delta) {
-				// Early recompute, XFetch: no lease, the CAS rejects a
-				// write if another caller wrote first.
-				observe(c.cfg.Observer, key, LetterMiss)
-				if nv, err := c.computeAndStore(ctx, key, ttl, it.CAS, compute); err == nil {
-					return nv, nil
-				}
-			}
-			observe(c.cfg.Observer, key, LetterHit)
-			return v, nil
-		case have && (!it.Busy || !c.cfg.WaitFresh):
-			// Stale, and someone else recomputes it (or nobody can).
-			observe(c.cfg.Observer, key, LetterMiss)
-			return v, nil
+		if v, done, err := c.step(ctx, key, ttl, it, compute); done {
+			return v, err
 		}
 		// A placeholder, or a stale value with WaitFresh: another caller is
 		// computing. Wait and read again; the lease bounds the wait.
-		observe(c.cfg.Observer, key, LetterMiss)
-		observe(c.cfg.Observer, key, LetterLockTry)
 		if err := sleepCtx(ctx, jitter(delay, c.cfg.Rand)); err != nil {
 			return zero, err
 		}
 		delay = min(2*delay, c.cfg.MaxPoll)
 	}
+}
+
+// step acts on one read of key: it computes if the read won, returns a
+// fresh value (or a stale one, as configured), and otherwise reports that
+// the caller must wait (done == false).
+func (c *Cache[T]) step(ctx context.Context, key string, ttl time.Duration, it Item, compute func(context.Context) (T, error)) (v T, done bool, err error) {
+	var (
+		zero       T
+		have       bool
+		fresh      bool
+		exp, delta time.Duration
+	)
+	now := c.cfg.Now()
+	if len(it.Value) > 0 {
+		payload, e, d, err := decodeCached(it.Value)
+		if err == nil {
+			v, err = c.codec.Decode(payload)
+		}
+		if err != nil && !it.Won {
+			return zero, true, err
+		}
+		have = err == nil
+		exp, delta = e, d
+		fresh = have && !it.Stale && (exp == 0 || now.UnixMilli() < int64(exp/time.Millisecond))
+	}
+	switch {
+	case it.Won:
+		// This caller holds the lease (a miss, a stale item, or the start
+		// of the grace period): compute and write with the CAS.
+		if !fresh {
+			observe(c.cfg.Observer, key, LetterMiss)
+		}
+		observe(c.cfg.Observer, key, LetterLockTry)
+		nv, err := c.computeAndStore(ctx, key, ttl, it.CAS, compute)
+		if err != nil && have {
+			return v, true, nil // serve stale on failure; it stays until its grace ends
+		}
+		if err != nil && len(it.Value) == 0 {
+			// Release the placeholder so that another caller may try now
+			// rather than after Lease.
+			if c.store.Delete(ctx, key, DeleteOptions{CAS: it.CAS}) == nil {
+				observe(c.cfg.Observer, key, LetterUnlock)
+			}
+		}
+		return nv, true, err
+	case fresh:
+		if c.cfg.Beta > 0 && c.xfetch(now, exp, delta) {
+			// Early recompute, XFetch: no lease, the CAS rejects a write if
+			// another caller wrote first.
+			observe(c.cfg.Observer, key, LetterMiss)
+			if nv, err := c.computeAndStore(ctx, key, ttl, it.CAS, compute); err == nil {
+				return nv, true, nil
+			}
+		}
+		observe(c.cfg.Observer, key, LetterHit)
+		return v, true, nil
+	case have && (!it.Busy || !c.cfg.WaitFresh):
+		// Stale, and someone else recomputes it (or nobody can).
+		observe(c.cfg.Observer, key, LetterMiss)
+		return v, true, nil
+	}
+	observe(c.cfg.Observer, key, LetterMiss)
+	observe(c.cfg.Observer, key, LetterLockTry)
+	return zero, false, nil
 }
 
 // xfetch reports whether XFetch decides to recompute early:

@@ -437,19 +437,41 @@ func FuzzDecodeCached(f *testing.F) {
 
 func BenchmarkCacheGetOrComputeHit(b *testing.B) {
 	for _, size := range []int{100, 10000} {
+		val := make([]byte, size)
 		b.Run(fmt.Sprintf("value=%d", size), func(b *testing.B) {
-			ctx := context.Background()
-			c := NewCache(NewMemory(MemoryOptions{}), BytesCodec{}, CacheConfig{})
-			val := make([]byte, size)
-			compute := func(context.Context) ([]byte, error) { return val, nil }
-			_, err := c.GetOrCompute(ctx, "hot", time.Hour, compute)
-			require.NoError(b, err)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := c.GetOrCompute(ctx, "hot", time.Hour, compute); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchCacheHit(b, NewMemory(MemoryOptions{}), val)
 		})
+		// The floor: the store's own Get of the same item.
+		b.Run(fmt.Sprintf("value=%d/store-get", size), func(b *testing.B) {
+			benchStoreGet(b, NewMemory(MemoryOptions{}), val)
+		})
+	}
+}
+
+// benchCacheHit measures GetOrCompute on a hot key of store.
+func benchCacheHit(b *testing.B, store Store, val []byte) {
+	ctx := context.Background()
+	c := NewCache(store, BytesCodec{}, CacheConfig{})
+	compute := func(context.Context) ([]byte, error) { return val, nil }
+	_, err := c.GetOrCompute(ctx, "hot", time.Hour, compute)
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.GetOrCompute(ctx, "hot", time.Hour, compute); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchStoreGet measures a plain Store.Get of one item.
+func benchStoreGet(b *testing.B, store Store, val []byte) {
+	ctx := context.Background()
+	_, err := store.Set(ctx, "hot", val, SetOptions{})
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := store.Get(ctx, "hot", GetOptions{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

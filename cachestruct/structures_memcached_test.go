@@ -239,3 +239,38 @@ func TestOnlineMemcached(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 50, n)
 }
+
+// The hot paths on one real memcached server: each is one round trip.
+func BenchmarkStructuresMemcached(b *testing.B) {
+	srv := memcachedtest.Start(b)
+	store, err := NewMemcached([]string{srv.Addr()}, MemcachedOptions{})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = store.Close() })
+	val := make([]byte, 100)
+	b.Run("cache-hit/value=100", func(b *testing.B) { benchCacheHit(b, store, val) })
+	b.Run("store-get/value=100", func(b *testing.B) { benchStoreGet(b, store, val) })
+	b.Run("counter-incr", func(b *testing.B) {
+		ctx := context.Background()
+		c := NewCounter(store, CounterConfig{})
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Incr(ctx, "views", 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("lock-unlock", func(b *testing.B) {
+		ctx := context.Background()
+		l := NewLock(store, "lock", LockConfig{Owner: "bench"})
+		b.ReportAllocs()
+		for b.Loop() {
+			h, err := l.TryLock(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := h.Unlock(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
