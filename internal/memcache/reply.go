@@ -151,13 +151,14 @@ func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte) error
 	if _, err := io.ReadFull(br, r.value); err != nil {
 		return unexpectedEOF(err)
 	}
-	var crlf [2]byte
-	if _, err := io.ReadFull(br, crlf[:]); err != nil {
+	crlf, err := br.Peek(2)
+	if err != nil {
 		return unexpectedEOF(err)
 	}
-	if crlf != [2]byte{'\r', '\n'} {
+	if crlf[0] != '\r' || crlf[1] != '\n' {
 		return protoErr("data block not followed by \\r\\n")
 	}
+	_, _ = br.Discard(2)
 	return nil
 }
 
