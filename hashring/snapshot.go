@@ -40,15 +40,20 @@ func (s *snapshot) hash(key string) uint32 {
 }
 
 // ketamaHash is libmemcached's MD5 key hash: the first four bytes of the
-// digest, little-endian. Keys up to 256 bytes are copied to a stack buffer
-// so that the conversion to []byte does not allocate.
+// digest, little-endian. The conversion of keys up to 32 bytes to []byte
+// uses the compiler's stack buffer, and longer keys up to memcached's 250
+// are copied to a stack array, so that no key a memcached server accepts
+// causes an allocation.
 func ketamaHash(key string) uint32 {
 	var sum [md5.Size]byte
-	if len(key) <= 256 {
+	switch {
+	case len(key) <= 32:
+		sum = md5.Sum([]byte(key))
+	case len(key) <= 256:
 		var buf [256]byte
 		n := copy(buf[:], key)
 		sum = md5.Sum(buf[:n])
-	} else {
+	default:
 		sum = md5.Sum([]byte(key))
 	}
 	return binary.LittleEndian.Uint32(sum[:4])

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -215,6 +216,9 @@ func measure(p ringPeer, n int, keys []string) quality {
 // twine's: better balance than the ring-type peers, the fast ring moves
 // keys only onto the new node, 0.07–0.11 moved from 10 to 11 nodes.
 func TestHashringQuality(t *testing.T) {
+	if raceBuild() {
+		t.Skip("a measurement: skipped under the race detector, which only slows it down")
+	}
 	// 250,000 keys keep the test quick; BENCHMARKS.md quotes a run with
 	// TWINE_RING_KEYS=1000000.
 	nkeys := 250_000
@@ -266,6 +270,20 @@ func TestHashringQuality(t *testing.T) {
 			}
 		}
 	}
+}
+
+// raceBuild reports whether the test binary was built with -race.
+func raceBuild() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
 }
 
 // TestJumpMatchesGoJump checks hashring.Jump against dgryski/go-jump.
