@@ -138,47 +138,18 @@ func GRPC() Exponential {
 	}
 }
 
-// kind is the internal shape of a compiled policy.
-type kind uint8
-
-const (
-	kindConstant kind = iota
-	kindExponential
-)
-
 // spec is a compiled policy: defaults applied, invalid fields replaced by
-// defaults, durations as float64 nanoseconds. It is a plain value so that
-// options can carry it without allocating.
+// defaults, durations as float64 nanoseconds. It is a small plain value so
+// that options can carry it without allocating and Start stays cheap.
 type spec struct {
-	kind    kind
-	jitter  Jitter
-	invalid bool
-	base    float64
-	max     float64
-	mult    float64
-	spread  float64
-	maxDur  time.Duration
-	// linear modes draw base·multⁿ·(lo + width·U).
-	linear    bool
+	base, max, mult float64
+	// The linear modes (constant, none, full, equal, proportional) draw
+	// cur·(lo + width·U).
 	lo, width float64
-}
-
-// setLinear fills lo and width for the modes whose delay is linear in one
-// uniform draw.
-func (s *spec) setLinear() {
-	s.linear = true
-	switch {
-	case s.kind == kindConstant, s.jitter == ProportionalJitter:
-		s.lo, s.width = 1-s.spread, 2*s.spread
-	case s.jitter == FullJitter:
-		s.lo, s.width = 0, 1
-	case s.jitter == NoJitter:
-		s.lo, s.width = 1, 0
-	case s.jitter == EqualJitter:
-		s.lo, s.width = 0.5, 0.5
-	default:
-		s.linear = false
-	}
+	maxDur    time.Duration
+	jitter    Jitter
+	linear    bool
+	invalid   bool
 }
 
 // Start returns the delay sequence of one retry loop; see [Policy].
@@ -206,26 +177,21 @@ func (c Constant) Validate() error {
 }
 
 func (c Constant) spec() spec {
-	s := spec{kind: kindConstant, invalid: c.Validate() != nil}
+	s := spec{linear: true, mult: 1}
 	d, spread, m := c.Delay, c.Spread, c.Max
-	if d < 0 {
-		d = 0
-	}
-	if !(spread >= 0 && spread <= 1) {
-		spread = 0
+	if d < 0 || m < 0 || !(spread >= 0 && spread <= 1) { // Validate's checks
+		s.invalid = true
+		d, m = max(d, 0), max(m, 0)
+		if !(spread >= 0 && spread <= 1) {
+			spread = 0
+		}
 	}
 	s.base = float64(d)
-	s.spread = spread
-	s.mult = 1
-	if m <= 0 {
-		s.max = s.base * (1 + spread)
-		s.maxDur = durationOf(s.max)
-		s.max = float64(s.maxDur)
-	} else {
-		s.maxDur = m
-		s.max = float64(m)
+	s.lo, s.width = 1-spread, 2*spread
+	if m == 0 {
+		m = durationOf(s.base * (1 + spread))
 	}
-	s.setLinear()
+	s.maxDur, s.max = m, float64(m)
 	return s
 }
 
@@ -261,33 +227,45 @@ func (e Exponential) Validate() error {
 }
 
 func (e Exponential) spec() spec {
-	s := spec{kind: kindExponential, jitter: e.Jitter, invalid: e.Validate() != nil}
+	s := spec{jitter: e.Jitter}
+	base, m, mult, spread := e.Base, e.Max, e.Multiplier, e.Spread
+	// Validate's checks, without building errors.
+	s.invalid = base < 0 || m < 0 || (m > 0 && base > m) ||
+		(mult != 0 && !(mult >= 1 && mult <= math.MaxFloat64)) ||
+		!(spread >= 0 && spread <= 1) || s.jitter >= jitterModes
 	if s.jitter >= jitterModes {
 		s.jitter = FullJitter
 	}
-	base := e.Base
 	if base <= 0 {
 		base = DefaultBase
 	}
-	m := e.Max
 	if m <= 0 {
 		m = max(DefaultMax, base)
 	}
 	base = min(base, m)
-	mult := e.Multiplier
 	if !(mult >= 1 && mult <= math.MaxFloat64) {
 		mult = DefaultMultiplier
 		if s.jitter == DecorrelatedJitter {
 			mult = DefaultDecorrelatedMultiplier
 		}
 	}
-	spread := e.Spread
 	if !(spread > 0 && spread <= 1) {
 		spread = DefaultSpread
 	}
-	s.base, s.max, s.maxDur = float64(base), float64(m), m
-	s.mult, s.spread = mult, spread
-	s.setLinear()
+	s.base, s.max, s.maxDur, s.mult = float64(base), float64(m), m, mult
+	s.linear = true
+	switch s.jitter {
+	case FullJitter:
+		s.lo, s.width = 0, 1
+	case NoJitter:
+		s.lo, s.width = 1, 0
+	case EqualJitter:
+		s.lo, s.width = 0.5, 0.5
+	case ProportionalJitter:
+		s.lo, s.width = 1-spread, 2*spread
+	default:
+		s.linear = false
+	}
 	return s
 }
 

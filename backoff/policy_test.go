@@ -237,6 +237,7 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.p.Validate()
+			assert.Equal(t, !tt.ok, tt.p.spec().invalid, "spec agrees with Validate")
 			if tt.ok {
 				require.NoError(t, err)
 				return
