@@ -73,10 +73,19 @@ func (c *Client) Get(ctx context.Context, key string, opt GetOptions) (Item, err
 	return Item{}, protoErr("unexpected %s to mg", cl.rep.code[:])
 }
 
+// multiPart is the smallest number of keys worth a connection of its own
+// in GetMulti.
+const multiPart = 32
+
 // GetMulti reads many keys in one round trip (quiet mg requests closed by
 // mn). Misses are absent from the map; duplicate keys are read once per
 // occurrence and reported once. Every key is checked before anything is
 // sent.
+//
+// A large batch is split over the client's connections: memcached serves
+// each connection on one thread and processes at most 20 pipelined
+// requests per turn (-R), so parts on several connections are answered in
+// parallel while the caller parses the first.
 func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
 	for _, k := range keys {
 		if err := CheckKey(k, c.cfg.BinaryKeys); err != nil {
@@ -87,20 +96,50 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 	if len(keys) == 0 {
 		return items, nil
 	}
-	r := req{op: 'm', keys: keys}
-	cl, err := c.do(ctx, &r, kindMulti)
-	if err != nil {
-		return nil, err
+	parts := min(len(c.slots), max(1, len(keys)/multiPart))
+	type part struct {
+		cn   *conn
+		cl   *call
+		keys []string
 	}
-	defer putCall(cl)
-	for _, h := range cl.multi {
-		if h.index >= len(keys) {
-			return nil, protoErr("multi-get opaque %d out of range", h.index)
+	var buf [8]part
+	ps := buf[:0]
+	var firstErr error
+	for i := range parts {
+		lo, hi := i*len(keys)/parts, (i+1)*len(keys)/parts
+		r := req{op: 'm', keys: keys[lo:hi]}
+		cn, cl, err := c.start(ctx, &r, kindMulti)
+		if err != nil {
+			firstErr = err
+			break
 		}
-		items[keys[h.index]] = h.item
+		ps = append(ps, part{cn, cl, keys[lo:hi]})
 	}
-	if cl.err != nil {
-		return items, cl.err
+	for _, p := range ps {
+		// After a failure the remaining parts are still waited for (or
+		// abandoned once ctx ends), so that no call is left behind.
+		if err := p.cn.wait(ctx, p.cl); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		for _, h := range p.cl.multi {
+			if h.index >= len(p.keys) {
+				if firstErr == nil {
+					firstErr = protoErr("multi-get opaque %d out of range", h.index)
+				}
+				break
+			}
+			items[p.keys[h.index]] = h.item
+		}
+		if p.cl.err != nil && firstErr == nil {
+			firstErr = p.cl.err
+		}
+		putCall(p.cl)
+	}
+	if firstErr != nil {
+		return items, firstErr
 	}
 	return items, nil
 }

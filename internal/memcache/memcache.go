@@ -207,23 +207,33 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 // returned call (putCall it when done); its err field holds the reply's
 // error, if any.
 func (c *Client) do(ctx context.Context, r *req, kind callKind) (*call, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, ctxErr(ctx)
-	}
-	cn, err := c.conn(ctx)
+	cn, cl, err := c.start(ctx, r, kind)
 	if err != nil {
-		return nil, err
-	}
-	cl := getCall(kind)
-	cl.data = r.op == 's'
-	if err := cn.send(ctx, cl, r); err != nil {
-		putCall(cl)
 		return nil, err
 	}
 	if err := cn.wait(ctx, cl); err != nil {
 		return nil, err
 	}
 	return cl, nil
+}
+
+// start sends r on one of the connections and returns the call that will
+// receive its reply.
+func (c *Client) start(ctx context.Context, r *req, kind callKind) (*conn, *call, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, ctxErr(ctx)
+	}
+	cn, err := c.conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl := getCall(kind)
+	cl.data = r.op == 's'
+	if err := cn.send(ctx, cl, r); err != nil {
+		putCall(cl)
+		return nil, nil, err
+	}
+	return cn, cl, nil
 }
 
 // ttl converts d to memcached's expiration time: whole seconds rounded
