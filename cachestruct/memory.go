@@ -225,7 +225,8 @@ type memShard struct {
 }
 
 // memEntry is one item. Entries are owned by their shard and touched only
-// under its lock; value is never handed out without a copy.
+// under its lock. The bytes of value are never modified once stored (a
+// write replaces the slice), so readers may copy them outside the lock.
 type memEntry struct {
 	key        string
 	value      []byte
@@ -326,14 +327,15 @@ func (s *memShard) shrink(c *memClock, keep *memEntry) {
 	}
 }
 
-// snapshot returns the item as a reader sees it, with a private copy of
-// the value.
+// snapshot returns the item as a reader sees it. Its Value is the entry's
+// own slice: the caller copies it after releasing the shard's lock, which
+// is safe because stored values are never modified, only replaced.
 func (e *memEntry) snapshot(c *memClock) Item {
-	it := Item{Flags: e.flags, CAS: e.cas, TTL: memLeft(c, e.exp), Stale: e.stale}
-	if len(e.value) > 0 {
-		it.Value = append([]byte(nil), e.value...)
-	} else {
-		it.Value = []byte{}
-	}
-	return it
+	return Item{Value: e.value, Flags: e.flags, CAS: e.cas, TTL: memLeft(c, e.exp), Stale: e.stale}
+}
+
+// memOwnValue gives the caller of a read its private copy of the value
+// (never nil on a hit, even when empty).
+func memOwnValue(it *Item) {
+	it.Value = append(make([]byte, 0, len(it.Value)), it.Value...)
 }

@@ -4,9 +4,41 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
+
+// lockedMap is the baseline the benchmarks compare Memory with: the least
+// a concurrent cache can do (one mutex, one map, a copy of the value on
+// each read and write), without TTLs, CAS, LRU or key checks. Quoting
+// Memory as a ratio to it keeps the figures meaningful on a noisy machine.
+type lockedMap struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func newLockedMap(keys []string, size int) *lockedMap {
+	lm := &lockedMap{m: make(map[string][]byte, len(keys))}
+	for _, k := range keys {
+		lm.m[k] = make([]byte, size)
+	}
+	return lm
+}
+
+func (lm *lockedMap) get(key string) ([]byte, bool) {
+	lm.mu.Lock()
+	v, ok := lm.m[key]
+	lm.mu.Unlock()
+	return append([]byte(nil), v...), ok
+}
+
+func (lm *lockedMap) set(key string, value []byte) {
+	v := append([]byte(nil), value...)
+	lm.mu.Lock()
+	lm.m[key] = v
+	lm.mu.Unlock()
+}
 
 // benchKeys returns n distinct keys shaped like real cache keys.
 func benchKeys(n int) []string {
@@ -40,8 +72,8 @@ func benchMemory(b *testing.B, shards int, keys []string, size int) *Memory {
 func BenchmarkMemoryGet(b *testing.B) {
 	ctx := context.Background()
 	for _, size := range []int{100, 10_000} {
-		b.Run(fmt.Sprintf("value=%d", size), func(b *testing.B) {
-			keys := benchKeys(10_000)
+		keys := benchKeys(10_000)
+		b.Run(fmt.Sprintf("value=%d/store=memory", size), func(b *testing.B) {
 			m := benchMemory(b, memMaxShards, keys, size)
 			b.ReportAllocs()
 			i := 0
@@ -52,22 +84,42 @@ func BenchmarkMemoryGet(b *testing.B) {
 				i++
 			}
 		})
+		b.Run(fmt.Sprintf("value=%d/store=lockedmap", size), func(b *testing.B) {
+			lm := newLockedMap(keys, size)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, ok := lm.get(keys[i%len(keys)]); !ok {
+					b.Fatal("miss")
+				}
+				i++
+			}
+		})
 	}
 }
 
 func BenchmarkMemorySet(b *testing.B) {
 	ctx := context.Background()
 	for _, size := range []int{100, 10_000} {
-		b.Run(fmt.Sprintf("value=%d", size), func(b *testing.B) {
-			keys := benchKeys(10_000)
+		keys := benchKeys(10_000)
+		value := make([]byte, size)
+		b.Run(fmt.Sprintf("value=%d/store=memory", size), func(b *testing.B) {
 			m := benchMemory(b, memMaxShards, keys, size)
-			value := make([]byte, size)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
 				if _, err := m.Set(ctx, keys[i%len(keys)], value, SetOptions{}); err != nil {
 					b.Fatal(err)
 				}
+				i++
+			}
+		})
+		b.Run(fmt.Sprintf("value=%d/store=lockedmap", size), func(b *testing.B) {
+			lm := newLockedMap(keys, size)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				lm.set(keys[i%len(keys)], value)
 				i++
 			}
 		})
@@ -106,39 +158,58 @@ func BenchmarkMemoryGetMulti(b *testing.B) {
 }
 
 // BenchmarkMemoryParallel measures scaling: run it with -cpu=1,2,... and
-// compare shards=1 (one lock) with shards=16.
+// compare shards=1 (one lock) with shards=16, and both with the locked map.
 func BenchmarkMemoryParallel(b *testing.B) {
 	ctx := context.Background()
-	for _, shards := range []int{1, memMaxShards} {
-		for _, mix := range []struct {
-			name     string
-			setEvery int // one Set per setEvery operations
-		}{{"get", 0}, {"set", 1}, {"get90set10", 10}} {
-			b.Run(fmt.Sprintf("shards=%d/%s", shards, mix.name), func(b *testing.B) {
-				keys := benchKeys(10_000)
+	keys := benchKeys(10_000)
+	value := make([]byte, 100)
+	mixes := []struct {
+		name     string
+		setEvery int // one Set per setEvery operations
+	}{{"get", 0}, {"set", 1}, {"get90set10", 10}}
+	run := func(b *testing.B, setEvery int, get func(string) error, set func(string) error) {
+		var seq atomic.Uint64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(seq.Add(1) * 7919)
+			for pb.Next() {
+				k := keys[i%len(keys)]
+				var err error
+				if setEvery > 0 && i%setEvery == 0 {
+					err = set(k)
+				} else {
+					err = get(k)
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				i++
+			}
+		})
+	}
+	for _, mix := range mixes {
+		for _, shards := range []int{1, memMaxShards} {
+			b.Run(fmt.Sprintf("%s/store=memory/shards=%d", mix.name, shards), func(b *testing.B) {
 				m := benchMemory(b, shards, keys, 100)
-				value := make([]byte, 100)
-				var seq atomic.Uint64
-				b.ReportAllocs()
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					i := int(seq.Add(1) * 7919)
-					for pb.Next() {
-						k := keys[i%len(keys)]
-						var err error
-						if mix.setEvery > 0 && i%mix.setEvery == 0 {
-							_, err = m.Set(ctx, k, value, SetOptions{})
-						} else {
-							_, _, err = m.Get(ctx, k, GetOptions{})
-						}
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						i++
-					}
+				run(b, mix.setEvery, func(k string) error {
+					_, _, err := m.Get(ctx, k, GetOptions{})
+					return err
+				}, func(k string) error {
+					_, err := m.Set(ctx, k, value, SetOptions{})
+					return err
 				})
 			})
 		}
+		b.Run(fmt.Sprintf("%s/store=lockedmap", mix.name), func(b *testing.B) {
+			lm := newLockedMap(keys, 100)
+			run(b, mix.setEvery, func(k string) error {
+				lm.get(k)
+				return nil
+			}, func(k string) error {
+				lm.set(k, value)
+				return nil
+			})
+		})
 	}
 }

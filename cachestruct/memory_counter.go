@@ -52,14 +52,17 @@ func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOpti
 		return 0, ErrNotNumber
 	}
 	v = memAddCounter(v, delta)
-	if n := memDigits(v); n <= len(e.value) {
-		b := strconv.AppendUint(e.value[:0], v, 10)
-		for i := n; i < len(e.value); i++ {
-			e.value[i] = ' '
+	old := len(e.value)
+	if n := memDigits(v); n <= old {
+		// In place, as memcached does when nobody else holds the item:
+		// same length, space padded, same stale and won states. (A new
+		// slice all the same: readers may be copying the old one.)
+		nv := strconv.AppendUint(make([]byte, 0, old), v, 10)
+		for len(nv) < old {
+			nv = append(nv, ' ')
 		}
-		_ = b
+		e.value = nv
 	} else {
-		old := len(e.value)
 		e.value = strconv.AppendUint(make([]byte, 0, n), v, 10)
 		e.stale, e.won = false, false
 		s.resize(&c, e, old)

@@ -25,6 +25,9 @@ func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (Item, boo
 	s.mu.Lock()
 	it, found := m.get(s, &c, key, opt)
 	s.mu.Unlock()
+	if found {
+		memOwnValue(&it)
+	}
 	return it, found, nil
 }
 
@@ -85,6 +88,7 @@ func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 		it, found := m.get(s, &c, key, GetOptions{})
 		s.mu.Unlock()
 		if found {
+			memOwnValue(&it)
 			items[key] = it
 		}
 	}
