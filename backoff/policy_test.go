@@ -260,3 +260,23 @@ func TestJitterString(t *testing.T) {
 	assert.Equal(t, "Jitter(42)", Jitter(42).String())
 	assert.True(t, errors.Is(Exponential{Jitter: 42}.Validate(), ErrInvalidPolicy))
 }
+
+func TestSequenceReset(t *testing.T) {
+	for _, p := range []Policy{Exponential{}, Exponential{Jitter: NoJitter}, Exponential{Jitter: DecorrelatedJitter},
+		Exponential{Jitter: SmoothJitter}, GRPC(), Constant{Delay: time.Second, Spread: 0.5}} {
+		src := rand.NewPCG(1, 1)
+		q := p.Start(src)
+		for range 7 {
+			q.Next()
+		}
+		q.Reset()
+		assert.Zero(t, q.Attempts())
+		// A reset sequence continues like a fresh one whose source is in
+		// the same state.
+		twin := *src
+		fresh := p.Start(&twin)
+		for i := range 10 {
+			require.Equal(t, fresh.Next(), q.Next(), "%#v retry %d", p, i)
+		}
+	}
+}

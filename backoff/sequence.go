@@ -51,7 +51,14 @@ func (q *Sequence) Next() time.Duration {
 		// cur·(lo + width·U).
 		d = q.cur * s.lo
 		if s.width != 0 {
-			d += q.cur * s.width * q.float()
+			// q.float(), written out so that the PCG step is inlined.
+			var u uint64
+			if q.seeded {
+				u = q.pcg.Uint64()
+			} else {
+				u = q.firstUint64()
+			}
+			d += q.cur * s.width * (float64(int64(u>>11)) * 0x1p-53)
 		}
 		if q.cur < s.max {
 			if q.cur *= s.mult; q.cur > s.max {
@@ -111,22 +118,37 @@ func (q *Sequence) smooth() float64 {
 // generator at the first draw: that keeps the interface call of the global
 // generator off the hot path.
 func (q *Sequence) float() float64 {
-	if !q.seeded {
-		return q.firstFloat()
+	var u uint64
+	if q.seeded {
+		u = q.pcg.Uint64()
+	} else {
+		u = q.firstUint64()
 	}
-	return float64(int64(q.pcg.Uint64()>>11)) * 0x1p-53
+	return float64(int64(u>>11)) * 0x1p-53
 }
 
-// firstFloat draws from the injected source, or seeds the own generator.
+// firstUint64 draws from the injected source, or seeds the sequence's own
+// generator and draws from it.
 //
 //go:noinline
-func (q *Sequence) firstFloat() float64 {
+func (q *Sequence) firstUint64() uint64 {
 	if q.src != nil {
-		return float64(int64(q.src.Uint64()>>11)) * 0x1p-53
+		return q.src.Uint64()
 	}
 	q.pcg.Seed(rand.Uint64(), rand.Uint64())
 	q.seeded = true
-	return q.float()
+	return q.pcg.Uint64()
+}
+
+// Reset starts the sequence over from its first delay, keeping its policy
+// and its source of randomness.
+func (q *Sequence) Reset() {
+	q.n = 0
+	q.cur = q.s.base
+	q.prev = 0
+	if q.s.jitter == DecorrelatedJitter {
+		q.prev = q.s.base
+	}
 }
 
 // seed makes q draw from its own PCG generator seeded with seed.

@@ -32,7 +32,8 @@ func BenchmarkBackoffNext(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			if i++; i == resetEvery {
-				q, i = p.Start(nil), 0
+				q.Reset()
+				i = 0
 			}
 			_ = q.Next()
 		}
@@ -64,7 +65,8 @@ func BenchmarkBackoffNext(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			if i++; i == resetEvery {
-				q, i = p.Start(nil), 0
+				q.Reset()
+				i = 0
 			}
 			_ = q.Next()
 		}
