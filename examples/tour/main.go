@@ -1,48 +1,77 @@
-// Command tour walks through twine's packages on the embedded in-memory
-// store; `make demo` runs it.
+// Command tour is a guided walk through twine's four packages, printed as
+// it runs; `make demo` runs it.
 //
-// This first version shows what exists so far (backoff); the examples work
-// replaces it with the full tour of all four packages.
+//  1. deferred: a callback chain with an errback that recovers, a callback
+//     that waits on an inner Deferred, goroutine bodies gathered in order,
+//     and a timeout.
+//  2. backoff: the delays of each policy as a table (seeded), a Retry that
+//     succeeds on the third attempt, a permanent error, and a Budget that
+//     stops a retry storm.
+//  3. hashring: keys spread over a ketama ring, and which keys move when a
+//     node is added (only those that go to the new node).
+//  4. cachestruct: counters, a lock, tags and a stampede prevented (50
+//     callers, 1 computation), on the embedded in-memory store, or with
+//     -memcached host:port,… on real memcached servers.
+//
+// The output is deterministic (seeded randomness, no timings), so that it
+// reads like documentation:
+//
+//	go run ./tour
+//	go run ./tour -memcached localhost:11211,localhost:11212
 package main
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
-	"math/rand/v2"
+	"io"
 	"os"
-
-	"github.com/twine-go/twine/backoff"
+	"os/signal"
+	"strings"
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "tour:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	fmt.Println("twine tour: backoff")
-	fmt.Println()
-	fmt.Println("Delays of backoff.Exponential{} (full jitter, seed 1):")
-	var src rand.PCG
-	src.Seed(1, 1)
-	for i, d := range (backoff.Exponential{}).Delays(&src) {
-		if i > 6 {
-			break
+// run is the program; tests call it with their own arguments and output.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("tour", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	servers := fs.String("memcached", "", "run the cachestruct part on these memcached servers (host:port,…) instead of in memory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var addrs []string
+	for _, s := range strings.Split(*servers, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			addrs = append(addrs, s)
 		}
-		fmt.Printf("  retry %d: %v\n", i, d)
 	}
 
-	calls := 0
-	err := backoff.Retry(context.Background(), func(context.Context) error {
-		calls++
-		if calls < 3 {
-			return errors.New("transient")
+	fmt.Fprintln(stdout, "twine tour: deferred, backoff, hashring, cachestruct")
+	sections := []struct {
+		title string
+		run   func(context.Context, io.Writer) error
+	}{
+		{"1. deferred: results that arrive later, with a chain of callbacks", tourDeferred},
+		{"2. backoff: delays with jitter, Retry, and a Budget against retry storms", tourBackoff},
+		{"3. hashring: consistent hashing, libmemcached-compatible", tourRing},
+		{"4. cachestruct: data structures on memcached (or in memory)", func(ctx context.Context, w io.Writer) error {
+			return tourStructures(ctx, w, addrs)
+		}},
+	}
+	for _, s := range sections {
+		fmt.Fprintf(stdout, "\n%s\n%s\n", s.title, strings.Repeat("-", len([]rune(s.title))))
+		if err := s.run(ctx, stdout); err != nil {
+			return fmt.Errorf("%s: %w", s.title, err)
 		}
-		return nil
-	}, backoff.WithPolicy(backoff.Constant{}), backoff.MaxAttempts(5))
-	fmt.Printf("\nRetry: succeeded after %d calls (err=%v)\n", calls, err)
-	return err
+	}
+	fmt.Fprintln(stdout, "\nMore: examples/README.md (comet, retryclient, shardedcache, redisring, backoffsim, statsflush).")
+	return nil
 }
