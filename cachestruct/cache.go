@@ -154,18 +154,23 @@ func (c *Cache[T]) GetOrCompute(ctx context.Context, key string, ttl time.Durati
 	}
 	// Fast path, outside any flight: hits, and the one caller that wins.
 	it, _, err := c.store.Get(ctx, key, c.getOptions())
+	down := errors.Is(err, ErrUnavailable)
 	if err == nil {
 		v, done, err := c.step(ctx, key, ttl, it, compute)
 		if done {
 			return v, err
 		}
-	} else if !errors.Is(err, ErrUnavailable) {
+	} else if !down {
 		return zero, err
 	}
 	// Someone else computes, or the store is down: one flight per key for
 	// this process waits (or computes locally).
 	for {
 		ch := c.group.DoChan(key, func() (any, error) {
+			if down {
+				observe(c.cfg.Observer, key, LetterMiss)
+				return compute(ctx) // documented fallback: compute locally, cache nothing
+			}
 			return c.fetch(ctx, key, ttl, compute)
 		})
 		select {

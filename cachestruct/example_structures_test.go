@@ -130,6 +130,23 @@ func ExampleTags() {
 	// bob cached: false
 }
 
+func ExampleTags_Versions() {
+	ctx := context.Background()
+	store := cachestruct.NewMemory(cachestruct.MemoryOptions{})
+	tags := cachestruct.NewTags(store, cachestruct.TagsConfig{})
+
+	// Take the versions before reading the data the value is built from...
+	vs, _ := tags.Versions(ctx, "table:users")
+	value := []byte("3 users") // SELECT ... FROM users
+	// ...so that a write that lands meanwhile invalidates the new entry.
+	_ = tags.Invalidate(ctx, "table:users")
+	_ = tags.SetVersions(ctx, "count:users", value, time.Hour, vs)
+
+	_, found, _ := tags.Get(ctx, "count:users", "table:users")
+	fmt.Println("cached:", found)
+	// Output: cached: false
+}
+
 func ExampleCache_GetOrCompute() {
 	ctx := context.Background()
 	store := cachestruct.NewMemory(cachestruct.MemoryOptions{})

@@ -52,7 +52,8 @@ func observe(o Observer, key string, l Letter) {
 // Recorder is an Observer that keeps, per key, the letters observed in
 // order: the seed article's debugging log. Its zero value is ready to use
 // and it is safe for concurrent use by multiple goroutines. It keeps at most
-// the last 64 letters of each key.
+// the last 64 letters of each key, but every key it has seen until Reset: it
+// is a debugging aid, not for a long-running process with unbounded keys.
 type Recorder struct {
 	mu   sync.Mutex
 	keys map[string][]byte

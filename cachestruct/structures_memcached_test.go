@@ -2,6 +2,7 @@ package cachestruct
 
 import (
 	"context"
+	"errors"
 	"hash/crc32"
 	"strconv"
 	"sync"
@@ -219,6 +220,78 @@ func TestFaultsMemcached(t *testing.T) {
 		_, found, err := cache.Get(ctx, "k2")
 		require.NoError(t, err)
 		assert.True(t, found, "cached again once the server is back")
+	})
+}
+
+// TestFaultsMidOperationMemcached: the server hangs or dies while callers
+// are already waiting (a Lock poller, GetOrCompute waiters behind a lease):
+// they end within their deadline, the waiters with the local fallback.
+func TestFaultsMidOperationMemcached(t *testing.T) {
+	cluster, stores := stMemcachedClients(t, 1, 2, MemcachedOptions{Timeout: 200 * time.Millisecond, EjectAfter: -1})
+	srv := cluster[0]
+	ctx := context.Background()
+
+	t.Run("lock waiter, server paused", func(t *testing.T) {
+		holder, err := NewLock(stores[0], "mid", LockConfig{}).TryLock(ctx)
+		require.NoError(t, err)
+		waiter := NewLock(stores[1], "mid", LockConfig{Poll: 10 * time.Millisecond, MaxPoll: 20 * time.Millisecond})
+		const deadline = 1500 * time.Millisecond
+		wctx, cancel := context.WithTimeout(ctx, deadline)
+		defer cancel()
+		errc := make(chan error, 1)
+		start := time.Now()
+		go func() {
+			_, err := waiter.Lock(wctx)
+			errc <- err
+		}()
+		time.Sleep(100 * time.Millisecond) // the waiter is polling
+		srv.Pause()
+		err = <-errc
+		srv.Resume()
+		require.Error(t, err)
+		assert.True(t, errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded), "%v", err)
+		assert.Less(t, time.Since(start), deadline+500*time.Millisecond)
+		require.NoError(t, holder.Unlock(ctx))
+	})
+
+	t.Run("cache waiters, server killed", func(t *testing.T) {
+		winner := NewCache(stores[0], StringCodec{}, CacheConfig{})
+		waiters := NewCache(stores[1], StringCodec{}, CacheConfig{Poll: 10 * time.Millisecond, MaxPoll: 20 * time.Millisecond})
+		release := make(chan struct{})
+		won := make(chan string, 1)
+		go func() {
+			v, err := winner.GetOrCompute(ctx, "mid", time.Minute, func(context.Context) (string, error) {
+				<-release
+				return "winner", nil
+			})
+			assert.NoError(t, err, "the winner's lost write is not an error")
+			won <- v
+		}()
+		require.Eventually(t, func() bool { // the winner holds the lease
+			it, found, err := stores[1].Get(ctx, "mid", GetOptions{})
+			return err == nil && found && len(it.Value) == 0
+		}, 2*time.Second, 10*time.Millisecond)
+
+		const n = 20
+		got := make(chan string, n)
+		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		for range n {
+			go func() {
+				v, err := waiters.GetOrCompute(wctx, "mid", time.Minute, func(context.Context) (string, error) {
+					return "local", nil
+				})
+				assert.NoError(t, err)
+				got <- v
+			}()
+		}
+		time.Sleep(100 * time.Millisecond) // the waiters are polling
+		srv.Stop()
+		for range n {
+			assert.Equal(t, "local", <-got, "a waiter computes locally once the store is down")
+		}
+		close(release)
+		assert.Equal(t, "winner", <-won)
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -185,7 +186,7 @@ func (t *Tags) seed(ctx context.Context, tag string, now time.Time) (uint64, err
 			return parseVersion(it.Value)
 		}
 	}
-	return 0, ErrUnavailable
+	return 0, fmt.Errorf("cachestruct: tag %q vanished %d times while being seeded: %w", tag, counterSeedTries, ErrUnavailable)
 }
 
 // parseVersion parses a stored tag version.
