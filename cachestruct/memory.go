@@ -15,15 +15,14 @@ import (
 type MemoryOptions struct {
 	// MaxBytes bounds the memory the items may use; when a write would
 	// exceed it, the least recently used items are evicted. Each item is
-	// charged its key and value lengths plus ItemOverhead bytes. Zero means
-	// 64 MiB.
+	// charged its key and value lengths plus 128 bytes. Zero means 64 MiB.
 	MaxBytes int64
-	// MaxItemSize is the largest item, measured as memcached measures it:
-	// MemcachedItemSize(key, value, flags) must not exceed it, so with the
-	// default of 1 MiB the largest value under a 1-byte key without flags is
-	// 1,048,516 bytes, as on memcached 1.6 with default settings. An item
-	// that also exceeds MaxBytes (or the share of it a shard gets, see
-	// NewMemory) is rejected too. Zero means 1 MiB.
+	// MaxItemSize is the largest item, measured as memcached 1.6 measures
+	// it: the key and value lengths plus 59 bytes, plus 4 when the flags are
+	// not zero. With the default of 1 MiB (memcached's -I default) the
+	// largest value under a 1-byte key without flags is 1,048,516 bytes, as
+	// on the real server. An item that also exceeds MaxBytes (or the share
+	// of it a shard gets, see NewMemory) is rejected too. Zero means 1 MiB.
 	MaxItemSize int
 	// BinaryKeys accepts any non-empty key of at most 186 bytes, as
 	// memcached's base64 key mode does (its 250-byte limit applies to the
@@ -35,16 +34,12 @@ type MemoryOptions struct {
 }
 
 const (
-	// DefaultMaxBytes is the MaxBytes of a Memory when the option is zero.
-	DefaultMaxBytes = 64 << 20
-	// DefaultMaxItemSize is memcached's default item size limit (-I 1m),
-	// the MaxItemSize of a Memory when the option is zero.
-	DefaultMaxItemSize = 1 << 20
-	// ItemOverhead is what Memory charges against MaxBytes for each item on
-	// top of its key and value: the item record, its LRU links and its map
-	// slot.
-	ItemOverhead = 128
-
+	// memDefaultMaxBytes is MemoryOptions.MaxBytes when zero.
+	memDefaultMaxBytes = 64 << 20
+	// memEntryOverhead is what Memory charges against MaxBytes for each
+	// item on top of its key and value: the entry, its LRU links and its
+	// map slot.
+	memEntryOverhead = 128
 	// memMaxShards is the most shards a Memory uses; each has its own lock,
 	// map and LRU list.
 	memMaxShards = 16
@@ -84,10 +79,10 @@ func NewMemory(opts MemoryOptions) *Memory {
 		panic("cachestruct: NewMemory with a negative MaxBytes or MaxItemSize")
 	}
 	if opts.MaxBytes == 0 {
-		opts.MaxBytes = DefaultMaxBytes
+		opts.MaxBytes = memDefaultMaxBytes
 	}
 	if opts.MaxItemSize == 0 {
-		opts.MaxItemSize = DefaultMaxItemSize
+		opts.MaxItemSize = memcache.DefaultMaxItemSize
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -110,12 +105,10 @@ func NewMemory(opts MemoryOptions) *Memory {
 	return m
 }
 
-// MemcachedItemSize is the size memcached 1.6 gives an item: a 48-byte
-// header, an 8-byte CAS, 4 bytes of client flags when they are not zero, the
-// key and a NUL, and the value and "\r\n". An item fits when this is at most
-// the server's item size (1 MiB by default).
-func MemcachedItemSize(keyLen, valueLen int, flags uint32) int {
-	n := 48 + 8 + keyLen + 1 + valueLen + 2
+// memItemSize is the size memcached 1.6 gives an item (see
+// memcache.ItemOverhead); it fits when this is at most the item size.
+func memItemSize(keyLen, valueLen int, flags uint32) int {
+	n := keyLen + valueLen + memcache.ItemOverhead
 	if flags != 0 {
 		n += 4
 	}
@@ -135,7 +128,7 @@ func (m *Memory) nextCAS() uint64 { return m.cas.Add(1) }
 
 // fits reports whether an item fits both the item size and the shard.
 func (m *Memory) fits(s *memShard, key string, valueLen int, flags uint32) bool {
-	return MemcachedItemSize(len(key), valueLen, flags) <= m.maxItemSize &&
+	return memItemSize(len(key), valueLen, flags) <= m.maxItemSize &&
 		memCharge(key, valueLen) <= s.limit
 }
 
@@ -246,7 +239,7 @@ func (s *memShard) init(limit int64) {
 
 // memCharge is what an item costs against MaxBytes.
 func memCharge(key string, valueLen int) int64 {
-	return int64(len(key)) + int64(valueLen) + ItemOverhead
+	return int64(len(key)) + int64(valueLen) + memEntryOverhead
 }
 
 // lookup returns the live item under key and bumps it in the LRU, or nil.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/twine-go/twine/internal/memcache"
+
 	"github.com/twine-go/twine/internal/memcachedtest"
 )
 
@@ -231,7 +233,7 @@ func TestMemoryMatchesMemcachedItemSize(t *testing.T) {
 	for _, klen := range []int{1, 100, 250} {
 		for _, flags := range []uint32{0, 5} {
 			key := strings.Repeat("s", klen)
-			limit := DefaultMaxItemSize - MemcachedItemSize(klen, 0, flags)
+			limit := memcache.DefaultMaxItemSize - memItemSize(klen, 0, flags)
 			for _, size := range []int{limit - 1, limit, limit + 1} {
 				var errs [2]string
 				for i, s := range sides {

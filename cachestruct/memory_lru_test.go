@@ -207,7 +207,7 @@ func FuzzMemoryOps(f *testing.F) {
 				if found {
 					require.False(t, it.Won && it.Busy)
 					require.True(t, it.TTL == NoExpiry || it.TTL >= time.Second, "TTL %v", it.TTL)
-					require.LessOrEqual(t, MemcachedItemSize(len(k), len(it.Value), it.Flags), 400)
+					require.LessOrEqual(t, memItemSize(len(k), len(it.Value), it.Flags), 400)
 				}
 			}
 			if err != nil {

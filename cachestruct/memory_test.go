@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/twine-go/twine/internal/memcache"
 )
 
 // memCheck verifies the internal consistency of every shard: map and LRU
@@ -57,9 +59,9 @@ func requireMiss(t *testing.T, m *Memory, key string) {
 
 func TestNewMemoryOptions(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
-	assert.Equal(t, DefaultMaxItemSize, m.maxItemSize)
+	assert.Equal(t, memcache.DefaultMaxItemSize, m.maxItemSize)
 	assert.Len(t, m.shards, memMaxShards)
-	assert.Equal(t, int64(DefaultMaxBytes/memMaxShards), m.shards[0].limit)
+	assert.Equal(t, int64(memDefaultMaxBytes/memMaxShards), m.shards[0].limit)
 
 	small := NewMemory(MemoryOptions{MaxBytes: 4 << 20})
 	assert.Len(t, small.shards, 1, "4 MiB with 1 MiB items is one exact LRU")
@@ -169,9 +171,9 @@ func TestMemoryValueTooLarge(t *testing.T) {
 	})
 	t.Run("item larger than MaxBytes", func(t *testing.T) {
 		m := NewMemory(MemoryOptions{MaxBytes: 1000})
-		_, err := m.Set(ctx, "k", make([]byte, 1000-ItemOverhead-1), SetOptions{})
+		_, err := m.Set(ctx, "k", make([]byte, 1000-memEntryOverhead-1), SetOptions{})
 		require.NoError(t, err)
-		_, err = m.Set(ctx, "k", make([]byte, 1000-ItemOverhead), SetOptions{})
+		_, err = m.Set(ctx, "k", make([]byte, 1000-memEntryOverhead), SetOptions{})
 		require.ErrorIs(t, err, ErrValueTooLarge)
 		memCheck(t, m)
 	})
