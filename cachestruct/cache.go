@@ -88,6 +88,8 @@ type CacheConfig struct {
 // caching it: the documented fallback, which protects availability at the
 // cost of the backend's load while the store is down (in-process flights
 // still deduplicate).
+//
+// Create a Cache with NewCache; the zero value is not usable.
 type Cache[T any] struct {
 	store Store
 	codec Codec[T]

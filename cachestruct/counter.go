@@ -40,6 +40,8 @@ type CounterConfig struct {
 // With Load a missing counter is seeded with Store.Set in ModeAdd, of which
 // exactly one concurrent caller wins; the losers increment the winner's
 // counter. So no increment is lost to the get-then-set race of naive code.
+//
+// Create a Counter with NewCounter; the zero value is not usable.
 type Counter struct {
 	store Store
 	cfg   CounterConfig

@@ -46,6 +46,8 @@ type Event struct {
 // memcached): Append reports ErrValueTooLarge once it is full.
 //
 // EventLog is safe for concurrent use by multiple goroutines and processes.
+//
+// Create an EventLog with NewEventLog; the zero value is not usable.
 type EventLog struct {
 	store  Store
 	prefix string

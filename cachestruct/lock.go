@@ -50,6 +50,8 @@ type LockConfig struct {
 // (two holders at once), as with any memcached lock: use Lock for
 // efficiency (avoid duplicate work), not where a second holder would
 // corrupt data, or fence writes with the token.
+//
+// Create a Lock with NewLock; the zero value is not usable.
 type Lock struct {
 	store Store
 	key   string
@@ -143,7 +145,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // Held is a held Lock: the proof of ownership (the CAS of the lock item the
-// holder wrote). It is safe for concurrent use by multiple goroutines.
+// holder wrote), returned by Lock.TryLock and Lock.Lock; the zero value is
+// not usable. It is safe for concurrent use by multiple goroutines.
 type Held struct {
 	lock  *Lock
 	owner string

@@ -47,6 +47,8 @@ type OnlineConfig struct {
 // Count reads it as zero, so an eviction under-counts for at most one
 // window. Online is safe for concurrent use by multiple goroutines and
 // processes sharing the store.
+//
+// Create an Online with NewOnline; the zero value is not usable.
 type Online struct {
 	store  Store
 	prefix string

@@ -73,6 +73,8 @@ func (f SinkFunc) Add(ctx context.Context, flushID string, counts []StatCount) e
 // A miss means the count was lost: a counter or the dirty list evicted, or
 // their server lost, before a flush. Counts are data one would rather not
 // lose, not data that must not be lost: flush often, give the store room.
+//
+// Create a Stats with NewStats; the zero value is not usable.
 type Stats struct {
 	store  Store
 	prefix string

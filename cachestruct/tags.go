@@ -58,6 +58,8 @@ type TagVersions map[string]uint64
 // one Store.GetMulti (one round trip per server); tags stored with the
 // entry but not given cost a second GetMulti. TagsConfig.LocalTTL saves the
 // tag lookups altogether for a while.
+//
+// Create a Tags with NewTags; the zero value is not usable.
 type Tags struct {
 	store Store
 	cfg   TagsConfig
