@@ -177,11 +177,19 @@ func memExpiry(c *memClock, ttl time.Duration) (deadline int64, expired bool) {
 	case ttl < 0:
 		return 0, true
 	}
+	// A deadline beyond the year 2262 cannot be represented: never, in
+	// practice.
+	const maxSeconds = (1<<63 - 1) / int64(time.Second)
 	s := memSeconds(ttl)
-	if s > (1<<63-1-c.get())/int64(time.Second) {
-		return 0, false // beyond the year 2262: never, in practice
+	if s > maxSeconds {
+		return 0, false
 	}
-	return c.get() + s*int64(time.Second), false
+	d := s * int64(time.Second)
+	now := c.get()
+	if now > 1<<63-1-d {
+		return 0, false
+	}
+	return now + d, false
 }
 
 // memLeft returns the TTL left of an item with deadline exp in whole seconds,

@@ -51,7 +51,7 @@ func (m *Memory) get(s *memShard, c *memClock, key string, opt GetOptions) (Item
 	win := false
 	if !e.won {
 		win = e.stale ||
-			opt.Recache > 0 && e.exp != 0 && memLeft(c, e.exp) < time.Duration(memSeconds(opt.Recache))*time.Second
+			opt.Recache > 0 && e.exp != 0 && int64(memLeft(c, e.exp)/time.Second) < memSeconds(opt.Recache)
 	}
 	it := e.snapshot(c)
 	switch {

@@ -284,6 +284,9 @@ func TestMemoryRecache(t *testing.T) {
 		assert.False(t, it.Won, "1s left is not below 1s")
 		it = mustGet(t, m, "k", GetOptions{Recache: 1001 * time.Millisecond})
 		assert.True(t, it.Won)
+		mustSet(t, m, "k", "v", SetOptions{TTL: time.Hour})
+		it = mustGet(t, m, "k", GetOptions{Recache: time.Duration(1<<63 - 1)})
+		assert.True(t, it.Won, "the longest threshold does not overflow")
 	})
 }
 

@@ -272,6 +272,13 @@ func TestMemoryInjectedClock(t *testing.T) {
 	requireMiss(t, m, "k")
 	mustSet(t, m, "max", "v", SetOptions{TTL: time.Duration(1<<63 - 1)})
 	assert.Equal(t, NoExpiry, mustGet(t, m, "max", GetOptions{}).TTL, "beyond 2262 is never")
+
+	// A clock before 1970 works too.
+	now = time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
+	mustSet(t, m, "old", "v", SetOptions{TTL: time.Minute})
+	assert.Equal(t, time.Minute, mustGet(t, m, "old", GetOptions{}).TTL)
+	mustSet(t, m, "old", "v", SetOptions{TTL: time.Duration(1<<63 - 1)})
+	assert.Equal(t, NoExpiry, mustGet(t, m, "old", GetOptions{}).TTL)
 }
 
 func TestMemoryExpiredItemsAreReclaimed(t *testing.T) {
