@@ -164,3 +164,48 @@ func BenchmarkHub(b *testing.B) {
 		})
 	}
 }
+
+// chanHub is the baseline for BenchmarkHub: the same hub with a buffered
+// channel per subscriber instead of a Deferred (no cancellation, no
+// timeout, no chain), to price what the Deferred costs.
+type chanHub struct {
+	mu      sync.Mutex
+	waiting map[chan Message]struct{}
+	lastID  uint64
+}
+
+func (h *chanHub) subscribe() chan Message {
+	c := make(chan Message, 1)
+	h.mu.Lock()
+	h.waiting[c] = struct{}{}
+	h.mu.Unlock()
+	return c
+}
+
+func (h *chanHub) publish(text string) {
+	h.mu.Lock()
+	h.lastID++
+	msg := Message{ID: h.lastID, Text: text}
+	waiting := h.waiting
+	h.waiting = make(map[chan Message]struct{}, len(waiting))
+	h.mu.Unlock()
+	for c := range waiting {
+		c <- msg
+	}
+}
+
+func BenchmarkChanHub(b *testing.B) {
+	for _, n := range []int{1, 100, 1000, 10000} {
+		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+			h := &chanHub{waiting: map[chan Message]struct{}{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				for range n {
+					h.subscribe()
+				}
+				h.publish("tick")
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/subscriber")
+		})
+	}
+}
