@@ -71,10 +71,12 @@ type Deferred[T any] struct {
 	err    error
 
 	// links[head:] are the pairs still to run. links starts on inline, so
-	// the first four pairs cost no allocation; head makes popping O(1).
+	// the first two pairs cost no allocation; head makes popping O(1).
+	// (Two, not more: a Deferred of int then fits the 144-byte size class,
+	// and the first growth goes straight to eight.)
 	links  []link[T]
 	head   int
-	inline [4]link[T]
+	inline [2]link[T]
 
 	// waiting is the inner Deferred this one waits on (implicit chaining),
 	// set by the runner when it stops, cleared when the result comes back.

@@ -1,6 +1,9 @@
 package deferred
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Outcome is the outcome of one input Deferred of List or Race.
 type Outcome[T any] struct {
@@ -140,45 +143,42 @@ func Gather[T any](ds []*Deferred[T], consumeErrors bool) *Deferred[[]T] {
 	if len(ds) == 0 {
 		return Succeed([]T{})
 	}
-	s := &gatherState[T]{consume: consumeErrors, values: make([]T, len(ds)), left: len(ds)}
+	s := &gatherState[T]{consume: consumeErrors, values: make([]T, len(ds))}
+	s.left.Store(int64(len(ds)))
 	s.out = NewWithCanceller(func(*Deferred[[]T]) { cancelAll(ds) })
 	attach(ds, s)
 	return s.out
 }
 
+// gatherState collects with atomics rather than a mutex: each input writes
+// only its own slot before decrementing left, and the input that brings left
+// to zero is synchronized after every other decrement (and so sees every
+// slot), per the Go memory model for sync/atomic.
 type gatherState[T any] struct {
 	consume bool
 	out     *Deferred[[]T]
-	mu      sync.Mutex
 	values  []T
-	left    int
-	fired   bool
+	left    atomic.Int64
+	fired   atomic.Bool
 }
 
 func (s *gatherState[T]) arrive(i int, v T, err error) (T, error) {
-	s.mu.Lock()
-	s.left--
-	var fire bool
-	if !s.fired {
-		if err == nil {
-			s.values[i] = v
-		}
-		fire = err != nil || s.left == 0
-		s.fired = fire
-	}
-	s.mu.Unlock()
-	if fire {
-		if err != nil {
+	if err != nil {
+		if s.fired.CompareAndSwap(false, true) {
 			_ = s.out.Errback(&FirstError{Index: i, Err: err})
-		} else {
-			_ = s.out.Callback(s.values)
 		}
+		s.left.Add(-1)
+		if s.consume {
+			var zero T
+			return zero, nil
+		}
+		return v, err
 	}
-	if err != nil && s.consume {
-		var zero T
-		return zero, nil
+	s.values[i] = v
+	if s.left.Add(-1) == 0 && s.fired.CompareAndSwap(false, true) {
+		_ = s.out.Callback(s.values)
 	}
-	return v, err
+	return v, nil
 }
 
 // Race fires with the first success among ds (Twisted's race): an Outcome
