@@ -296,3 +296,39 @@ func TestMemoryExpiredItemsAreReclaimed(t *testing.T) {
 		assert.Len(t, s.items, 60, "each write drops up to two expired items from the cold end")
 	})
 }
+
+// FuzzMemoryKey checks the key rule against an independent statement of
+// it, and that valid keys are distinct items while invalid ones write
+// nothing.
+func FuzzMemoryKey(f *testing.F) {
+	for _, k := range []string{"", "k", "a b", "a\r\nb", "\x00", "\x7f", "\x80", "clé", strings.Repeat("k", 250),
+		strings.Repeat("k", 251), strings.Repeat("\x01", 186), strings.Repeat("\x01", 187)} {
+		f.Add(k, false)
+		f.Add(k, true)
+	}
+	f.Fuzz(func(t *testing.T, key string, binary bool) {
+		text := len(key) >= 1 && len(key) <= 250
+		for i := 0; i < len(key); i++ {
+			if key[i] <= ' ' || key[i] == 0x7f {
+				text = false
+			}
+		}
+		want := text || binary && len(key) >= 1 && len(key) <= 186
+
+		m := NewMemory(MemoryOptions{BinaryKeys: binary})
+		ctx := context.Background()
+		_, err := m.Set(ctx, key, []byte(key), SetOptions{})
+		if !want {
+			require.ErrorIs(t, err, ErrInvalidKey)
+			for i := range m.shards {
+				require.Empty(t, m.shards[i].items)
+			}
+			return
+		}
+		require.NoError(t, err)
+		if len(key) < 186 {
+			mustSet(t, m, key+"x", "other", SetOptions{})
+		}
+		assert.Equal(t, key, string(mustGet(t, m, key, GetOptions{}).Value))
+	})
+}
