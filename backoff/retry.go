@@ -185,7 +185,12 @@ func (c *config) run(ctx context.Context, op func(context.Context) error) error 
 		}
 	}()
 	for attempt := int64(1); ; attempt++ {
-		err := c.call(ctx, op)
+		var err error
+		if c.timeout > 0 {
+			err = c.callWithTimeout(ctx, op)
+		} else {
+			err = op(ctx)
+		}
 		if err == nil {
 			if c.budget != nil {
 				c.budget.RecordSuccess()
@@ -246,11 +251,8 @@ func (c *config) run(ctx context.Context, op func(context.Context) error) error 
 	}
 }
 
-// call runs one attempt, under its own timeout if one is set.
-func (c *config) call(ctx context.Context, op func(context.Context) error) error {
-	if c.timeout <= 0 {
-		return op(ctx)
-	}
+// callWithTimeout runs one attempt under its own timeout.
+func (c *config) callWithTimeout(ctx context.Context, op func(context.Context) error) error {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	return op(actx)
