@@ -243,6 +243,25 @@ func TestMemoryMatchesMemcachedItemSize(t *testing.T) {
 				require.Equal(t, errs[1], errs[0], "key %d bytes, flags %d, value %d bytes", klen, flags, size)
 				require.Equal(t, size > limit, errs[0] != "ok", "value %d bytes", size)
 			}
+			// Appending up to the limit works; one byte more is not stored
+			// and leaves the item as it was.
+			for _, extra := range []int{10, 1} {
+				var errs [2]string
+				for i, s := range sides {
+					if extra == 10 {
+						_, err := s.store.Set(ctx, key, make([]byte, limit-10), SetOptions{Flags: flags})
+						require.NoError(t, err)
+					}
+					_, err := s.store.Set(ctx, key, make([]byte, extra), SetOptions{Mode: ModeAppend})
+					errs[i] = diffErr(err)
+					it, found, err := s.store.Get(ctx, key, GetOptions{})
+					require.NoError(t, err)
+					require.True(t, found)
+					require.Len(t, it.Value, limit, "%s", s.name)
+				}
+				require.Equal(t, errs[1], errs[0], "append %d bytes", extra)
+				require.Equal(t, extra == 1, errs[0] == ErrNotStored.Error(), "append %d bytes: %s", extra, errs[0])
+			}
 		}
 	}
 }
