@@ -65,17 +65,17 @@ func (q *Sequence) Next() time.Duration {
 				q.cur = s.max
 			}
 		}
-	} else if s.jitter == DecorrelatedJitter {
-		// U(Base, Multiplier·prev), clamped below: draws above Max become
-		// Max, which is the AWS formula and its spike at the cap.
+	} else if s.jitter == DecorrelatedJitter && s.max > 0 {
+		// U(Base, Multiplier·prev); the cap below turns every draw above
+		// Max into Max: the AWS formula, and its spike at the cap.
 		d = s.base + q.float()*(q.prev*s.mult-s.base)
 		q.prev = s.max
 		if d < s.max {
 			q.prev = d
 		}
-	} else {
+	} else if s.jitter == SmoothJitter && s.max > 0 {
 		d = q.smooth()
-	}
+	} // else the zero Sequence: d stays 0
 	q.n++
 	// The cap holds after jitter.
 	if !(d < s.max) { // also maps NaN to the cap
