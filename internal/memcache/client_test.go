@@ -327,3 +327,56 @@ func TestClientClose(t *testing.T) {
 	require.NoError(t, c.Close())
 	require.ErrorIs(t, c.Noop(ctx), ErrClosed)
 }
+
+func TestClientCancelWhileBlocked(t *testing.T) {
+	c, s := newClient(t, Config{Timeout: 10 * time.Second})
+	require.NoError(t, c.Noop(context.Background()))
+	s.Pause()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Get(ctx, "k", GetOptions{})
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a cancelled call stayed blocked on a hung server")
+	}
+	s.Resume()
+	require.NoError(t, c.Noop(context.Background()), "the connection is still in step")
+}
+
+// TestClientCancellationsDoNotHurtOthers mixes callers that give up at
+// random moments with callers that do not: the latter always succeed.
+func TestClientCancellationsDoNotHurtOthers(t *testing.T) {
+	c, _ := newClient(t, Config{Conns: 1})
+	ctx := context.Background()
+	_, err := c.Set(ctx, "k", []byte("v"), SetOptions{})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 300 {
+				if g%2 == 0 {
+					cctx, cancel := context.WithCancel(ctx)
+					if i%3 == 0 {
+						cancel()
+					} else {
+						go cancel()
+					}
+					_, _ = c.Get(cctx, "k", GetOptions{})
+					cancel()
+					continue
+				}
+				it, err := c.Get(ctx, "k", GetOptions{})
+				if !assert.NoError(t, err) || !assert.Equal(t, "v", string(it.Value)) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

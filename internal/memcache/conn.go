@@ -53,7 +53,8 @@ type conn struct {
 	// next replies arrive, before it blocks, and when it gives up the role,
 	// so that under load one write carries the requests of many callers
 	// (and a lone caller still writes at once).
-	reading bool
+	reading   bool
+	readerGen uint64 // counts the holders of the read role
 }
 
 func newConn(nc net.Conn, addr string, timeout time.Duration, maxValue int) *conn {
@@ -252,16 +253,10 @@ var aLongTimeAgo = time.Unix(1, 0)
 // the connection breaks, or ctx ends before a reply has started. The
 // caller holds the read role.
 func (c *conn) readFor(ctx context.Context, cl *call) {
-	if ctx.Done() != nil {
-		// A cancellation interrupts the blocked read. If it fires late,
-		// after the role has passed on, the next reader sees a timeout that
-		// is neither its ctx's nor Timeout's and just reads again.
-		stop := context.AfterFunc(ctx, func() { _ = c.nc.SetReadDeadline(aLongTimeAgo) })
-		defer stop()
-	}
-	ctxDeadline, hasDeadline := ctx.Deadline()
 	c.mu.Lock()
 	c.reading = true
+	c.readerGen++
+	gen := c.readerGen
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
@@ -269,6 +264,19 @@ func (c *conn) readFor(ctx context.Context, cl *call) {
 		c.flushQueuedLocked(ctx)
 		c.mu.Unlock()
 	}()
+	if ctx.Done() != nil {
+		// A cancellation interrupts the blocked read, unless the role has
+		// passed on meanwhile.
+		stop := context.AfterFunc(ctx, func() {
+			c.mu.Lock()
+			if c.reading && c.readerGen == gen {
+				_ = c.nc.SetReadDeadline(aLongTimeAgo)
+			}
+			c.mu.Unlock()
+		})
+		defer stop()
+	}
+	ctxDeadline, hasDeadline := ctx.Deadline()
 	for cl.state.Load() == callWaiting {
 		if c.br.Buffered() == 0 {
 			// About to block: send what was queued meanwhile, let the
