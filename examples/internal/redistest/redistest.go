@@ -1,7 +1,7 @@
 // Package redistest starts real redis-server processes for the tests of the
 // example programs, as internal/memcachedtest does for memcached: one
-// server, or a cluster for sharding tests, with the means to stop and
-// restart one of them.
+// server, or a cluster for sharding tests, with the means to stop, restart
+// and pause one of them.
 //
 // Each server listens on a free 127.0.0.1 port, keeps nothing on disk (no
 // RDB snapshots, no AOF, its working directory is t.TempDir()), and is
@@ -51,6 +51,7 @@ type Server struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd's process has been reaped
+	paused bool
 }
 
 // Start starts one redis-server on a free loopback port, waits until it
@@ -124,11 +125,43 @@ func (s *Server) Restart() {
 	s.t.Fatalf("redistest: restart %s: %v", s.Addr(), err)
 }
 
-// Running reports whether the process is alive.
+// Pause stops the process with SIGSTOP: the kernel still accepts
+// connections on its port, but nothing answers, as with a hung server.
+func (s *Server) Pause() {
+	s.t.Helper()
+	s.signal(syscall.SIGSTOP, true)
+}
+
+// Resume continues a paused server with SIGCONT.
+func (s *Server) Resume() {
+	s.t.Helper()
+	s.signal(syscall.SIGCONT, false)
+}
+
+// Running reports whether the process is alive (paused or not).
 func (s *Server) Running() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.cmd != nil
+}
+
+// Paused reports whether the server is paused.
+func (s *Server) Paused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.paused
+}
+
+func (s *Server) signal(sig syscall.Signal, paused bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		s.t.Fatalf("redistest: %s is not running", s.Addr())
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("redistest: signal %v to %s: %v", sig, s.Addr(), err)
+	}
+	s.paused = paused
 }
 
 // start launches the process on s.port and waits until it answers. On
@@ -162,7 +195,7 @@ func (s *Server) start() error {
 		close(exited)
 	}()
 	s.mu.Lock()
-	s.cmd, s.exited = cmd, exited
+	s.cmd, s.exited, s.paused = cmd, exited, false
 	s.mu.Unlock()
 
 	if err := waitReady(s.Addr(), exited); err != nil {
@@ -172,11 +205,12 @@ func (s *Server) start() error {
 	return nil
 }
 
-// kill ends the process with SIGKILL and waits until it is reaped.
+// kill ends the process with SIGKILL (which also ends a paused one) and
+// waits until it is reaped.
 func (s *Server) kill() {
 	s.mu.Lock()
 	cmd, exited := s.cmd, s.exited
-	s.cmd, s.exited = nil, nil
+	s.cmd, s.exited, s.paused = nil, nil, false
 	s.mu.Unlock()
 	if cmd == nil {
 		return

@@ -71,3 +71,23 @@ func TestMissingBinarySkips(t *testing.T) {
 	})
 	assert.True(t, sub.Skipped(), "Start skips when redis-server is missing")
 }
+
+func TestPauseAndResume(t *testing.T) {
+	s := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, ReadTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx := context.Background()
+	require.NoError(t, c.Ping(ctx).Err())
+
+	s.Pause()
+	assert.True(t, s.Paused())
+	assert.True(t, s.Running())
+	err := c.Ping(ctx).Err()
+	var netErr net.Error
+	require.ErrorAs(t, err, &netErr, "a paused server does not answer")
+	assert.True(t, netErr.Timeout())
+
+	s.Resume()
+	assert.False(t, s.Paused())
+	require.NoError(t, c.Ping(ctx).Err())
+}
