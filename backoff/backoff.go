@@ -33,8 +33,10 @@
 // allocates nothing; otherwise it uses one timer for all its waits.
 //
 // A [Budget] shared by the loops that call one service refuses retries when
-// too many calls fail, in the manner of gRPC retry throttling: the retry
-// storm that turns a short outage into a long one never starts. The program
+// too many calls fail, in the manner of gRPC retry throttling; a
+// [RateBudget] caps retries at a share of recent requests plus a floor per
+// second, in the manner of Finagle. Either way the retry storm that turns a
+// short outage into a long one never starts. The program
 // examples/backoffsim in the repository simulates such an outage with 1000
 // clients and shows which policies let the server recover.
 package backoff

@@ -8,7 +8,7 @@ import (
 // Errors returned by this package; test for them with errors.Is.
 var (
 	// ErrBudgetExhausted is joined with the last error of the operation when
-	// a Budget refuses a retry.
+	// a Budget or a RateBudget refuses a retry.
 	ErrBudgetExhausted = errors.New("backoff: retry budget exhausted")
 	// ErrInvalidPolicy is wrapped by Validate and returned by Retry, without
 	// calling the operation, when the policy has invalid fields.

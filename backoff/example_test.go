@@ -191,3 +191,21 @@ func ExampleWithSeed() {
 	// [454ns 1.945µs 2.876µs]
 	// true
 }
+
+func ExampleRateBudget() {
+	// Retries limited to 10 % of requests, plus 1 per second, over 10 s.
+	budget := &backoff.RateBudget{Percent: 0.1, MinPerSecond: 1}
+	for range 50 {
+		budget.RecordRequest() // what Retry does for each first attempt
+	}
+	fmt.Println("retries allowed:", budget.Tokens())
+	calls := 0
+	err := backoff.Retry(context.Background(), func(ctx context.Context) error {
+		calls++
+		return errors.New("overloaded")
+	}, backoff.WithPolicy(backoff.Constant{}), backoff.WithRateBudget(budget))
+	fmt.Println(calls, "calls;", errors.Is(err, backoff.ErrBudgetExhausted))
+	// Output:
+	// retries allowed: 15
+	// 16 calls; true
+}

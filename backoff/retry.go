@@ -14,6 +14,7 @@ type Option struct {
 	n      int64
 	spec   spec
 	budget *Budget
+	rate   *RateBudget
 	notify func(attempt int, err error, next time.Duration)
 }
 
@@ -26,6 +27,7 @@ const (
 	optMaxElapsed
 	optAttemptTimeout
 	optBudget
+	optRateBudget
 	optNotify
 	optSeed
 )
@@ -57,6 +59,12 @@ func AttemptTimeout(d time.Duration) Option {
 // with the last error. A nil b means no budget.
 func WithBudget(b *Budget) Option { return Option{kind: optBudget, budget: b} }
 
+// WithRateBudget makes the loop deposit into b for its first attempt and
+// withdraw from b for each retry; when b has nothing left, Retry stops and
+// returns ErrBudgetExhausted joined with the last error. A nil b means no
+// rate budget. It combines with WithBudget.
+func WithRateBudget(b *RateBudget) Option { return Option{kind: optRateBudget, rate: b} }
+
 // Notify sets a hook called after each failed attempt that will be retried,
 // with the attempt's number (1 for the first call), its error and the delay
 // before the next attempt. It runs on the goroutine that called Retry,
@@ -80,6 +88,7 @@ type config struct {
 	maxElapsed  time.Duration
 	timeout     time.Duration
 	budget      *Budget
+	rate        *RateBudget
 	notify      func(int, error, time.Duration)
 	seed        uint64
 	seeded      bool
@@ -102,6 +111,8 @@ func resolve(opts []Option) config {
 			c.timeout = time.Duration(o.n)
 		case optBudget:
 			c.budget = o.budget
+		case optRateBudget:
+			c.rate = o.rate
 		case optNotify:
 			c.notify = o.notify
 		case optSeed:
@@ -119,8 +130,8 @@ func resolve(opts []Option) config {
 //
 //   - op returns a Permanent error: Retry returns the error inside it;
 //   - MaxAttempts or MaxElapsed is reached: Retry returns op's last error;
-//   - the Budget refuses a retry: Retry returns ErrBudgetExhausted joined
-//     with op's last error;
+//   - the Budget or the RateBudget refuses a retry: Retry returns
+//     ErrBudgetExhausted joined with op's last error;
 //   - op's error carries a negative retry-after hint: Retry returns it;
 //   - ctx ends, during a wait or before a call: Retry returns promptly with
 //     ctx.Err() (and its cause, if different) joined with op's last error,
@@ -178,6 +189,9 @@ func (c *config) run(ctx context.Context, op func(context.Context) error) error 
 	if c.seeded {
 		seq.seed(c.seed)
 	}
+	if c.rate != nil {
+		c.rate.RecordRequest()
+	}
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -227,7 +241,7 @@ func (c *config) run(ctx context.Context, op func(context.Context) error) error 
 		if c.maxElapsed > 0 && time.Since(start)+delay > c.maxElapsed {
 			return err
 		}
-		if c.budget != nil && !c.budget.Allow() {
+		if (c.budget != nil && !c.budget.Allow()) || (c.rate != nil && !c.rate.TryRetry()) {
 			return errors.Join(ErrBudgetExhausted, err)
 		}
 		if c.notify != nil {

@@ -169,40 +169,48 @@ func BenchmarkBackoffRetry(b *testing.B) {
 	})
 }
 
-// BenchmarkBackoffBudget measures twine's retry Budget shared by all
-// goroutines under b.RunParallel (the peers have no budget); the atomic
-// counter gives a baseline for one contended read-modify-write.
+// backoffParallel runs f under b.RunParallel and reports, next to ns/op,
+// the CPU time of all goroutines per operation as cpu-ns/op.
+func backoffParallel(b *testing.B, f func(i int)) {
+	b.ReportAllocs()
+	start := backoffCPUTime(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for i := 0; pb.Next(); i++ {
+			f(i)
+		}
+	})
+	b.ReportMetric(float64(backoffCPUTime(b)-start)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkBackoffBudget measures twine's retry budgets, Budget and
+// RateBudget, shared by all goroutines under b.RunParallel (the peers have
+// no budget); the atomic counter gives a baseline for one contended
+// read-modify-write.
 func BenchmarkBackoffBudget(b *testing.B) {
 	b.Run("op=allow", func(b *testing.B) {
 		var budget backoff.Budget
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				_ = budget.Allow()
-			}
-		})
+		backoffParallel(b, func(int) { _ = budget.Allow() })
 	})
 	b.Run("op=record+allow", func(b *testing.B) {
 		budget := backoff.Budget{MaxTokens: 100, TokenRatio: 1}
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for i := 0; pb.Next(); i++ {
-				if i%2 == 0 {
-					budget.RecordFailure()
-				} else {
-					budget.RecordSuccess()
-				}
-				_ = budget.Allow()
+		backoffParallel(b, func(i int) {
+			if i%2 == 0 {
+				budget.RecordFailure()
+			} else {
+				budget.RecordSuccess()
 			}
+			_ = budget.Allow()
+		})
+	})
+	b.Run("op=rate-request+retry", func(b *testing.B) {
+		budget := backoff.RateBudget{Percent: 1}
+		backoffParallel(b, func(int) {
+			budget.RecordRequest()
+			_ = budget.TryRetry()
 		})
 	})
 	b.Run("op=atomic-add-baseline", func(b *testing.B) {
 		var n atomic.Int64
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				n.Add(1)
-			}
-		})
+		backoffParallel(b, func(int) { n.Add(1) })
 	})
 }
