@@ -32,32 +32,37 @@ func (d *Deferred[T]) runLocked() {
 	}
 }
 
+// batchSize is how many links the runner takes per lock acquisition.
+const batchSize = 8
+
 // step runs c's pending links until c must stop: no more links, paused, or
-// waiting on an inner Deferred. The caller holds c's baton. When a link hands
-// c's result to a Deferred waiting on c and that one can run, step returns it
-// as next, with its baton taken (step is called with c.mu held when
-// locked); keep then says whether c still holds its own
-// baton because links remain, in which case c must be resumed after next.
-// c.mu is never held while user code runs.
+// waiting on an inner Deferred. The caller holds c's baton, and c.mu too
+// when locked is true. When a link hands c's result to a Deferred waiting on
+// c and that one can run, step returns it as next, with its baton taken;
+// keep then says whether c still holds its own baton because links remain,
+// in which case c must be resumed after next.
+//
+// Links run in batches: up to batchSize are taken under c.mu, then run
+// with c.mu released (user code never runs under the lock), the current
+// result kept in locals; whatever a pause or a wait left of the batch goes
+// back in front of the pending links. One lock round trip per batch instead
+// of one per callback.
 func (c *Deferred[T]) step(locked bool) (next *Deferred[T], keep bool) {
 	var zero T
 	if !locked {
 		c.mu.Lock()
 	}
 	for {
-		if c.paused > 0 || c.head == len(c.links) {
+		if c.paused.Load() > 0 || c.head == len(c.links) {
 			c.stop()
 			c.mu.Unlock()
 			return nil, false
 		}
-		fn := c.pop().fn
-		v, err := c.result, c.err
-		if fn == nil {
-			continue // an empty pair passes the result through
-		}
-		if chainee, ok := fn.(*Deferred[T]); ok {
+		if chainee, ok := c.links[c.head].fn.(*Deferred[T]); ok {
 			// Continuation: give our result to the Deferred waiting on us
 			// and forget it ourselves (Twisted's _CONTINUE).
+			c.pop()
+			v, err := c.result, c.err
 			c.result, c.err = zero, nil
 			more := c.head < len(c.links)
 			if !more {
@@ -73,34 +78,65 @@ func (c *Deferred[T]) step(locked bool) (next *Deferred[T], keep bool) {
 			c.mu.Lock()
 			continue
 		}
+
+		// Take a batch, stopping before any continuation.
+		var batch [batchSize]link[T]
+		n := 0
+		for n < batchSize && c.head < len(c.links) {
+			if _, cont := c.links[c.head].fn.(*Deferred[T]); cont {
+				break
+			}
+			batch[n] = c.pop()
+			n++
+		}
+		v, err := c.result, c.err
 		c.mu.Unlock()
 
-		nv, inner, nerr := call(fn, v, err)
-		if inner != nil {
-			switch {
-			case inner == c:
-				nerr = ErrCircularChain
-			default:
-				if iv, ok, ierr := inner.take(c); ok {
+		i := 0
+		var waitOn *Deferred[T]
+		for i < n {
+			if i > 0 && c.paused.Load() > 0 {
+				break // a callback paused c: the rest waits for Unpause
+			}
+			fn := batch[i].fn
+			batch[i] = link[T]{}
+			i++
+			if fn == nil {
+				continue // an empty pair passes the result through
+			}
+			nv, inner, nerr := call(fn, v, err)
+			if inner != nil {
+				if inner == c {
+					nv, nerr = zero, ErrCircularChain
+				} else if iv, ok, ierr := inner.take(c); ok {
 					nv, nerr = iv, ierr
+				} else {
+					// inner will resume c through the continuation link
+					// just added to it, maybe already on another goroutine.
+					waitOn = inner
 					break
 				}
-				// inner will resume c through the continuation link just
-				// added to it, maybe already on another goroutine.
-				c.mu.Lock()
-				if c.flags&fDelivered != 0 {
-					c.flags &^= fDelivered
-					continue // the result is already in c.result
-				}
-				c.waiting = inner
-				c.flags &^= fRunning
-				c.markHandled() // the error, if any, was handled by the step that returned inner
-				c.mu.Unlock()
-				return nil, false
 			}
+			v, err = nv, nerr
 		}
+
 		c.mu.Lock()
-		c.result, c.err = nv, nerr
+		if i < n {
+			c.unpop(batch[i:n])
+		}
+		if waitOn != nil {
+			if c.flags&fDelivered != 0 {
+				c.flags &^= fDelivered
+				continue // the inner result is already in c.result
+			}
+			c.result, c.err = v, err
+			c.waiting = waitOn
+			c.flags &^= fRunning
+			c.markHandled() // the error, if any, was handled by the step that returned inner
+			c.mu.Unlock()
+			return nil, false
+		}
+		c.result, c.err = v, err
 	}
 }
 
@@ -109,7 +145,7 @@ func (c *Deferred[T]) step(locked bool) (next *Deferred[T], keep bool) {
 // held.
 func (c *Deferred[T]) stop() {
 	c.flags &^= fRunning
-	if c.paused == 0 && c.waiting == nil {
+	if c.paused.Load() == 0 && c.waiting == nil {
 		c.settle()
 		return
 	}
@@ -137,7 +173,7 @@ func (c *Deferred[T]) settle() {
 func (inner *Deferred[T]) take(c *Deferred[T]) (v T, ok bool, err error) {
 	var zero T
 	inner.mu.Lock()
-	if inner.flags&(fFired|fRunning) == fFired && inner.paused == 0 && inner.waiting == nil {
+	if inner.flags&(fFired|fRunning) == fFired && inner.paused.Load() == 0 && inner.waiting == nil {
 		v, err = inner.result, inner.err
 		inner.result, inner.err = zero, nil
 		inner.trackUnhandled()
@@ -162,7 +198,7 @@ func (c *Deferred[T]) resume(v T, err error) bool {
 		return false
 	}
 	c.waiting = nil
-	if c.paused > 0 || c.flags&fRunning != 0 {
+	if c.paused.Load() > 0 || c.flags&fRunning != 0 {
 		c.mu.Unlock()
 		return false
 	}

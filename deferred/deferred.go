@@ -1,6 +1,9 @@
 package deferred
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Flag bits of Deferred.flags, all guarded by Deferred.mu.
 const (
@@ -64,9 +67,11 @@ type (
 // goroutine calling the Add method, before it returns. The package
 // documentation describes the model in full.
 type Deferred[T any] struct {
-	mu     sync.Mutex
-	flags  uint32
-	paused int32
+	mu    sync.Mutex
+	flags uint32
+	// paused is written with mu held; the runner also reads it between
+	// the callbacks of a batch, without mu.
+	paused atomic.Int32
 	result T
 	err    error
 
@@ -174,7 +179,7 @@ func (d *Deferred[T]) fireLocked(v T, err error) error {
 	if d.extra != nil || debugging() {
 		d.recordFire()
 	}
-	if d.paused > 0 {
+	if d.paused.Load() > 0 {
 		d.mu.Unlock()
 		return nil
 	}
@@ -278,7 +283,7 @@ func (d *Deferred[T]) AddBothDeferred(f func(T, error) (*Deferred[T], error)) *D
 func (d *Deferred[T]) add(l link[T]) *Deferred[T] {
 	d.mu.Lock()
 	d.push(l)
-	if d.flags&(fFired|fRunning) == fFired && d.paused == 0 && d.waiting == nil {
+	if d.flags&(fFired|fRunning) == fFired && d.paused.Load() == 0 && d.waiting == nil {
 		d.flags |= fRunning
 		d.runLocked()
 		return d
@@ -321,11 +326,32 @@ func (d *Deferred[T]) pop() link[T] {
 	return l
 }
 
+// unpop puts ls back in front of the pending links, in order: the part of a
+// batch the runner did not get to. Called with d.mu held.
+func (d *Deferred[T]) unpop(ls []link[T]) {
+	k := len(ls)
+	if d.head >= k {
+		// The slots just before head are the runner's own, already
+		// consumed: nobody else writes below head.
+		d.head -= k
+		copy(d.links[d.head:], ls)
+		return
+	}
+	pending := d.links[d.head:]
+	grown := make([]link[T], k+len(pending), max(8, 2*(k+len(pending))))
+	copy(grown, ls)
+	copy(grown[k:], pending)
+	if cap(d.links) == len(d.inline) {
+		clear(d.inline[:])
+	}
+	d.links, d.head = grown, 0
+}
+
 // Pause stops the chain from running: callbacks that would run (on fire or
 // on Add) wait until a matching number of Unpause calls. Pauses nest.
 func (d *Deferred[T]) Pause() {
 	d.mu.Lock()
-	d.paused++
+	d.paused.Add(1)
 	d.mu.Unlock()
 }
 
@@ -335,12 +361,11 @@ func (d *Deferred[T]) Pause() {
 // and panics.
 func (d *Deferred[T]) Unpause() {
 	d.mu.Lock()
-	if d.paused == 0 {
+	if d.paused.Load() == 0 {
 		d.mu.Unlock()
 		panic("deferred: Unpause without a matching Pause")
 	}
-	d.paused--
-	if d.paused == 0 && d.flags&(fFired|fRunning) == fFired && d.waiting == nil {
+	if d.paused.Add(-1) == 0 && d.flags&(fFired|fRunning) == fFired && d.waiting == nil {
 		d.flags |= fRunning
 		d.runLocked()
 		return
