@@ -142,6 +142,34 @@ func TestCacheForeignValueIsCorrupt(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorrupt)
 }
 
+func TestCachePlaceholderIsNotData(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemory(MemoryOptions{})
+	c := NewCache(store, BytesCodec{}, CacheConfig{})
+	// Another process holds the lease: an empty placeholder with flags 0.
+	it, _, err := store.Get(ctx, "k", GetOptions{Lease: time.Minute})
+	require.NoError(t, err)
+	require.True(t, it.Won)
+	require.Empty(t, it.Value)
+	_, found, err := c.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.False(t, found, "the placeholder is not an empty value")
+
+	// An empty value written by Cache is data: its header makes it non-empty.
+	_, err = store.Set(ctx, "k", nil, SetOptions{CAS: it.CAS, TTL: time.Minute})
+	require.NoError(t, err)
+	require.NoError(t, c.Delete(ctx, "k"))
+	require.NoError(t, c.Set(ctx, "k", []byte{}, time.Minute))
+	raw, found, err := store.Get(ctx, "k", GetOptions{})
+	require.NoError(t, err)
+	require.True(t, found)
+	assert.NotEmpty(t, raw.Value)
+	v, found, err := c.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.Empty(t, v)
+}
+
 func TestCacheComputeErrorReleasesLease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
