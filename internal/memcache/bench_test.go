@@ -1,0 +1,57 @@
+package memcache
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// BenchmarkReadReply measures parsing one mg reply with a value of each
+// size (no I/O: the reply is replayed from memory).
+func BenchmarkReadReply(b *testing.B) {
+	for _, size := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("value=%d", size), func(b *testing.B) {
+			in := []byte(fmt.Sprintf("VA %d f5 c123456 t3600\r\n%s\r\n", size, strings.Repeat("x", size)))
+			rd := bytes.NewReader(in)
+			br := bufio.NewReaderSize(rd, 16<<10)
+			var r reply
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				rd.Reset(in)
+				br.Reset(rd)
+				if err := readReply(br, &r, 1<<20); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAppendRequest measures formatting requests into a reused
+// buffer.
+func BenchmarkAppendRequest(b *testing.B) {
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user:session:%d", i)
+	}
+	value := make([]byte, 100)
+	for _, tt := range []struct {
+		name string
+		r    req
+	}{
+		{"op=mg", req{op: 'g', key: "user:session:42"}},
+		{"op=ms", req{op: 's', key: "user:session:42", value: value, ttl: 3600, flags: 1}},
+		{"op=multi/keys=100", req{op: 'm', keys: keys}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			buf := make([]byte, 0, 8192)
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = tt.r.appendTo(buf[:0])
+			}
+		})
+	}
+}
