@@ -56,10 +56,10 @@ type (
 // Deferred is a result of type T, or an error, that will be known later,
 // together with a chain of callbacks that process it, as in Twisted.
 //
-// The zero value is not usable: create Deferreds with New,
-// NewWithCanceller, Succeed, Fail or the functions of this package that
-// return one. A Deferred must not be copied. All methods are safe for
-// concurrent use by multiple goroutines.
+// The zero value is a Deferred with no result and no canceller, ready to
+// use; New returns the same but also records the creation site in debug
+// mode. A Deferred must not be copied after first use. All methods are safe
+// for concurrent use by multiple goroutines.
 //
 // Callbacks run synchronously on the goroutine that fires the Deferred
 // (Callback, Errback, Cancel, Unpause, or the firing of an inner Deferred

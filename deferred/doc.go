@@ -45,12 +45,16 @@
 //
 // # Memory model
 //
-// Each Deferred is guarded by a mutex that is released before and acquired
-// after every user function, so: a call of Callback or Errback is
-// synchronized before every callback that it causes to run; each callback's
-// return is synchronized before the next callback of the chain starts, on
-// whatever goroutine; and all of that is synchronized before Done is closed
-// and before Result or Wait report the result. Anything a producer wrote
+// Each Deferred's state is guarded by a mutex, never held while user code
+// runs. A chain runs on one goroutine at a time, in batches of callbacks
+// taken under the mutex, and passes from one goroutine to another (a
+// callback added from elsewhere, an inner Deferred fired elsewhere) only
+// through that mutex. In the terms of the Go memory model: a call of
+// Callback or Errback is synchronized before every callback that it causes
+// to run; each callback's return happens before the next callback of the
+// chain starts, on whatever goroutine that one runs; and all of that is
+// synchronized before Done is closed and before Result or Wait report the
+// result. Anything a producer wrote
 // before firing is therefore visible to every callback, and anything the
 // callbacks wrote is visible after <-d.Done() or d.Wait(ctx).
 //
