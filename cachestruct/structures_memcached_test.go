@@ -295,6 +295,38 @@ func TestFaultsMidOperationMemcached(t *testing.T) {
 	})
 }
 
+// TestCacheGraceMemcached: past its TTL, within its grace, a value is
+// recomputed by one caller (memcached's mg R flag) while every other caller
+// keeps getting the old value without waiting.
+func TestCacheGraceMemcached(t *testing.T) {
+	ctx := context.Background()
+	_, stores := stMemcachedClients(t, 3, 2, MemcachedOptions{})
+	var computes atomic.Int64
+	compute := func(context.Context) (string, error) {
+		return "v" + strconv.FormatInt(computes.Add(1), 10), nil
+	}
+	caches := []*Cache[string]{
+		NewCache(stores[0], StringCodec{}, CacheConfig{Grace: 3 * time.Second}),
+		NewCache(stores[1], StringCodec{}, CacheConfig{Grace: 3 * time.Second}),
+	}
+	v, err := caches[0].GetOrCompute(ctx, "g", time.Second, compute)
+	require.NoError(t, err)
+	require.Equal(t, "v1", v)
+	require.Eventually(t, func() bool {
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				v, err := caches[i%2].GetOrCompute(ctx, "g", time.Second, compute)
+				assert.NoError(t, err)
+				assert.Contains(t, []string{"v1", "v2"}, v)
+			})
+		}
+		wg.Wait()
+		return computes.Load() >= 2
+	}, 6*time.Second, 100*time.Millisecond)
+	assert.EqualValues(t, 2, computes.Load(), "one recompute in the grace period")
+}
+
 func TestOnlineMemcached(t *testing.T) {
 	// memcached's clock is real: count real users in the current slot by
 	// reading it back as the next slot would.
