@@ -40,7 +40,7 @@ func TestOutageDefaults(t *testing.T) {
 		// 1000 clients every timeout + interval: far above 300 req/s.
 		assert.Greater(t, results[name]["peak_rps"], 300.0, name)
 	}
-	for _, name := range []string{"exponential", "full jitter", "equal jitter", "decorrelated jitter", "grpc", "fixed 100ms + budget", "full jitter + budget"} {
+	for _, name := range []string{"exponential", "full jitter", "equal jitter", "decorrelated jitter", "grpc", "fixed 100ms + budget", "full jitter + budget", "fixed 100ms + rate budget"} {
 		r := results[name]
 		require.Equal(t, true, r["recovered"], name)
 		assert.Greater(t, r["recovery_seconds"], 0.0, name)
@@ -50,6 +50,10 @@ func TestOutageDefaults(t *testing.T) {
 	// A retry budget turns the fixed interval from never into about as fast
 	// as exponential backoff.
 	assert.Less(t, results["fixed 100ms + budget"]["recovery_seconds"], results["full jitter"]["recovery_seconds"])
+	// A shared rate budget holds retries to a fifth of the traffic plus
+	// 10/s: the load never goes near capacity.
+	assert.Less(t, results["fixed 100ms + rate budget"]["peak_rps"], 250.0)
+	assert.Less(t, results["fixed 100ms + rate budget"]["recovery_seconds"], 10.0)
 
 	data, err := os.ReadFile(svg)
 	require.NoError(t, err)

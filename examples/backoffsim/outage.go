@@ -54,7 +54,8 @@ func defaultOutage() outageConfig {
 type strategy struct {
 	Name   string
 	Policy backoff.Policy
-	Budget bool
+	Budget bool // a backoff.Budget per client (or one shared, -shared-budget)
+	Rate   bool // one backoff.RateBudget for all clients
 }
 
 func strategies() []strategy {
@@ -75,6 +76,7 @@ func strategies() []strategy {
 		{Name: "grpc", Policy: backoff.GRPC()},
 		{Name: "fixed 100ms + budget", Policy: backoff.Constant{Delay: 100 * ms}, Budget: true},
 		{Name: "full jitter + budget", Policy: jittered(backoff.FullJitter), Budget: true},
+		{Name: "fixed 100ms + rate budget", Policy: backoff.Constant{Delay: 100 * ms}, Rate: true},
 	}
 }
 
@@ -157,6 +159,7 @@ type outageSim struct {
 
 	clients []client
 	shared  *backoff.Budget
+	rate    *backoff.RateBudget
 
 	// Server state.
 	workers  int
@@ -201,6 +204,13 @@ func runOutage(cfg outageConfig, strat strategy) outageResult {
 			}
 		}
 	}
+	if strat.Rate {
+		// A RateBudget only makes sense shared: one client's own traffic
+		// is far below its floor of retries per second. It runs on the
+		// simulation's clock.
+		epoch := time.Unix(0, 0)
+		s.rate = &backoff.RateBudget{Now: func() time.Time { return epoch.Add(time.Duration(s.now * 1e9)) }}
+	}
 	for i := range s.clients {
 		s.push(s.think(), evThink, i, 0)
 	}
@@ -241,6 +251,9 @@ func (s *outageSim) handle(e event) {
 		c.seq = s.strat.Policy.Start(s.src)
 		c.first = s.now
 		c.active = true
+		if s.rate != nil {
+			s.rate.RecordRequest()
+		}
 		s.send(int(e.client))
 	case evSend:
 		s.send(int(e.client))
@@ -338,12 +351,12 @@ func (s *outageSim) timeout(ci int, id int64) {
 	s.lastFailure = s.now
 	if c.budget != nil {
 		c.budget.RecordFailure()
-		if !c.budget.Allow() {
-			s.res.GaveUp++
-			c.active = false
-			s.push(s.think(), evThink, ci, 0)
-			return
-		}
+	}
+	if (c.budget != nil && !c.budget.Allow()) || (s.rate != nil && !s.rate.TryRetry()) {
+		s.res.GaveUp++
+		c.active = false
+		s.push(s.think(), evThink, ci, 0)
+		return
 	}
 	s.push(s.now+c.seq.Next().Seconds(), evSend, ci, 0)
 }
