@@ -32,7 +32,11 @@ func Points(points int) Option {
 // xxhash of the key. A lookup costs one xxhash and one index read, about
 // 15–25 ns with no allocation at any ring size.
 //
-// Node names are any non-empty strings; Weight 0 means 1. Because a node's
+// Node names are any non-empty strings; Weight 0 means 1. Each unit of
+// weight costs Points points (4 KiB at the default), so weights should be
+// small integers: scale memory-sized weights down to a common unit (or
+// lower Points) rather than give 4096 × 512 points to one node. Because a
+// node's
 // points depend only on its own name and weight, adding a node moves keys
 // only onto it, removing one moves only its keys, and raising a weight
 // moves keys only onto that node.

@@ -77,7 +77,9 @@ type Node struct {
 // one.
 //
 // The mapping depends only on the set of nodes and their weights, never on
-// the order in which they were given.
+// the order in which they were given. Every change rebuilds the points
+// from the membership, so removing a node whose point collides with
+// another node's point leaves the other's point in place.
 type Ring struct {
 	mu     sync.Mutex // serializes writers
 	snap   atomic.Pointer[snapshot]
@@ -98,8 +100,9 @@ type member struct {
 //
 // The "" for an empty ring makes *Ring satisfy go-redis's
 // ConsistentHash interface (Get(string) string) as is; use Lookup when you
-// need to tell the empty ring apart. Get takes about 15–25 ns in the fast
-// ring and 150–250 ns in ketama mode (md5 of the key), with no allocation.
+// need to tell the empty ring apart. Get costs about 25–35 ns in the fast
+// ring at 100 nodes and 150–250 ns in ketama mode (an md5 of the key), and
+// does not allocate (ketama keys longer than 256 bytes are copied once).
 func (r *Ring) Get(key string) string {
 	s := r.snap.Load()
 	if s == nil || len(s.names) == 0 {
