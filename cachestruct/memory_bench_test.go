@@ -76,24 +76,30 @@ func BenchmarkMemoryGet(b *testing.B) {
 		b.Run(fmt.Sprintf("value=%d/store=memory", size), func(b *testing.B) {
 			m := benchMemory(b, memMaxShards, keys, size)
 			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if _, _, err := m.Get(ctx, keys[i%len(keys)], GetOptions{}); err != nil {
-					b.Fatal(err)
+			cpuPerOp(b, func() int {
+				i := 0
+				for b.Loop() {
+					if _, _, err := m.Get(ctx, keys[i%len(keys)], GetOptions{}); err != nil {
+						b.Fatal(err)
+					}
+					i++
 				}
-				i++
-			}
+				return i
+			})
 		})
 		b.Run(fmt.Sprintf("value=%d/store=lockedmap", size), func(b *testing.B) {
 			lm := newLockedMap(keys, size)
 			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if _, ok := lm.get(keys[i%len(keys)]); !ok {
-					b.Fatal("miss")
+			cpuPerOp(b, func() int {
+				i := 0
+				for b.Loop() {
+					if _, ok := lm.get(keys[i%len(keys)]); !ok {
+						b.Fatal("miss")
+					}
+					i++
 				}
-				i++
-			}
+				return i
+			})
 		})
 	}
 }
@@ -106,22 +112,28 @@ func BenchmarkMemorySet(b *testing.B) {
 		b.Run(fmt.Sprintf("value=%d/store=memory", size), func(b *testing.B) {
 			m := benchMemory(b, memMaxShards, keys, size)
 			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if _, err := m.Set(ctx, keys[i%len(keys)], value, SetOptions{}); err != nil {
-					b.Fatal(err)
+			cpuPerOp(b, func() int {
+				i := 0
+				for b.Loop() {
+					if _, err := m.Set(ctx, keys[i%len(keys)], value, SetOptions{}); err != nil {
+						b.Fatal(err)
+					}
+					i++
 				}
-				i++
-			}
+				return i
+			})
 		})
 		b.Run(fmt.Sprintf("value=%d/store=lockedmap", size), func(b *testing.B) {
 			lm := newLockedMap(keys, size)
 			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				lm.set(keys[i%len(keys)], value)
-				i++
-			}
+			cpuPerOp(b, func() int {
+				i := 0
+				for b.Loop() {
+					lm.set(keys[i%len(keys)], value)
+					i++
+				}
+				return i
+			})
 		})
 	}
 }
@@ -131,13 +143,16 @@ func BenchmarkMemoryIncr(b *testing.B) {
 	m := NewMemory(MemoryOptions{})
 	keys := benchKeys(1000)
 	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if _, err := m.Incr(ctx, keys[i%len(keys)], 1, IncrOptions{Vivify: true}); err != nil {
-			b.Fatal(err)
+	cpuPerOp(b, func() int {
+		i := 0
+		for b.Loop() {
+			if _, err := m.Incr(ctx, keys[i%len(keys)], 1, IncrOptions{Vivify: true}); err != nil {
+				b.Fatal(err)
+			}
+			i++
 		}
-		i++
-	}
+		return i
+	})
 }
 
 func BenchmarkMemoryGetMulti(b *testing.B) {
