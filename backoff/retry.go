@@ -32,14 +32,19 @@ const (
 	optSeed
 )
 
-// WithPolicy sets the delay policy. The default is Exponential{}: 100 ms,
-// ×2, full jitter, capped at 10 s.
-func WithPolicy(p Policy) Option { return Option{kind: optPolicy, spec: p.spec()} }
+// WithPolicy sets the delay policy. The default, also used for a nil p, is
+// Exponential{}: 100 ms, ×2, full jitter, capped at 10 s.
+func WithPolicy(p Policy) Option {
+	if p == nil {
+		return Option{}
+	}
+	return Option{kind: optPolicy, spec: p.spec()}
+}
 
 // MaxAttempts stops after n calls of the operation (the first call and n−1
-// retries) and returns the last error as it is. Zero or less means no limit:
-// then only success, a permanent error, MaxElapsed, a Budget or the context
-// end the loop.
+// retries) and returns the last error as it is. Zero or less means no
+// limit: then the other conditions listed at Retry end the loop, the
+// context's deadline first among them.
 func MaxAttempts(n int) Option { return Option{kind: optMaxAttempts, n: int64(n)} }
 
 // MaxElapsed stops retrying when the next delay would end more than d after
@@ -54,9 +59,10 @@ func AttemptTimeout(d time.Duration) Option {
 	return Option{kind: optAttemptTimeout, n: int64(d)}
 }
 
-// WithBudget makes the loop report each outcome to b and ask b before each
-// retry; when b refuses, Retry stops and returns ErrBudgetExhausted joined
-// with the last error. A nil b means no budget.
+// WithBudget makes the loop report each outcome to b (a Permanent error
+// counts as neither success nor failure) and ask b before each retry; when
+// b refuses, Retry stops and returns ErrBudgetExhausted joined with the last
+// error. A nil b means no budget.
 func WithBudget(b *Budget) Option { return Option{kind: optBudget, budget: b} }
 
 // WithRateBudget makes the loop deposit into b for its first attempt and
@@ -73,9 +79,9 @@ func Notify(f func(attempt int, err error, next time.Duration)) Option {
 	return Option{kind: optNotify, notify: f}
 }
 
-// WithSeed draws jitter from a PCG generator seeded with seed, owned by the
-// loop, instead of the global generator of math/rand/v2: the same seed gives
-// the same delays, which makes tests and simulations reproducible. (A seed
+// WithSeed seeds the loop's PCG generator with seed instead of a draw from
+// the global generator of math/rand/v2: the same seed gives the same delays,
+// which makes tests and simulations reproducible. (A seed
 // rather than a rand.Source keeps the options free of interfaces, which
 // would make every value they carry escape to the heap.)
 func WithSeed(seed uint64) Option { return Option{kind: optSeed, n: int64(seed)} }
@@ -178,7 +184,7 @@ func (c *config) run(ctx context.Context, op func(context.Context) error) error 
 	if c.spec.invalid {
 		return ErrInvalidPolicy
 	}
-	if err := ctx.Err(); err != nil {
+	if ctx.Err() != nil {
 		return ctxError(ctx, nil)
 	}
 	var start time.Time

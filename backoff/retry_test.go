@@ -370,3 +370,18 @@ func TestRetryConcurrent(t *testing.T) {
 	// 32 failures and 16 successes.
 	assert.InDelta(t, 1000-32+16, budget.Tokens(), 1e-9)
 }
+
+func TestWithPolicyNil(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var delays []time.Duration
+		op, _ := failing(3, errTemp)
+		require.NoError(t, Retry(t.Context(), op, WithPolicy(nil), WithSeed(1),
+			Notify(func(_ int, _ error, d time.Duration) { delays = append(delays, d) })))
+		// The default policy: full jitter under 100, 200, 400 ms.
+		require.Len(t, delays, 3)
+		for i, d := range delays {
+			assert.Less(t, d, DefaultBase<<i)
+		}
+		assert.Equal(t, Option{}, WithPolicy(nil))
+	})
+}
