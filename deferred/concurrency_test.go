@@ -338,3 +338,49 @@ func TestUnpauseRacingCallback(t *testing.T) {
 		require.Equal(t, int32(1), runs.Load())
 	}
 }
+
+// TestStressChainsAcrossGoroutines builds many two-level implicit chains
+// whose outer and inner Deferreds are fired, extended and cancelled from
+// different goroutines at once, and checks that every chain comes to rest
+// with a result it could legitimately have and that every callback ran
+// exactly once.
+func TestStressChainsAcrossGoroutines(t *testing.T) {
+	const chains = 300
+	type chain struct {
+		outer, inner *Deferred[int]
+		runs         atomic.Int32
+	}
+	cs := make([]*chain, chains)
+	for i := range cs {
+		c := &chain{outer: New[int](), inner: New[int]()}
+		c.outer.AddCallbackDeferred(func(int) (*Deferred[int], error) { return c.inner, nil })
+		cs[i] = c
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, c := range cs {
+		wg.Go(func() { <-start; _ = c.outer.Callback(i) })
+		wg.Go(func() { <-start; _ = c.inner.Callback(i * 10) })
+		wg.Go(func() {
+			<-start
+			c.outer.AddBoth(func(v int, err error) (int, error) { c.runs.Add(1); return v, err })
+		})
+		if i%3 == 0 {
+			wg.Go(func() { <-start; c.outer.Cancel() })
+		}
+	}
+	close(start)
+	wg.Wait()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for i, c := range cs {
+		v, err := c.outer.Wait(ctx)
+		require.NotErrorIs(t, err, context.DeadlineExceeded, "chain %d never came to rest", i)
+		require.Equal(t, int32(1), c.runs.Load(), "chain %d", i)
+		if err != nil {
+			require.ErrorIs(t, err, ErrCancelled, "chain %d", i)
+			continue
+		}
+		require.Equal(t, i*10, v, "chain %d", i)
+	}
+}
