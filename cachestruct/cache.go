@@ -2,7 +2,6 @@ package cachestruct
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -412,37 +411,4 @@ func (c *Cache[T]) Delete(ctx context.Context, key string) error {
 		return nil
 	}
 	return err
-}
-
-// cacheMagic is the first byte of a value written by Cache.
-const cacheMagic = 0xC4
-
-// encodeCached returns payload prefixed by its header: cacheMagic, uvarint
-// expiry in Unix milliseconds (0: none), uvarint computation time in
-// microseconds.
-func encodeCached(payload []byte, exp, delta time.Duration) []byte {
-	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(payload))
-	b = append(b, cacheMagic)
-	b = binary.AppendUvarint(b, uint64(exp/time.Millisecond))
-	b = binary.AppendUvarint(b, uint64(max(delta, 0)/time.Microsecond))
-	return append(b, payload...)
-}
-
-// decodeCached splits a value written by encodeCached; it reports
-// ErrCorrupt for anything else and never panics.
-func decodeCached(b []byte) (payload []byte, exp, delta time.Duration, err error) {
-	if len(b) == 0 || b[0] != cacheMagic {
-		return nil, 0, 0, ErrCorrupt
-	}
-	b = b[1:]
-	e, n := binary.Uvarint(b)
-	if n <= 0 || e > math.MaxInt64/uint64(time.Millisecond) {
-		return nil, 0, 0, ErrCorrupt
-	}
-	b = b[n:]
-	d, n := binary.Uvarint(b)
-	if n <= 0 || d > math.MaxInt64/uint64(time.Microsecond) {
-		return nil, 0, 0, ErrCorrupt
-	}
-	return b[n:], time.Duration(e) * time.Millisecond, time.Duration(d) * time.Microsecond, nil
 }

@@ -443,26 +443,6 @@ func TestCacheFlightLeaderCancelled(t *testing.T) {
 	})
 }
 
-func FuzzDecodeCached(f *testing.F) {
-	f.Add(encodeCached([]byte("payload"), 12345*time.Millisecond, 7*time.Microsecond))
-	f.Add([]byte{})
-	f.Add([]byte{cacheMagic})
-	f.Add([]byte{cacheMagic, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		payload, exp, delta, err := decodeCached(b)
-		if err != nil {
-			require.ErrorIs(t, err, ErrCorrupt)
-			return
-		}
-		// Whatever decodes re-encodes to the same bytes' meaning.
-		p2, e2, d2, err := decodeCached(encodeCached(payload, exp, delta))
-		require.NoError(t, err)
-		assert.Equal(t, payload, p2)
-		assert.Equal(t, exp, e2)
-		assert.Equal(t, delta, d2)
-	})
-}
-
 func BenchmarkCacheGetOrComputeHit(b *testing.B) {
 	for _, size := range []int{100, 10000} {
 		val := make([]byte, size)
