@@ -82,7 +82,10 @@ const (
 type Policy interface {
 	// Start returns the delay sequence of one retry loop. With a nil src the
 	// sequence draws from its own PCG generator, seeded from the global
-	// generator of math/rand/v2 at its first draw.
+	// generator of math/rand/v2 at its first draw. A non-nil src is called
+	// by the goroutine that calls Next; sources such as *rand.PCG are not
+	// safe for concurrent use, so share one only between sequences used on
+	// one goroutine (as a simulation does).
 	Start(src rand.Source) Sequence
 	// Validate reports invalid fields with an error that wraps
 	// ErrInvalidPolicy.
@@ -113,8 +116,9 @@ type Exponential struct {
 	// Base is the first delay before jitter; zero means DefaultBase (100 ms).
 	Base time.Duration
 	// Multiplier is the growth factor per retry, at least 1. Zero means
-	// DefaultMultiplier (2), or DefaultDecorrelatedMultiplier (3) for the
-	// decorrelated modes, where it bounds the draw U(Base, Multiplier·prev).
+	// DefaultMultiplier (2), or DefaultDecorrelatedMultiplier (3) for
+	// DecorrelatedJitter, where it bounds the draw U(Base, Multiplier·prev).
+	// SmoothJitter ignores it: its delays double per retry by construction.
 	Multiplier float64
 	// Max caps every delay, after jitter, and every retry-after hint. Zero
 	// means DefaultMax (10 s) or Base if that is larger.
