@@ -2,6 +2,7 @@ package deferred
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -329,4 +330,42 @@ func TestErrorAsT(t *testing.T) {
 	assert.Empty(t, r.values)
 	require.Len(t, r.errs, 1)
 	assert.ErrorIs(t, r.errs[0], errGeneric)
+}
+
+func TestRepr(t *testing.T) {
+	d := New[string]()
+	assert.Equal(t, fmt.Sprintf("<Deferred at %p>", d), d.String())
+}
+
+func TestReprWithResult(t *testing.T) {
+	d := New[string]()
+	require.NoError(t, d.Callback("orange"))
+	assert.Equal(t, fmt.Sprintf("<Deferred at %p current result: \"orange\">", d), d.String())
+	e := Fail[string](errGeneric)
+	assert.Equal(t, fmt.Sprintf("<Deferred at %p current error: generic error>", e), e.String())
+	e.Pause()
+	assert.Contains(t, e.String(), " paused>")
+}
+
+func TestReprWithChaining(t *testing.T) {
+	a, b := New[int](), New[int]()
+	a.AddCallbackDeferred(func(int) (*Deferred[int], error) { return b, nil })
+	require.NoError(t, a.Callback(0))
+	assert.Equal(t, fmt.Sprintf("<Deferred at %p waiting on Deferred at %p>", a, b), a.String())
+}
+
+// TestCancellerReleasedOnFire checks that firing drops the canceller (and
+// whatever it captured), as Twisted's test_canceller_circular_reference_*
+// check for the callback and errback paths.
+func TestCancellerReleasedOnFire(t *testing.T) {
+	for name, fire := range map[string]func(*Deferred[int]) error{
+		"callback": func(d *Deferred[int]) error { return d.Callback(1) },
+		"errback":  func(d *Deferred[int]) error { return d.Errback(errGeneric) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := NewWithCanceller(func(*Deferred[int]) {})
+			require.NoError(t, fire(d))
+			assert.Nil(t, d.canceller)
+		})
+	}
 }

@@ -363,3 +363,57 @@ func ExampleSetDebug() {
 	fmt.Println(errors.Is(err, deferred.ErrAlreadyCalled), strings.Contains(err.Error(), "first fired at"))
 	// Output: true true
 }
+
+func ExampleNewWithCanceller() {
+	// A request that can be abandoned: the canceller stops the work and
+	// reports why.
+	stop := make(chan struct{})
+	d := deferred.NewWithCanceller(func(d *deferred.Deferred[string]) {
+		close(stop)
+		_ = d.Errback(errors.New("request abandoned"))
+	})
+	d.Cancel()
+	<-stop
+	_, err, _ := d.Result()
+	fmt.Println(err)
+	// Output: request abandoned
+}
+
+func ExampleDeferred_Wait() {
+	d := deferred.New[int]()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	_, err := d.Wait(ctx) // nobody fires d: Wait gives up, d is untouched
+	fmt.Println(err)
+	_ = d.Callback(1)
+	v, err := d.Wait(context.Background())
+	fmt.Println(v, err)
+	// Output:
+	// context deadline exceeded
+	// 1 <nil>
+}
+
+func ExampleDeferred_AddErrbackDeferred() {
+	primary := deferred.Fail[string](errors.New("primary down"))
+	primary.AddErrbackDeferred(func(err error) (*deferred.Deferred[string], error) {
+		fmt.Println("falling back after:", err)
+		return deferred.Succeed("from replica"), nil
+	})
+	v, err, _ := primary.Result()
+	fmt.Println(v, err)
+	// Output:
+	// falling back after: primary down
+	// from replica <nil>
+}
+
+func ExampleDeferred_String() {
+	a, b := deferred.New[int](), deferred.New[int]()
+	a.AddCallbackDeferred(func(int) (*deferred.Deferred[int], error) { return b, nil })
+	_ = a.Callback(0)
+	fmt.Println(strings.Contains(a.String(), "waiting on Deferred"))
+	_ = b.Callback(3)
+	fmt.Println(strings.HasSuffix(a.String(), "current result: 3>"))
+	// Output:
+	// true
+	// true
+}

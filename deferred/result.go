@@ -1,6 +1,10 @@
 package deferred
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strings"
+)
 
 // closedChan is the channel Done returns once the result is known, so that a
 // Deferred nobody waited on never allocates one. It is never written to.
@@ -66,4 +70,35 @@ func (d *Deferred[T]) Wait(ctx context.Context) (T, error) {
 		var zero T
 		return zero, ctx.Err()
 	}
+}
+
+// String describes the Deferred's state, like Twisted's repr:
+// "<Deferred at 0x…>" with no result yet, then " current result: …",
+// " current error: …", " waiting on Deferred at 0x…" or " running
+// callbacks", and " paused" when paused. It reads the state under the lock
+// and formats it after releasing it, so a result's own String method may
+// use the Deferred.
+func (d *Deferred[T]) String() string {
+	d.mu.Lock()
+	flags, v, err, w := d.flags, d.result, d.err, d.waiting
+	paused := d.paused.Load()
+	d.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "<Deferred at %p", d)
+	switch {
+	case w != nil:
+		fmt.Fprintf(&b, " waiting on Deferred at %p", w)
+	case flags&fFired == 0:
+	case flags&fRunning != 0:
+		b.WriteString(" running callbacks")
+	case err != nil:
+		fmt.Fprintf(&b, " current error: %v", err)
+	default:
+		fmt.Fprintf(&b, " current result: %#v", v)
+	}
+	if paused > 0 {
+		b.WriteString(" paused")
+	}
+	b.WriteString(">")
+	return b.String()
 }
