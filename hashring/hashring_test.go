@@ -166,6 +166,46 @@ func TestGetN(t *testing.T) {
 	}
 }
 
+// TestGetNPrefix checks that a shorter GetN is a prefix of a longer one,
+// on both sides of the 64-node limit of the stack-tracked path, and that
+// a ketama node without points never appears.
+func TestGetNPrefix(t *testing.T) {
+	keys := testKeys(200, 12)
+	for _, b := range builders {
+		t.Run(b.name, func(t *testing.T) {
+			r, err := b.build(testNodes(100))
+			require.NoError(t, err)
+			for _, key := range keys {
+				all, err := r.GetN(key, 100)
+				require.NoError(t, err)
+				require.Len(t, all, 100)
+				require.Len(t, uniq(all), 100)
+				for _, n := range []int{1, 3, 64, 65, 80} {
+					some, err := r.GetN(key, n)
+					require.NoError(t, err)
+					require.Equal(t, all[:n], some)
+				}
+			}
+		})
+	}
+	t.Run("ketama node without points", func(t *testing.T) {
+		// 1 / (1 + 100000) × 40 × 2 < 1: libmemcached gives it no points.
+		r, err := NewKetama(Node{Name: "tiny", Weight: 1}, Node{Name: "huge", Weight: 100000})
+		require.NoError(t, err)
+		for _, key := range keys {
+			got, err := r.GetN(key, 2)
+			require.NoError(t, err)
+			require.Equal(t, []string{"huge"}, got)
+		}
+		b, err := NewBounded(r, 1.5)
+		require.NoError(t, err)
+		for range 10 {
+			node, _ := b.Acquire("k")
+			require.Equal(t, "huge", node)
+		}
+	})
+}
+
 func uniq(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
