@@ -186,7 +186,8 @@ func (c *Cache[T]) GetOrCompute(ctx context.Context, key string, ttl time.Durati
 				}
 				return zero, r.Err
 			}
-			return r.Val.(T), nil
+			v, _ := r.Val.(T) // a nil interface value does not assert
+			return v, nil
 		}
 	}
 }

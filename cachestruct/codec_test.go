@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -96,5 +97,29 @@ func FuzzDecodeCached(f *testing.F) {
 		assert.Equal(t, payload, p2)
 		assert.Equal(t, exp, e2)
 		assert.Equal(t, delta, d2)
+	})
+}
+
+func TestCacheOfInterfaceValues(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		store := NewMemory(MemoryOptions{})
+		c := NewCache(store, CodecFuncs[any]{
+			EncodeFunc: func(any) ([]byte, error) { return []byte("nil"), nil },
+			DecodeFunc: func([]byte) (any, error) { return nil, nil },
+		}, CacheConfig{})
+		// Another process holds the lease: this caller waits in a flight,
+		// whose result is a nil interface value.
+		_, _, err := store.Get(ctx, "k", GetOptions{Lease: time.Minute})
+		require.NoError(t, err)
+		done := make(chan any)
+		go func() {
+			v, err := c.GetOrCompute(ctx, "k", time.Minute, func(context.Context) (any, error) { return 1, nil })
+			assert.NoError(t, err)
+			done <- v
+		}()
+		time.Sleep(time.Second)
+		require.NoError(t, c.Set(ctx, "k", nil, time.Minute))
+		assert.Nil(t, <-done)
 	})
 }
