@@ -71,6 +71,31 @@ func TestMemoryLRURecency(t *testing.T) {
 	assert.LessOrEqual(t, len(m.shards[0].items), 2)
 }
 
+func TestMemoryLRUHotQuarter(t *testing.T) {
+	perItem := memCharge("k0", 1)
+	m := NewMemory(MemoryOptions{MaxBytes: 8 * perItem})
+	for i := range 8 {
+		mustSet(t, m, fmt.Sprintf("k%d", i), "v", SetOptions{})
+	}
+	order := func() []string {
+		var keys []string
+		for e := m.shards[0].lru.next; e != &m.shards[0].lru; e = e.next {
+			keys = append(keys, e.key)
+		}
+		return keys
+	}
+	mustGet(t, m, "k6", GetOptions{}) // one item moved ahead of it: stays
+	assert.Equal(t, []string{"k7", "k6", "k5", "k4", "k3", "k2", "k1", "k0"}, order())
+	mustGet(t, m, "k5", GetOptions{}) // two (a quarter): stays
+	assert.Equal(t, []string{"k7", "k6", "k5", "k4", "k3", "k2", "k1", "k0"}, order())
+	mustGet(t, m, "k4", GetOptions{}) // three: moves to the front
+	mustGet(t, m, "k0", GetOptions{})
+	assert.Equal(t, []string{"k0", "k4", "k7", "k6", "k5", "k3", "k2", "k1"}, order())
+	mustSet(t, m, "k8", "v", SetOptions{})
+	requireMiss(t, m, "k1")
+	memCheck(t, m)
+}
+
 func TestMemoryShardsBoundMemory(t *testing.T) {
 	ctx := context.Background()
 	const maxBytes = 8 << 20
