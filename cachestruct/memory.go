@@ -234,7 +234,7 @@ type memEntry struct {
 	value      []byte
 	flags      uint32
 	cas        uint64
-	exp        int64 // Unix nanoseconds; 0 = never
+	exp        int64  // Unix nanoseconds; 0 = never
 	stale      bool   // invalidated (mg X)
 	won        bool   // a reader holds the right to recompute (mg W sent)
 	tick       uint64 // the shard's ticks when e last moved to the front
