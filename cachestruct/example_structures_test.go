@@ -261,3 +261,40 @@ func ExampleObserverFunc() {
 	fmt.Println("hits:", hits[cachestruct.LetterHit], "misses:", hits[cachestruct.LetterMiss])
 	// Output: hits: 1 misses: 1
 }
+
+func ExampleHeld_Extend() {
+	ctx := context.Background()
+	store := cachestruct.NewMemory(cachestruct.MemoryOptions{})
+	lock := cachestruct.NewLock(store, "lock:report", cachestruct.LockConfig{TTL: 10 * time.Second, Owner: "worker-1"})
+	held, _ := lock.Lock(ctx)
+	fmt.Println("owner:", held.Owner())
+	// A long job extends its lock before the TTL runs out.
+	fmt.Println("extend:", held.Extend(ctx, time.Minute))
+	fmt.Println("unlock:", held.Unlock(ctx))
+	fmt.Println("extend after unlock:", held.Extend(ctx, time.Minute))
+	// Output:
+	// owner: worker-1
+	// extend: <nil>
+	// unlock: <nil>
+	// extend after unlock: cachestruct: lock not held
+}
+
+func ExampleCodecFuncs() {
+	ctx := context.Background()
+	store := cachestruct.NewMemory(cachestruct.MemoryOptions{})
+	// A user-supplied format: a time as its RFC 3339 text.
+	codec := cachestruct.CodecFuncs[time.Time]{
+		EncodeFunc: func(t time.Time) ([]byte, error) { return t.MarshalText() },
+		DecodeFunc: func(b []byte) (time.Time, error) {
+			var t time.Time
+			err := t.UnmarshalText(b)
+			return t, err
+		},
+	}
+	cache := cachestruct.NewCache(store, codec, cachestruct.CacheConfig{})
+	deploy := time.Date(2026, 11, 22, 4, 0, 0, 0, time.UTC)
+	_ = cache.Set(ctx, "last-deploy", deploy, time.Hour)
+	t, found, _ := cache.Get(ctx, "last-deploy")
+	fmt.Println(t.Format(time.RFC3339), found)
+	// Output: 2026-11-22T04:00:00Z true
+}
