@@ -209,3 +209,72 @@ func BenchmarkChanHub(b *testing.B) {
 		})
 	}
 }
+
+// FuzzHub runs random sequences of Subscribe, Cancel and Publish and checks
+// the hub against a model: who is waiting, who got which message, and that
+// every subscriber ends with exactly one outcome.
+func FuzzHub(f *testing.F) {
+	f.Add([]byte{0, 0, 2, 1, 0, 2})
+	f.Add([]byte{0, 1, 1, 2, 2, 0, 0, 0, 1, 2})
+	f.Add([]byte{3, 0, 2, 3, 2})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		h := NewHub()
+		var (
+			subs      []*deferred.Deferred[Message]
+			want      []uint64 // message id each subscriber must get; 0 waiting, ^0 cancelled
+			published uint64
+		)
+		for _, op := range ops {
+			switch op % 4 {
+			case 0: // subscribe for the next message
+				subs = append(subs, h.Subscribe(0))
+				want = append(want, 0)
+			case 1: // cancel the oldest waiting subscriber
+				for i, w := range want {
+					if w == 0 {
+						subs[i].Cancel()
+						want[i] = ^uint64(0)
+						break
+					}
+				}
+			case 2: // publish
+				published++
+				_, delivered, _ := h.Publish(fmt.Sprint(published))
+				n := 0
+				for i, w := range want {
+					if w == 0 {
+						want[i] = published
+						n++
+					}
+				}
+				require.Equal(t, n, delivered)
+			case 3: // catch up from the previous message
+				if published > 1 {
+					d := h.Subscribe(published - 1)
+					m, err := result(t, d)
+					require.NoError(t, err)
+					require.Equal(t, published, m.ID)
+				}
+			}
+			waiting := 0
+			for _, w := range want {
+				if w == 0 {
+					waiting++
+				}
+			}
+			require.Equal(t, waiting, h.Waiting())
+		}
+		h.Close()
+		for i, d := range subs {
+			m, err, ok := d.Result()
+			require.True(t, ok, "every subscriber has an outcome after Close")
+			switch want[i] {
+			case 0, ^uint64(0):
+				require.ErrorIs(t, err, deferred.ErrCancelled)
+			default:
+				require.NoError(t, err)
+				require.Equal(t, want[i], m.ID)
+			}
+		}
+	})
+}

@@ -73,3 +73,25 @@ func TestParseShards(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParseShards(f *testing.F) {
+	for _, s := range []string{"a=h:1", "c=h:3, a=h:1,b=h:2", "", "a", "=x", "a=h:1,a=h:2", "a==b", " , "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		addrs, names, err := parseShards(s)
+		if err != nil {
+			require.ErrorIs(t, err, errBadShards)
+			return
+		}
+		require.Len(t, names, len(addrs))
+		require.IsNonDecreasing(t, names)
+		for _, name := range names {
+			require.NotEmpty(t, name)
+			require.NotEmpty(t, addrs[name])
+		}
+		// The ring over these names maps every key to one of them.
+		h := newConsistentHash(names)
+		assert.Contains(t, names, h.Get(s))
+	})
+}
