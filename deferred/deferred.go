@@ -176,9 +176,7 @@ func (d *Deferred[T]) fireLocked(v T, err error) error {
 	d.flags |= fFired
 	d.canceller = nil
 	d.result, d.err = v, err
-	if d.extra != nil || debugging() {
-		d.recordFire()
-	}
+	d.recordFire() // debug mode only
 	if d.paused.Load() > 0 {
 		d.mu.Unlock()
 		return nil
