@@ -79,6 +79,7 @@ func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 	}
 	c := memClock{now: m.now}
 	items := make(map[string]Item, len(keys))
+	total := 0
 	for _, key := range keys {
 		if _, dup := items[key]; dup {
 			continue
@@ -88,9 +89,18 @@ func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 		it, found := m.get(s, &c, key, GetOptions{})
 		s.mu.Unlock()
 		if found {
-			memOwnValue(&it)
 			items[key] = it
+			total += len(it.Value)
 		}
+	}
+	// Copy the values into one allocation, each capped so that appending
+	// to one cannot overwrite the next.
+	buf := make([]byte, 0, total)
+	for key, it := range items {
+		start := len(buf)
+		buf = append(buf, it.Value...)
+		it.Value = buf[start:len(buf):len(buf)]
+		items[key] = it
 	}
 	return items, nil
 }

@@ -387,6 +387,14 @@ func TestMemoryGetMulti(t *testing.T) {
 		assert.Equal(t, NoExpiry, items["a"].TTL)
 		assert.Equal(t, 9*time.Second, items["c"].TTL)
 
+		// The values are private copies, and appending to one leaves the
+		// others alone.
+		a := items["a"]
+		a.Value[0] = 'X'
+		_ = append(a.Value, "yyyy"...)
+		assert.Equal(t, "3", string(items["c"].Value))
+		assert.Equal(t, "1", string(mustGet(t, m, "a", GetOptions{}).Value))
+
 		items, err = m.GetMulti(ctx, nil)
 		require.NoError(t, err)
 		assert.Empty(t, items)
