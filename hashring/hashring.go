@@ -32,8 +32,8 @@ var (
 	// ErrTooManyNodes is returned when a ring would hold more than
 	// MaxNodes nodes.
 	ErrTooManyNodes = errors.New("hashring: too many nodes")
-	// ErrTooManyPoints is returned when the fast ring would hold more than
-	// MaxPoints points (Points × the sum of the weights).
+	// ErrTooManyPoints is returned when a ring would hold more than
+	// MaxPoints points (in the fast ring: Points × the sum of the weights).
 	ErrTooManyPoints = errors.New("hashring: too many points")
 	// ErrBadPoints is returned by New for a Points option below 1.
 	ErrBadPoints = errors.New("hashring: points per node must be at least 1")
@@ -45,8 +45,8 @@ var (
 const (
 	// MaxNodes is the largest number of nodes a ring holds.
 	MaxNodes = 1<<16 - 1
-	// MaxPoints is the largest number of points a ring holds (64 MiB of
-	// points and owners).
+	// MaxPoints is the largest number of points a ring holds: at 6 bytes a
+	// point and up to 2 of index, about 130 MiB.
 	MaxPoints = 1 << 24
 	maxWeight = 1<<32 - 1
 )

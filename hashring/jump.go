@@ -2,12 +2,12 @@ package hashring
 
 // Jump returns the bucket in [0, buckets) for key by jump consistent hashing
 // (Lamping and Veach, 2014): no memory, near-perfect balance (max/mean ≈
-// 1.03 at 100 buckets) and, when buckets grows to buckets+1, only 1/(n+1)
-// of the keys move, all to the new bucket. Buckets are numbered: only the
-// last one can be removed, and there are no weights, so use it for numbered
-// shards and the rings for named servers. Hash string keys first, for
-// example with xxhash.Sum64String. Jump takes O(log buckets) steps, about
-// 20–40 ns at 100–1000 buckets.
+// 1.03 at 100 buckets) and, when the bucket count grows from n to n+1,
+// only 1/(n+1) of the keys move, all to the new bucket. Buckets are
+// numbered: only the last one can be removed, and there are no weights, so
+// use it for numbered shards and the rings for named servers. Hash string
+// keys first, for example with xxhash.Sum64String. Jump takes O(log
+// buckets) steps, about 20–40 ns at 100–1000 buckets.
 //
 // Jump returns -1 when buckets < 1.
 func Jump(key uint64, buckets int) int {
