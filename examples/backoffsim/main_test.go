@@ -18,6 +18,7 @@ import (
 // the command line, and checks the claim: a fixed 100 ms retry interval
 // keeps the server down, exponential backoff lets it recover.
 func TestOutageDefaults(t *testing.T) {
+	t.Parallel()
 	svg := filepath.Join(t.TempDir(), "plot.svg")
 	var out bytes.Buffer
 	require.NoError(t, run([]string{"-json", "-plot", svg}, &out))
@@ -62,6 +63,7 @@ func TestOutageDefaults(t *testing.T) {
 }
 
 func TestOutageDeterministic(t *testing.T) {
+	t.Parallel()
 	cfg := defaultOutage()
 	cfg.Duration = cfg.Duration / 2
 	s := strategies()[3]
@@ -90,6 +92,7 @@ func TestOutageDropExpired(t *testing.T) {
 // jitter makes about 2.3× fewer calls than exponential backoff without
 // jitter and finishes about 13× sooner.
 func TestContention(t *testing.T) {
+	t.Parallel()
 	cfg := defaultContention()
 	res := map[string]contentionResult{}
 	for _, s := range contentionStrategies() {
@@ -108,6 +111,7 @@ func TestContention(t *testing.T) {
 }
 
 func TestRunTables(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	require.NoError(t, run([]string{"-mode", "aws", "-runs", "5"}, &out))
 	assert.Contains(t, out.String(), "full jitter")
