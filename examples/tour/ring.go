@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"hash/crc32"
 	"io"
 
 	"github.com/twine-go/twine/hashring"
@@ -42,7 +43,14 @@ func tourRing(_ context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "\nAfter ring.Add(cache-d): %d keys moved (%.1f%%; the ideal is 1/4 = 25%%), %d of them to cache-d, %d between old nodes:\n",
 		moved, 100*float64(moved)/n, toNew, moved-toNew)
 	printSpread(w, ring, after)
-	fmt.Fprintln(w, "  (hashing mod N instead would move 3 keys in 4)")
+	modMoved := 0
+	for _, k := range keys {
+		h := crc32.ChecksumIEEE([]byte(k))
+		if h%3 != h%4 {
+			modMoved++
+		}
+	}
+	fmt.Fprintf(w, "  (crc32 mod N, gomemcache's default ServerList, would move %d keys: %.1f%%)\n", modMoved, 100*float64(modMoved)/n)
 
 	fmt.Fprintln(w, "\nA few keys, their node before and after, and their failover order (ring.GetN(key, 3)):")
 	for _, i := range []int{0, 1, 2, 3, 4, 5} {
