@@ -3,6 +3,7 @@ package backoff
 import (
 	"context"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -25,8 +26,8 @@ func BenchmarkNext(b *testing.B) {
 			b.ReportAllocs()
 			q := tt.p.Start(nil)
 			for b.Loop() {
-				if q.Attempts() == 20 {
-					q = tt.p.Start(nil)
+				if q.Attempts() == 16 {
+					q.Reset()
 				}
 				_ = q.Next()
 			}
@@ -45,7 +46,7 @@ func BenchmarkNext(b *testing.B) {
 func BenchmarkRetry(b *testing.B) {
 	ctx := context.Background()
 	for _, fails := range []int{0, 2, 10} {
-		b.Run("fails="+itoa(fails), func(b *testing.B) {
+		b.Run("fails="+strconv.Itoa(fails), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				n := 0
@@ -75,6 +76,16 @@ func BenchmarkRetry(b *testing.B) {
 	})
 }
 
+func BenchmarkStart(b *testing.B) {
+	b.ReportAllocs()
+	p := Exponential{}
+	var q Sequence
+	for b.Loop() {
+		q = p.Start(nil)
+	}
+	_ = q
+}
+
 func BenchmarkBudget(b *testing.B) {
 	b.Run("allow", func(b *testing.B) {
 		var budget Budget
@@ -99,11 +110,4 @@ func BenchmarkBudget(b *testing.B) {
 			}
 		})
 	})
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + itoa(n%10)
 }
