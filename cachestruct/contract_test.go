@@ -356,7 +356,10 @@ var contractCases = []contractCase{
 		assert.Equal(t, uint64(0), incr("c", -100, IncrOptions{}), "decrements stop at 0")
 		assert.Equal(t, uint64(0), incr("c", 0, IncrOptions{}))
 		it := mustGetC(t, s, key("c"), GetOptions{})
-		assert.Equal(t, "0 ", string(it.Value), "a decrement rewrites the number in place, space padded")
+		// memcached rewrites a shortened number in place, padded with
+		// spaces, unless someone holds a reference to the item (then it
+		// replaces it): the padding is not part of the contract.
+		assert.Equal(t, "0", strings.TrimRight(string(it.Value), " "))
 		ttlNear(t, 100*time.Second, it.TTL)
 		assert.Equal(t, uint64(0), incr("d", -5, IncrOptions{Vivify: true}), "vivify with a decrement")
 		assert.Equal(t, NoExpiry, mustGetC(t, s, key("d"), GetOptions{}).TTL)
