@@ -108,7 +108,7 @@ func (d *diffStore) apply(ctx context.Context, op, arg byte, key string) string 
 // on a real memcached and requires the same outcomes: the memory store
 // must behave as memcached 1.6.18 does.
 func FuzzStoreDifferential(f *testing.F) {
-	f.Add([]byte{1, 0, 3, 64, 0, 0})                  // lease, set with the lease's CAS, get
+	f.Add([]byte{1, 0, 3, 64, 0, 0})                   // lease, set with the lease's CAS, get
 	f.Add([]byte{3, 1, 5, 1, 0, 0, 0, 0})              // set, invalidate, two gets
 	f.Add([]byte{6, 8, 6, 3, 6, 1, 3, 3, 6, 5})        // counters
 	f.Add([]byte{3, 3, 3, 35, 4, 4, 0, 0, 2, 0, 2, 0}) // append/prepend, recache
