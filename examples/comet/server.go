@@ -26,7 +26,9 @@ const maxMessage = 4 << 10
 //	                         timeout 204 No Content (poll again)
 //	POST /publish            form field "message": broadcast it,
 //	                         200 {"id":…,"delivered":…,"fanout_us":…}
-//	GET  /stats              subscribers waiting, goroutines, memory
+//	GET  /stats[?gc]         subscribers waiting, goroutines, memory (gc
+//	                         collects first: a measuring aid for the load
+//	                         test; drop it from a public server)
 type server struct {
 	hub     *Hub
 	timeout time.Duration // how long /subscribe holds a request
