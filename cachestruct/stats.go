@@ -213,41 +213,54 @@ func (s *Stats) Flush(ctx context.Context, sink Sink) (int, error) {
 	return moved, fmt.Errorf("cachestruct: stats dirty list kept changing during %d snapshots: %w", flushSnapshotTries, ErrCASConflict)
 }
 
-// readCounts decodes a dirty list and reads its counters in one multi-get;
-// duplicates, missing and zero counters are left out.
-func (s *Stats) readCounts(ctx context.Context, dirty []byte) ([]StatCount, error) {
-	type idHour struct {
-		id string
-		h  int64
-	}
-	seen := make(map[idHour]bool)
-	var list []idHour
-	for b := dirty; len(b) > 0; {
+// statKey is a counter of a Stats: an id and an hour number.
+type statKey struct {
+	id string
+	h  int64
+}
+
+// decodeDirty decodes a dirty list (records of uvarint length, id, varint
+// hour number), without duplicates. It reports ErrCorrupt for anything
+// else and never panics.
+func decodeDirty(b []byte) ([]statKey, error) {
+	seen := make(map[statKey]bool)
+	var list []statKey
+	for len(b) > 0 {
 		l, n := binary.Uvarint(b)
 		if n <= 0 || l > uint64(len(b)-n) {
 			return nil, ErrCorrupt
 		}
-		ih := idHour{id: string(b[n : n+int(l)])}
+		k := statKey{id: string(b[n : n+int(l)])}
 		b = b[n+int(l):]
-		if ih.h, n = binary.Varint(b); n <= 0 {
+		if k.h, n = binary.Varint(b); n <= 0 {
 			return nil, ErrCorrupt
 		}
 		b = b[n:]
-		if !seen[ih] {
-			seen[ih] = true
-			list = append(list, ih)
+		if !seen[k] {
+			seen[k] = true
+			list = append(list, k)
 		}
 	}
+	return list, nil
+}
+
+// readCounts decodes a dirty list and reads its counters in one multi-get;
+// duplicates, missing and zero counters are left out.
+func (s *Stats) readCounts(ctx context.Context, dirty []byte) ([]StatCount, error) {
+	list, err := decodeDirty(dirty)
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
 	keys := make([]string, len(list))
-	for i, ih := range list {
-		keys[i] = s.counterKey(ih.id, ih.h)
+	for i, k := range list {
+		keys[i] = s.counterKey(k.id, k.h)
 	}
 	items, err := s.store.GetMulti(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
 	var counts []StatCount
-	for i, ih := range list {
+	for i, k := range list {
 		it, ok := items[keys[i]]
 		if !ok {
 			continue
@@ -257,7 +270,7 @@ func (s *Stats) readCounts(ctx context.Context, dirty []byte) ([]StatCount, erro
 			return nil, err
 		}
 		if n > 0 {
-			counts = append(counts, StatCount{ID: ih.id, Hour: time.Unix(ih.h*3600, 0).UTC(), N: n})
+			counts = append(counts, StatCount{ID: k.id, Hour: time.Unix(k.h*3600, 0).UTC(), N: n})
 		}
 	}
 	return counts, nil

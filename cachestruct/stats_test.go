@@ -233,3 +233,21 @@ func FuzzDecodeBatch(f *testing.F) {
 		assert.Equal(t, counts, counts2)
 	})
 }
+
+func FuzzDecodeDirty(f *testing.F) {
+	f.Add([]byte{1, 'a', 2, 1, 'a', 2, 2, 'b', 'c', 0x80, 0x01})
+	f.Add([]byte{5, 'a'})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		list, err := decodeDirty(b)
+		if err != nil {
+			require.ErrorIs(t, err, ErrCorrupt)
+			return
+		}
+		seen := map[statKey]bool{}
+		for _, k := range list {
+			require.False(t, seen[k], "duplicate %v", k)
+			seen[k] = true
+		}
+	})
+}

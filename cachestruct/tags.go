@@ -68,6 +68,9 @@ type Tags struct {
 	local map[string]localVersion
 }
 
+// localVersionsMax bounds the local version cache of a Tags.
+const localVersionsMax = 1 << 16
+
 // localVersion is a tag version cached by this process until exp.
 type localVersion struct {
 	v   uint64
@@ -116,11 +119,14 @@ func (t *Tags) remember(tag string, v uint64, now time.Time) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.local) >= 1<<16 { // bound the map: drop everything expired
+	if len(t.local) >= localVersionsMax { // bound the map: drop what expired
 		for k, lv := range t.local {
 			if !now.Before(lv.exp) {
 				delete(t.local, k)
 			}
+		}
+		if len(t.local) >= localVersionsMax {
+			clear(t.local) // all fresh: start over rather than grow
 		}
 	}
 	t.local[tag] = localVersion{v: v, exp: now.Add(t.cfg.LocalTTL)}
