@@ -459,6 +459,13 @@ var contractCases = []contractCase{
 		require.ErrorIs(t, err, ErrValueTooLarge)
 		assert.Equal(t, "old", string(mustGetC(t, s, key("k"), GetOptions{}).Value), "nothing was written")
 		mustSetC(t, s, key("k"), strings.Repeat("x", 1<<20-1000), SetOptions{})
+
+		// An append whose result would not fit is not stored (memcached
+		// cannot allocate the combined item) and leaves the item alone.
+		mustSetC(t, s, key("a"), strings.Repeat("a", 700_000), SetOptions{})
+		_, err = s.Set(ctx, key("a"), make([]byte, 700_000), SetOptions{Mode: ModeAppend})
+		require.ErrorIs(t, err, ErrNotStored)
+		assert.Len(t, mustGetC(t, s, key("a"), GetOptions{}).Value, 700_000)
 	}},
 
 	{"cancelled_context", func(t *testing.T, s Store, key func(string) string) {
