@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"image/color"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,9 +45,7 @@ func writePlot(path string, cfg outageConfig, results []outageResult) error {
 	}
 
 	width, height := 30*vg.Centimeter, vg.Length(rows)*8*vg.Centimeter
-	var canvas interface {
-		vg.CanvasWriterTo
-	}
+	var canvas vg.CanvasWriterTo
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
 	case ".png":
 		canvas = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(110))}
@@ -147,5 +144,3 @@ func (wholeTicks) Ticks(min, max float64) []plot.Tick {
 	}
 	return ticks
 }
-
-var _ io.WriterTo = vgimg.PngCanvas{}
