@@ -417,3 +417,24 @@ func ExampleDeferred_String() {
 	// true
 	// true
 }
+
+func ExampleRun() {
+	sem := deferred.NewSemaphore(1)
+	work := func(name string) func() (*deferred.Deferred[string], error) {
+		return func() (*deferred.Deferred[string], error) {
+			fmt.Println("running", name, "- free tokens:", sem.Tokens())
+			return deferred.Succeed(name + " done"), nil
+		}
+	}
+	a := deferred.Run(sem, work("a"))
+	b := deferred.Run(sem, work("b"))
+	for _, d := range []*deferred.Deferred[string]{a, b} {
+		v, _, _ := d.Result()
+		fmt.Println(v)
+	}
+	// Output:
+	// running a - free tokens: 0
+	// running b - free tokens: 0
+	// a done
+	// b done
+}
