@@ -142,9 +142,10 @@ type client struct {
 }
 
 type request struct {
-	client   int32
-	start    float64 // service start, for the pause
-	deadline float64 // when the client gives up on it
+	client    int32
+	start     float64 // service start, for the pause
+	deadline  float64 // when the client gives up on it
+	postponed bool    // its completion has been pushed back by the pause
 }
 
 // outageSim is one run of one strategy.
@@ -311,12 +312,14 @@ func (s *outageSim) startNext() bool {
 }
 
 // complete finishes a request: the worker takes the next one and the
-// client, if it still waits for this attempt, has its answer. A completion
-// that falls in the pause is postponed by the pause's length: the server
-// is frozen, not failing.
+// client, if it still waits for this attempt, has its answer. A request in
+// service when the pause starts finishes the pause's length later: the
+// server is frozen, not failing.
 func (s *outageSim) complete(id int64) {
 	r := s.reqs[id]
-	if s.paused() && r.start < s.outStart {
+	if s.cfg.Outage > 0 && !r.postponed && r.start < s.outStart && s.now > s.outStart {
+		r.postponed = true
+		s.reqs[id] = r
 		s.push(s.now+s.cfg.Outage.Seconds(), evComplete, int(r.client), id)
 		return
 	}
