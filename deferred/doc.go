@@ -93,7 +93,8 @@
 //
 // List, Gather and Race combine Deferreds (Twisted's DeferredList,
 // gatherResults, race) without starting goroutines; Lock, Semaphore and
-// Queue hand out Deferreds that fire on acquire; Go runs a function on a new
+// Queue hand out Deferreds that fire on acquire, and Run holds a Lock or a
+// Semaphore for the life of a Deferred; Go runs a function on a new
 // goroutine; MaybeDeferred wraps a synchronous call; AddTimeout cancels
 // after a delay measured by an injectable Clock.
 package deferred
