@@ -209,3 +209,37 @@ func ExampleRateBudget() {
 	// retries allowed: 15
 	// 16 calls; true
 }
+
+// statusError is an error type of the caller's own that carries the
+// server's Retry-After hint by implementing backoff.Hinter.
+type statusError struct {
+	code  int
+	after time.Duration
+}
+
+func (e *statusError) Error() string              { return fmt.Sprintf("HTTP %d", e.code) }
+func (e *statusError) RetryAfter() time.Duration { return e.after }
+
+func ExampleHinter() {
+	calls := 0
+	err := backoff.Retry(context.Background(), func(ctx context.Context) error {
+		calls++
+		switch calls {
+		case 1:
+			return &statusError{code: 429, after: 2 * time.Millisecond}
+		case 2:
+			// Wrapped errors are searched too, as errors.As would.
+			return fmt.Errorf("fetch: %w", &statusError{code: 503, after: 3 * time.Millisecond})
+		}
+		return nil
+	},
+		backoff.WithPolicy(backoff.Exponential{Base: time.Millisecond, Max: 10 * time.Millisecond}),
+		backoff.Notify(func(_ int, err error, next time.Duration) {
+			fmt.Printf("%v: retry in %v\n", err, next)
+		}))
+	fmt.Println(calls, err)
+	// Output:
+	// HTTP 429: retry in 2ms
+	// fetch: HTTP 503: retry in 3ms
+	// 3 <nil>
+}
