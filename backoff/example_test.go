@@ -217,7 +217,7 @@ type statusError struct {
 	after time.Duration
 }
 
-func (e *statusError) Error() string              { return fmt.Sprintf("HTTP %d", e.code) }
+func (e *statusError) Error() string             { return fmt.Sprintf("HTTP %d", e.code) }
 func (e *statusError) RetryAfter() time.Duration { return e.after }
 
 func ExampleHinter() {
