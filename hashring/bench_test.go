@@ -69,6 +69,29 @@ func BenchmarkBuild(b *testing.B) {
 	})
 }
 
+// BenchmarkChange measures one membership change (Add, then Remove, of
+// one node) on a ring of 100 nodes.
+func BenchmarkChange(b *testing.B) {
+	for _, bl := range builders {
+		b.Run(bl.name+"/nodes=100", func(b *testing.B) {
+			nodes := testNodes(101)
+			r, err := bl.build(nodes[:100])
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := r.Add(nodes[100]); err != nil {
+					b.Fatal(err)
+				}
+				if err := r.Remove(nodes[100].Name); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkBounded(b *testing.B) {
 	r, err := New(testNodes(100))
 	if err != nil {

@@ -85,6 +85,10 @@ type Ring struct {
 	snap   atomic.Pointer[snapshot]
 	ketama bool
 	points int // fast ring: points per unit of weight; 0 means DefaultPoints
+	// digests caches, in ketama mode, each server's point values (4 per
+	// md5 of a point name) across membership changes, so that a change
+	// costs a sort, not 40 md5s per server. Guarded by mu.
+	digests map[string][]uint32
 }
 
 // member is a validated node.
@@ -374,7 +378,10 @@ func (r *Ring) publish(all []memberWithWeight) error {
 	var s *snapshot
 	var err error
 	if r.ketama {
-		s, err = buildKetama(all)
+		if r.digests == nil {
+			r.digests = map[string][]uint32{}
+		}
+		s, err = buildKetama(all, r.digests)
 	} else {
 		s, err = buildFast(all, r.pointsPerWeight())
 	}

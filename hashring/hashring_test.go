@@ -324,6 +324,33 @@ func TestMembershipErrors(t *testing.T) {
 	assert.Zero(t, r.Len())
 }
 
+// TestChangesEqualFreshBuild checks that a ring changed at run time maps
+// like a ring built from scratch with the final membership (ketama caches
+// point values across changes).
+func TestChangesEqualFreshBuild(t *testing.T) {
+	keys := testKeys(3000, 13)
+	for _, b := range builders {
+		t.Run(b.name, func(t *testing.T) {
+			nodes := testNodes(12)
+			r, err := b.build(nodes[:8])
+			require.NoError(t, err)
+			require.NoError(t, r.SetWeight(nodes[2].Name, 5))
+			require.NoError(t, r.Add(nodes[8:]...))
+			require.NoError(t, r.Remove(nodes[0].Name, nodes[9].Name))
+			require.NoError(t, r.SetWeight(nodes[2].Name, 2))
+			require.NoError(t, r.Add(nodes[0]))
+
+			final := slices.Clone(nodes)
+			final[2].Weight = 2
+			final = slices.Delete(final, 9, 10)
+			fresh, err := b.build(final)
+			require.NoError(t, err)
+			assert.Equal(t, mapping(fresh, keys), mapping(r, keys))
+			assert.Equal(t, fresh.Nodes(), r.Nodes())
+		})
+	}
+}
+
 // moved returns the fraction of keys whose node differs, and whether every
 // moved key went from or to allowed.
 func moved(before, after []string, allowed string) (float64, bool) {

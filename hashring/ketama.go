@@ -65,8 +65,9 @@ func ketamaPoints(w uint32, total uint64, n int) int {
 }
 
 // buildKetama builds libmemcached's continuum for members in canonical
-// order.
-func buildKetama(all []memberWithWeight) (*snapshot, error) {
+// order. digests caches each server's point values by identity; entries of
+// servers no longer present are dropped.
+func buildKetama(all []memberWithWeight, digests map[string][]uint32) (*snapshot, error) {
 	var total uint64
 	for _, m := range all {
 		total += uint64(m.weight)
@@ -80,27 +81,47 @@ func buildKetama(all []memberWithWeight) (*snapshot, error) {
 	if sum > MaxPoints {
 		return nil, fmt.Errorf("%w: %d > %d", ErrTooManyPoints, sum, MaxPoints)
 	}
+	present := make(map[string]bool, len(all))
 	packed := make([]uint64, 0, sum)
-	var name []byte
 	for o, m := range all {
-		for i := 0; i < counts[o]/4; i++ {
-			// Point names are "host-i", or "host:port-i" when the port is
-			// not 11211; IPv6 hosts appear without brackets.
-			name = append(name[:0], m.host...)
-			if m.port != DefaultPort {
-				name = append(name, ':')
-				name = strconv.AppendInt(name, int64(m.port), 10)
-			}
-			name = append(name, '-')
-			name = strconv.AppendInt(name, int64(i), 10)
-			sum := md5.Sum(name)
-			for j := 0; j < 4; j++ {
-				v := binary.LittleEndian.Uint32(sum[4*j:])
-				packed = append(packed, uint64(v)<<32|uint64(o))
-			}
+		present[m.key] = true
+		vals := digests[m.key]
+		if len(vals) < counts[o] {
+			vals = appendKetamaPoints(vals, m.member, counts[o])
+			digests[m.key] = vals
+		}
+		for _, v := range vals[:counts[o]] {
+			packed = append(packed, uint64(v)<<32|uint64(o))
+		}
+	}
+	for key := range digests {
+		if !present[key] {
+			delete(digests, key)
 		}
 	}
 	return newSnapshot(true, all, packed), nil
+}
+
+// appendKetamaPoints extends vals, the first point values of server m, to
+// count values.
+func appendKetamaPoints(vals []uint32, m member, count int) []uint32 {
+	var name []byte
+	for i := len(vals) / 4; i < count/4; i++ {
+		// Point names are "host-i", or "host:port-i" when the port is not
+		// 11211; IPv6 hosts appear without brackets.
+		name = append(name[:0], m.host...)
+		if m.port != DefaultPort {
+			name = append(name, ':')
+			name = strconv.AppendInt(name, int64(m.port), 10)
+		}
+		name = append(name, '-')
+		name = strconv.AppendInt(name, int64(i), 10)
+		sum := md5.Sum(name)
+		for j := 0; j < 4; j++ {
+			vals = append(vals, binary.LittleEndian.Uint32(sum[4*j:]))
+		}
+	}
+	return vals
 }
 
 // parseAddress splits a ketama node name into host and port.
