@@ -1,6 +1,7 @@
 package hashring_test
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
@@ -160,6 +161,21 @@ func ExampleRing_Add() {
 	// Output:
 	// moved 0.09, all to node-10: true
 	// after Remove, same mapping as before: true
+}
+
+// Set replaces the membership, as when service discovery sends a new
+// server list; keys of the servers that stay mostly stay.
+func ExampleRing_Set() {
+	r, _ := hashring.NewKetama(hashring.Node{Name: "10.0.0.1"}, hashring.Node{Name: "10.0.0.2"})
+	before := r.Get("user:42")
+	err := r.Set(hashring.Node{Name: "10.0.0.2"}, hashring.Node{Name: "10.0.0.1"}, hashring.Node{Name: "10.0.0.3"})
+	fmt.Println(err, r.Len(), before, r.Get("user:42"))
+
+	err = r.Set(hashring.Node{Name: "10.0.0.1"}, hashring.Node{Name: "10.0.0.1:11211"})
+	fmt.Println(errors.Is(err, hashring.ErrDuplicateNode), r.Len())
+	// Output:
+	// <nil> 3 10.0.0.1 10.0.0.1
+	// true 3
 }
 
 // SetWeight changes a node's share at run time.

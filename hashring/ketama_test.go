@@ -9,9 +9,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -101,6 +103,15 @@ func TestKetamaGolden(t *testing.T) {
 	version, keys, configs := readGolden(t)
 	require.True(t, strings.HasPrefix(version, "1.1."), "vectors from libmemcached %s", version)
 	require.Greater(t, len(keys), 1000)
+	// The odd keys the vectors must cover.
+	has := func(pred func(string) bool) bool { return slices.ContainsFunc(keys, pred) }
+	assert.True(t, has(func(k string) bool { return k == "" }), "empty key")
+	assert.True(t, has(func(k string) bool { return strings.Contains(k, "\x00") }), "NUL")
+	assert.True(t, has(func(k string) bool { return strings.Contains(k, "\r\n") }), "CR LF")
+	assert.True(t, has(func(k string) bool { return !utf8.ValidString(k) }), "invalid UTF-8")
+	assert.True(t, has(func(k string) bool { return utf8.ValidString(k) && utf8.RuneCountInString(k) < len(k) }), "unicode")
+	assert.True(t, has(func(k string) bool { return len(k) > 250 && len(k) < 4096 }), "250+ bytes")
+	assert.True(t, has(func(k string) bool { return len(k) == 4096 }), "4 KiB")
 	families := map[string][]int{}
 	for _, c := range configs {
 		families[c.family] = append(families[c.family], len(c.servers))
