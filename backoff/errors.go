@@ -33,8 +33,10 @@ func (e *permanentError) Unwrap() error { return e.err }
 // retry, such as an HTTP 429 or 503 response with a Retry-After header or a
 // gRPC retry pushback. Retry waits RetryAfter() instead of the policy's delay,
 // capped at the policy's maximum; a negative hint means "do not retry", as a
-// negative gRPC pushback does.
+// negative gRPC pushback does. Retry finds the first Hinter anywhere in the
+// error's tree, as errors.As would, without allocating.
 type Hinter interface {
+	// RetryAfter returns how long the server asked the client to wait.
 	RetryAfter() time.Duration
 }
 
