@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -62,9 +63,12 @@ const counterSeedTries = 8
 
 // Incr adds delta to the counter under key and returns the new value.
 // Increments wrap at 2^64. A missing counter is created (see Counter).
-// Errors are the store's (ErrInvalidKey, ErrNotNumber, ErrUnavailable,
-// ctx errors) and Load's.
+// Errors are ErrDeltaTooLarge for a delta of 2^63 or more, the store's
+// (ErrInvalidKey, ErrNotNumber, ErrUnavailable, ctx errors) and Load's.
 func (c *Counter) Incr(ctx context.Context, key string, delta uint64) (uint64, error) {
+	if delta > math.MaxInt64 {
+		return 0, ErrDeltaTooLarge
+	}
 	return c.add(ctx, key, int64(delta), delta)
 }
 
@@ -72,6 +76,9 @@ func (c *Counter) Incr(ctx context.Context, key string, delta uint64) (uint64, e
 // value. Decrements stop at zero (memcached's decr). A missing counter is
 // created at zero, or seeded by Load and then decremented.
 func (c *Counter) Decr(ctx context.Context, key string, delta uint64) (uint64, error) {
+	if delta > math.MaxInt64 {
+		return 0, ErrDeltaTooLarge
+	}
 	return c.add(ctx, key, -int64(delta), 0)
 }
 

@@ -97,6 +97,11 @@ func TestCounter(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotNumber)
 	_, err = c.Incr(ctx, "bad key", 1)
 	require.ErrorIs(t, err, ErrInvalidKey)
+	_, err = c.Incr(ctx, "k", 1<<63)
+	require.ErrorIs(t, err, ErrDeltaTooLarge)
+	_, err = c.Decr(ctx, "k", 1<<63)
+	require.ErrorIs(t, err, ErrDeltaTooLarge)
+	require.ErrorIs(t, NewStats(store, "st", StatsConfig{}).Incr(ctx, "a", 1<<63), ErrDeltaTooLarge)
 	assert.Panics(t, func() { NewCounter(nil, CounterConfig{}) })
 }
 

@@ -68,4 +68,7 @@ var (
 	ErrCorrupt = errors.New("cachestruct: corrupt value")
 	// ErrNegativeTTL reports a negative TTL passed to a structure's method.
 	ErrNegativeTTL = errors.New("cachestruct: negative ttl")
+	// ErrDeltaTooLarge reports an increment or decrement of 2^63 or more
+	// (the Store's Incr takes an int64).
+	ErrDeltaTooLarge = errors.New("cachestruct: delta too large")
 )

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -112,12 +113,16 @@ func (s *Stats) counterKey(id string, h int64) string {
 	return s.prefix + ":" + id + ":" + time.Unix(h*3600, 0).UTC().Format("2006010215")
 }
 
-// Incr adds delta to id's count for the current hour. Errors are the
-// store's (ErrInvalidKey for an id that does not make a valid key,
-// ErrUnavailable, ctx errors).
+// Incr adds delta to id's count for the current hour. Errors are
+// ErrDeltaTooLarge for a delta of 2^63 or more, and the store's
+// (ErrInvalidKey for an id that does not make a valid key, ErrUnavailable,
+// ctx errors).
 func (s *Stats) Incr(ctx context.Context, id string, delta uint64) error {
 	if delta == 0 {
 		return nil
+	}
+	if delta > math.MaxInt64 {
+		return ErrDeltaTooLarge
 	}
 	h := statHour(s.cfg.Now())
 	n, err := s.store.Incr(ctx, s.counterKey(id, h), int64(delta), IncrOptions{Vivify: true, Initial: delta, TTL: s.cfg.TTL})
