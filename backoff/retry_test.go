@@ -307,6 +307,7 @@ func TestRetrySeed(t *testing.T) {
 func TestRetryAllocs(t *testing.T) {
 	ctx := context.Background()
 	b := &Budget{TokenRatio: 2}
+	rb := &RateBudget{Percent: 1, MinPerSecond: 1e6}
 	n := 0
 	op := func(context.Context) error {
 		n++
@@ -321,8 +322,11 @@ func TestRetryAllocs(t *testing.T) {
 	}{
 		{"no options", func() { _ = Retry(ctx, op, WithPolicy(Constant{})) }},
 		{"all options", func() {
-			_ = Retry(ctx, op, WithPolicy(Constant{}), MaxAttempts(5), MaxElapsed(time.Hour), WithBudget(b), WithSeed(1),
-				Notify(func(int, error, time.Duration) { n += 0 }))
+			err := Retry(ctx, op, WithPolicy(Constant{}), MaxAttempts(5), MaxElapsed(time.Hour), WithBudget(b),
+				WithRateBudget(rb), WithSeed(1), Notify(func(int, error, time.Duration) { n += 0 }))
+			if err != nil {
+				t.Fatal(err)
+			}
 		}},
 		{"value", func() {
 			_, _ = RetryValue(ctx, func(ctx context.Context) (int, error) { return n, op(ctx) }, WithPolicy(Constant{}))
