@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -126,8 +127,11 @@ func (r *Ring) Lookup(key string) (string, bool) {
 }
 
 // GetN returns up to n distinct nodes for key in ring order: the node key
-// maps to first, then the next distinct nodes clockwise, which are the
-// natural replicas and failover targets for key. It returns fewer than n
+// maps to first, then each node key would move to if the nodes before it
+// were removed (the next points clockwise in ketama, the next points by
+// distance on either side in the fast ring). So they are the natural
+// replicas and failover targets for key, and a shorter GetN is a prefix of
+// a longer one. It returns fewer than n
 // nodes when the ring holds fewer (nodes without points, possible in ketama
 // mode with a tiny weight, never appear). It returns ErrNegativeCount for
 // n < 0. GetN allocates the result; AppendN does not.
@@ -167,15 +171,7 @@ func (r *Ring) Nodes() []Node {
 	for i, m := range s.members {
 		nodes[i] = Node{Name: m.name, Weight: s.given[i]}
 	}
-	slices.SortFunc(nodes, func(a, b Node) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
 	return nodes
 }
 
@@ -212,13 +208,17 @@ func (r *Ring) Remove(names ...string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.members()
+	have := make(map[string]bool, len(old))
+	for _, m := range old {
+		have[m.key] = true
+	}
 	drop := make(map[string]bool, len(names))
 	for _, name := range names {
 		key, err := r.identity(name)
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(old, func(m memberWithWeight) bool { return m.key == key }) {
+		if !have[key] {
 			return fmt.Errorf("%w: %q", ErrUnknownNode, name)
 		}
 		drop[key] = true
@@ -245,7 +245,7 @@ func (r *Ring) SetWeight(name string, weight int) error {
 	if err != nil {
 		return err
 	}
-	all := slices.Clone(r.members())
+	all := r.members() // a fresh copy
 	i := slices.IndexFunc(all, func(m memberWithWeight) bool { return m.key == key })
 	if i < 0 {
 		return fmt.Errorf("%w: %q", ErrUnknownNode, name)
@@ -360,15 +360,7 @@ func (r *Ring) publish(all []memberWithWeight) error {
 	if r.ketama {
 		slices.SortFunc(all, func(a, b memberWithWeight) int { return compareAddress(a.member, b.member) })
 	} else {
-		slices.SortFunc(all, func(a, b memberWithWeight) int {
-			if a.key < b.key {
-				return -1
-			}
-			if a.key > b.key {
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(all, func(a, b memberWithWeight) int { return strings.Compare(a.key, b.key) })
 	}
 	for i := 1; i < len(all); i++ {
 		if all[i].key == all[i-1].key {
