@@ -44,7 +44,8 @@ func WithPolicy(p Policy) Option {
 // MaxAttempts stops after n calls of the operation (the first call and n−1
 // retries) and returns the last error as it is. Zero or less means no
 // limit: then the other conditions listed at Retry end the loop, the
-// context's deadline first among them.
+// context's deadline first among them. Google's SRE book advises at most 3
+// attempts per request, and retrying in one layer only.
 func MaxAttempts(n int) Option { return Option{kind: optMaxAttempts, n: int64(n)} }
 
 // MaxElapsed stops retrying when the next delay would end more than d after
