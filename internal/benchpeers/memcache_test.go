@@ -10,9 +10,14 @@ import (
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/twine-go/twine/cachestruct"
+	"github.com/twine-go/twine/hashring"
 	"github.com/twine-go/twine/internal/memcache"
 	"github.com/twine-go/twine/internal/memcachedtest"
 )
+
+// *hashring.Ring picks servers for the memcached store, with failover to
+// its successors, without either package importing the other.
+var _ cachestruct.SuccessorPicker = (*hashring.Ring)(nil)
 
 // memcacheClient is the part of each client the benchmarks use.
 type memcacheClient interface {
@@ -163,4 +168,72 @@ func benchConns() int {
 	n := 0
 	fmt.Sscan(os.Getenv("CONNS"), &n)
 	return n
+}
+
+// BenchmarkMemcacheSharded compares, on three real memcached servers, the
+// cachestruct store sharded by a *hashring.Ring with gomemcache's own
+// server list: a multi-get of 100 keys spread over the servers (both ask
+// the three servers in parallel) and gets from 64 goroutines.
+func BenchmarkMemcacheSharded(b *testing.B) {
+	servers := memcachedtest.Cluster(b, 3, memcachedtest.MemoryMB(64))
+	addrs := memcachedtest.Addrs(servers)
+	nodes := make([]hashring.Node, len(addrs))
+	for i, a := range addrs {
+		nodes[i] = hashring.Node{Name: a, Weight: 1}
+	}
+	ring, err := hashring.New(nodes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := cachestruct.NewMemcached(addrs, cachestruct.MemcachedOptions{Picker: ring})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	gm := gomemcache.New(addrs...)
+	gm.MaxIdleConns = 64
+	clients := []struct {
+		name string
+		c    memcacheClient
+	}{
+		{"lib=cachestruct", storeClient{store}},
+		{"lib=gomemcache", gomemcacheClient{gm}},
+	}
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("bench:sharded:%d", i)
+		// Each client writes its own copy: they place keys differently.
+		for _, cl := range clients {
+			if err := cl.c.set(keys[i], make([]byte, 100)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for _, cl := range clients {
+		b.Run("op=getmulti/keys=100/"+cl.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				n, err := cl.c.getMulti(keys)
+				if err != nil || n != len(keys) {
+					b.Fatalf("%d hits, %v", n, err)
+				}
+			}
+		})
+	}
+	for _, cl := range clients {
+		b.Run("op=get/goroutines=64/"+cl.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if err := cl.c.get(keys[i%len(keys)]); err != nil {
+						b.Error(err)
+						return
+					}
+					i++
+				}
+			})
+		})
+	}
 }
