@@ -92,6 +92,43 @@ func BenchmarkChange(b *testing.B) {
 	}
 }
 
+// BenchmarkGetDuringChanges measures lookups from parallel goroutines while
+// another goroutine changes the membership without pause: readers never
+// wait for a writer.
+func BenchmarkGetDuringChanges(b *testing.B) {
+	nodes := testNodes(101)
+	r, err := New(nodes[:100], Points(160))
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := testKeys(4096, 35)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = r.Add(nodes[100])
+			_ = r.Remove(nodes[100].Name)
+		}
+	}()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			_ = r.Get(keys[i&4095])
+			i++
+		}
+	})
+	b.StopTimer()
+	close(stop)
+	<-done
+}
+
 func BenchmarkBounded(b *testing.B) {
 	r, err := New(testNodes(100))
 	if err != nil {

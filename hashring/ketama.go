@@ -37,6 +37,12 @@ const ketamaPointsPerServer = 160
 // servers, two points collide in about 3 % of server lists, and then about
 // 1 key in 16,000 may differ).
 //
+// Keys are hashed as given. A libmemcached client with
+// MEMCACHED_BEHAVIOR_HASH_WITH_NAMESPACE hashes its namespace followed by
+// the key: look up that string. When libmemcached ejects a dead server
+// (MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS) it rebuilds the continuum
+// without it, weights and point counts included: Remove does the same.
+//
 // NewKetama returns ErrEmptyName, ErrBadAddress, ErrBadWeight,
 // ErrDuplicateNode or ErrTooManyNodes for bad input. With no nodes it
 // returns an empty ring, ready for Add.
