@@ -3,6 +3,7 @@ package deferred
 import (
 	"context"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -383,4 +384,34 @@ func TestStressChainsAcrossGoroutines(t *testing.T) {
 		}
 		require.Equal(t, i*10, v, "chain %d", i)
 	}
+}
+
+// goid returns the current goroutine's id, parsed from its stack header
+// ("goroutine 7 [running]:"), for tests only.
+func goid() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	fields := strings.Fields(string(buf))
+	return fields[1]
+}
+
+// TestCallbacksRunOnFiringGoroutine checks which goroutine runs callbacks:
+// the one that fires, the one that adds to a fired Deferred, and the one
+// that fires the inner Deferred of an implicit chain.
+func TestCallbacksRunOnFiringGoroutine(t *testing.T) {
+	ran := make(chan string, 3)
+	d := New[int]()
+	d.AddCallback(func(v int) (int, error) { ran <- goid(); return v, nil })
+	firer := make(chan string, 1)
+	go func() { firer <- goid(); _ = d.Callback(1) }()
+	assert.Equal(t, <-firer, <-ran, "runs on the goroutine that fired")
+
+	d.AddCallback(func(v int) (int, error) { ran <- goid(); return v, nil })
+	assert.Equal(t, goid(), <-ran, "runs on the goroutine that added to a fired Deferred")
+
+	inner := New[int]()
+	d.AddCallbackDeferred(func(int) (*Deferred[int], error) { return inner, nil })
+	d.AddCallback(func(v int) (int, error) { ran <- goid(); return v, nil })
+	go func() { firer <- goid(); _ = inner.Callback(2) }()
+	assert.Equal(t, <-firer, <-ran, "runs on the goroutine that fired the inner Deferred")
 }
