@@ -5,10 +5,12 @@
 // applied once.
 //
 //	go run ./statsflush -db views.sqlite -hits 10000
+//	go run ./statsflush -memcached 127.0.0.1:11211,127.0.0.1:11212
 //
-// The store is the in-memory one; a service would pass a memcached store
-// shared by all its processes, so that each page view costs one memcached
-// increment and the database sees one upsert per page and hour per flush.
+// The store is the in-memory one unless -memcached names servers; a service
+// passes a memcached store shared by all its processes, so that each page
+// view costs one memcached increment and the database sees one upsert per
+// page and hour per flush.
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 	"log"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/twine-go/twine/cachestruct"
@@ -126,6 +129,7 @@ func main() {
 	hits := flag.Int("hits", 10000, "page views to simulate")
 	pages := flag.Int("pages", 20, "distinct pages")
 	every := flag.Int("flush-every", 1000, "flush after this many hits")
+	servers := flag.String("memcached", "", "comma-separated memcached servers (default: the in-memory store)")
 	flag.Parse()
 	if *hits < 1 || *pages < 1 || *every < 1 {
 		log.Fatal("statsflush: -hits, -pages and -flush-every must be positive")
@@ -137,7 +141,15 @@ func main() {
 		log.Fatal(err)
 	}
 	defer sink.Close()
-	store := cachestruct.NewMemory(cachestruct.MemoryOptions{})
+	var store cachestruct.Store = cachestruct.NewMemory(cachestruct.MemoryOptions{})
+	if *servers != "" {
+		mc, err := cachestruct.NewMemcached(strings.Split(*servers, ","), cachestruct.MemcachedOptions{})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer mc.Close()
+		store = mc
+	}
 	if err := run(ctx, store, sink, *hits, *pages, *every, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
