@@ -110,7 +110,9 @@ func (o *Online) SlotTTL(t time.Time) time.Duration {
 }
 
 // Hit records that user was seen now. It counts the user in the current
-// slot unless the user was already counted in the last N slots. Errors are
+// slot unless the user was already counted in the last N slots: one round
+// trip for a user counted already (the marker's add fails), two otherwise
+// (the add, then an increment that creates the slot key if needed). Errors are
 // the store's (ErrInvalidKey for a user that does not make a valid key,
 // ErrUnavailable, ctx errors).
 func (o *Online) Hit(ctx context.Context, user string) error {
