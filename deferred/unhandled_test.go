@@ -1,9 +1,12 @@
 package deferred
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -190,4 +193,44 @@ func TestUnhandledHandlerNilDisablesTracking(t *testing.T) {
 	d := Fail[int](errGeneric)
 	assert.Nil(t, d.extra, "no tracker without a handler")
 	assert.Nil(t, SetUnhandledErrorHandler(prev))
+}
+
+// TestDefaultHandlerLogsWithSlog checks the default hook: one slog error
+// record naming the error.
+func TestDefaultHandlerLogsWithSlog(t *testing.T) {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	prevLogger := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil)))
+	t.Cleanup(func() { slog.SetDefault(prevLogger) })
+	prev := SetUnhandledErrorHandler(logUnhandled)
+	t.Cleanup(func() { SetUnhandledErrorHandler(prev) })
+
+	errLogged := errors.New("logged through slog")
+	failUnhandled(errLogged)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+		mu.Lock()
+		out := buf.String()
+		mu.Unlock()
+		if strings.Contains(out, errLogged.Error()) {
+			assert.Contains(t, out, "level=ERROR")
+			assert.Contains(t, out, "deferred: unhandled error in Deferred")
+			return
+		}
+	}
+	t.Fatal("the default handler logged nothing")
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
