@@ -50,7 +50,9 @@ func (JSONCodec[T]) Decode(b []byte) (T, error) {
 
 // CodecFuncs is a Codec made of two functions, for user-supplied formats.
 type CodecFuncs[T any] struct {
+	// EncodeFunc implements Encode.
 	EncodeFunc func(T) ([]byte, error)
+	// DecodeFunc implements Decode.
 	DecodeFunc func([]byte) (T, error)
 }
 

@@ -27,9 +27,12 @@ type StatsConfig struct {
 
 // StatCount is a count of one id in one hour, moved by Stats.Flush.
 type StatCount struct {
-	ID   string
-	Hour time.Time // the start of the hour, UTC
-	N    uint64
+	// ID is what was counted (the id given to Stats.Incr).
+	ID string
+	// Hour is the start of the hour of the count, in UTC.
+	Hour time.Time
+	// N is the count to add to the durable total of (ID, Hour).
+	N uint64
 }
 
 // Sink receives the counts a Stats buffer flushes, typically to add them to
