@@ -89,6 +89,25 @@
 // never reported. SetDebug makes ErrAlreadyCalled name the sites where the
 // Deferred was created and first fired.
 //
+// # Coming from Twisted
+//
+// The names map one to one: addCallback, addErrback, addBoth and
+// addCallbacks are AddCallback, AddErrback, AddBoth and AddCallbacks
+// (callbacks return (T, error) instead of raising or returning a Failure);
+// returning a Deferred from a callback is spelled AddCallbackDeferred,
+// AddErrbackDeferred or AddBothDeferred, because Go's types tell the two
+// apart; chainDeferred is Chain; pause, unpause, cancel and addTimeout are
+// Pause, Unpause, Cancel and AddTimeout; succeed, fail and maybeDeferred are
+// Succeed, Fail and MaybeDeferred; DeferredList, gatherResults and race are
+// List, Gather and Race; deferToThread is Go; DeferredLock,
+// DeferredSemaphore, DeferredQueue and their run are Lock, Semaphore, Queue
+// and Run; setDebugging is SetDebug; AlreadyCalledError, CancelledError,
+// TimeoutError, FirstError and FailureGroup are ErrAlreadyCalled,
+// ErrCancelled, ErrTimeout, *FirstError and *RaceError. What Go adds:
+// Done, Wait and Result to consume a result from any goroutine, Then to
+// change the result type, and safety for concurrent use. What differs: an
+// empty List or Race fires at once instead of never.
+//
 // # Collections and helpers
 //
 // List, Gather and Race combine Deferreds (Twisted's DeferredList,
