@@ -394,10 +394,12 @@ func mapErr(err error) error {
 // process maps a key to the same server.
 type modPicker []string
 
+// Get returns the server of key.
 func (p modPicker) Get(key string) string {
 	return p[fnv1a(key)%uint64(len(p))]
 }
 
+// AppendN appends up to n servers for key: its own, then the next ones.
 func (p modPicker) AppendN(dst []string, key string, n int) ([]string, error) {
 	i := int(fnv1a(key) % uint64(len(p)))
 	for j := range min(n, len(p)) {

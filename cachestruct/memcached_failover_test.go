@@ -337,3 +337,36 @@ func TestMemcachedNoGoroutineLeak(t *testing.T) {
 	_, _, err = m.Get(ctx, "k", GetOptions{})
 	require.ErrorIs(t, err, ErrUnavailable, "a closed store is unavailable")
 }
+
+// TestMemcachedHungServerEjected: a paused server makes calls time out;
+// after EjectAfter of them it is ejected and its keys are served at once
+// by the successor, without waiting for the hung server again.
+func TestMemcachedHungServerEjected(t *testing.T) {
+	servers := memcachedtest.Cluster(t, 2)
+	addrs := memcachedtest.Addrs(servers)
+	m := newMemcachedStore(t, addrs, MemcachedOptions{
+		Picker: fixedPicker(addrs), EjectAfter: 3, RetryAfter: time.Hour,
+	})
+	ctx := context.Background()
+	mustSetC(t, m, "warm", "v", SetOptions{})
+	servers[0].Pause()
+	// SIGSTOP takes effect asynchronously: the first calls may still be
+	// answered; from then on each times out, and the third in a row ejects.
+	for i := 0; i < 30 && len(m.Ejected()) == 0; i++ {
+		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		_, _, err := m.Get(cctx, "k", GetOptions{})
+		cancel()
+		if err != nil {
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+		}
+	}
+	require.Equal(t, []string{addrs[0]}, m.Ejected())
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := m.Set(cctx, "k", []byte("on-1"), SetOptions{})
+	require.NoError(t, err, "served by the successor")
+	assert.Less(t, time.Since(start), 500*time.Millisecond)
+	assert.Equal(t, "on-1", string(mustGetC(t, m, "k", GetOptions{}).Value))
+	servers[0].Resume()
+}
