@@ -78,7 +78,7 @@ type Deferred[T any] struct {
 	// links[head:] are the pairs still to run. links starts on inline, so
 	// the first two pairs cost no allocation; head makes popping O(1).
 	// (Two, not more: a Deferred of int then fits the 144-byte size class,
-	// and the first growth goes straight to eight.)
+	// and the first growth goes straight to minGrowth.)
 	links  []link[T]
 	head   int
 	inline [2]link[T]
@@ -290,6 +290,10 @@ func (d *Deferred[T]) add(l link[T]) *Deferred[T] {
 	return d
 }
 
+// minGrowth is the capacity of the first array beyond inline: sixteen
+// links (256 bytes) so that a chain of up to sixteen costs one allocation.
+const minGrowth = 16
+
 // push appends l to the pending links. Called with d.mu held.
 func (d *Deferred[T]) push(l link[T]) {
 	if d.links == nil {
@@ -298,10 +302,10 @@ func (d *Deferred[T]) push(l link[T]) {
 	if len(d.links) == cap(d.links) {
 		// Grow and compact at once: links keep being added while the
 		// chain runs, and the consumed prefix must not pile up. The new
-		// array is twice the pending count, so growth is amortised O(1)
-		// and a chain of ten links costs two allocations.
+		// array is twice the pending count (at least minGrowth), so growth
+		// is amortised O(1).
 		pending := d.links[d.head:]
-		grown := make([]link[T], len(pending), max(8, 2*len(pending)))
+		grown := make([]link[T], len(pending), max(minGrowth, 2*len(pending)))
 		copy(grown, pending)
 		if cap(d.links) == len(d.inline) {
 			clear(d.inline[:]) // drop the references the inline array kept
@@ -336,7 +340,7 @@ func (d *Deferred[T]) unpop(ls []link[T]) {
 		return
 	}
 	pending := d.links[d.head:]
-	grown := make([]link[T], k+len(pending), max(8, 2*(k+len(pending))))
+	grown := make([]link[T], k+len(pending), max(minGrowth, 2*(k+len(pending))))
 	copy(grown, ls)
 	copy(grown[k:], pending)
 	if cap(d.links) == len(d.inline) {
