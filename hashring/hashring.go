@@ -375,7 +375,7 @@ func (r *Ring) publish(all []memberWithWeight) error {
 		}
 		s, err = buildKetama(all, r.digests)
 	} else {
-		s, err = buildFast(all, r.pointsPerWeight())
+		s, err = buildFast(r.snap.Load(), all, r.pointsPerWeight())
 	}
 	if err != nil {
 		return err

@@ -233,6 +233,12 @@ func contains(a []uint16, x uint16) bool {
 // newSnapshot sorts the packed points (value<<32 | owner, generated in
 // owner order) and builds the lookup index.
 func newSnapshot(ketama bool, all []memberWithWeight, packed []uint64) *snapshot {
+	return newSortedSnapshot(ketama, all, sortPoints(packed))
+}
+
+// newSortedSnapshot is newSnapshot for points already sorted by value,
+// then owner.
+func newSortedSnapshot(ketama bool, all []memberWithWeight, packed []uint64) *snapshot {
 	s := &snapshot{
 		ketama:  ketama,
 		members: make([]member, len(all)),
@@ -244,7 +250,6 @@ func newSnapshot(ketama bool, all []memberWithWeight, packed []uint64) *snapshot
 		s.given[i] = m.given
 		s.names[i] = m.name
 	}
-	packed = sortPoints(packed)
 	s.n = len(packed)
 	s.vals = make([]uint32, len(packed)+pad)
 	for i := range pad {
@@ -274,14 +279,13 @@ func (s *snapshot) buildIndex() {
 	s.shift = uint32(32 - b)
 	buckets := 1 << b
 	s.index = make([]uint32, buckets+1)
-	j := 0
-	for i, v := range s.vals[:s.n] {
-		for ; j <= int(v>>s.shift); j++ {
-			s.index[j] = uint32(i)
-		}
+	// index[j] is the number of points in the buckets before j: a
+	// histogram, then prefix sums, with no data-dependent branch.
+	for _, v := range s.vals[:s.n] {
+		s.index[v>>s.shift+1]++
 	}
-	for ; j <= buckets; j++ {
-		s.index[j] = uint32(s.n)
+	for j := 1; j <= buckets; j++ {
+		s.index[j] += s.index[j-1]
 	}
 }
 

@@ -69,3 +69,54 @@ func FuzzLocate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzChanges applies arbitrary sequences of Add, Remove, SetWeight and Set
+// and checks after each that the ring is identical, point for point, to a
+// ring built from scratch with the same membership (the fast ring merges
+// points incrementally; ketama reuses cached digests).
+func FuzzChanges(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 0x41, 0x82, 0xc3, 5}, false)
+	f.Add([]byte{0, 1, 2, 3, 0x41, 0x82, 0xc3, 5}, true)
+	f.Add([]byte{7, 7, 0x47, 0x87, 0x87, 0xc0, 1}, false)
+	f.Fuzz(func(t *testing.T, ops []byte, ketama bool) {
+		universe := testNodes(16)
+		build := func(nodes []Node) *Ring {
+			var r *Ring
+			var err error
+			if ketama {
+				r, err = NewKetama(nodes...)
+			} else {
+				r, err = New(nodes, Points(8))
+			}
+			require.NoError(t, err)
+			return r
+		}
+		r := build(nil)
+		for _, op := range ops {
+			n := universe[op%16]
+			switch op >> 6 {
+			case 0:
+				_ = r.Add(n)
+			case 1:
+				_ = r.Remove(n.Name)
+			case 2:
+				_ = r.SetWeight(n.Name, int(op>>4&3))
+			case 3:
+				var some []Node
+				for i, u := range universe {
+					if (i+int(op))%3 == 0 {
+						some = append(some, u)
+					}
+				}
+				require.NoError(t, r.Set(some...))
+			}
+			fresh := build(r.Nodes())
+			got, want := r.snap.Load(), fresh.snap.Load()
+			require.Equal(t, want.names, got.names)
+			require.Equal(t, want.vals, got.vals)
+			require.Equal(t, want.owners, got.owners)
+			require.Equal(t, want.index, got.index)
+			require.Equal(t, want.reachable, got.reachable)
+		}
+	})
+}
