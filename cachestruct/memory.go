@@ -3,7 +3,6 @@ package cachestruct
 import (
 	"context"
 	"hash/maphash"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -213,127 +212,6 @@ func memCtxErr(ctx context.Context) error {
 		return ctx.Err()
 	default:
 		return nil
-	}
-}
-
-// memShard is one lock's worth of items with their LRU list.
-type memShard struct {
-	mu    sync.Mutex
-	items map[string]*memEntry
-	lru   memEntry // sentinel: lru.next is the most recently used item
-	bytes int64
-	limit int64
-	ticks uint64 // moves to the front of the LRU so far
-}
-
-// memEntry is one item. Entries are owned by their shard and touched only
-// under its lock. The bytes of value are never modified once stored (a
-// write replaces the slice), so readers may copy them outside the lock.
-type memEntry struct {
-	key        string
-	value      []byte
-	flags      uint32
-	cas        uint64
-	exp        int64  // Unix nanoseconds; 0 = never
-	stale      bool   // invalidated (mg X)
-	won        bool   // a reader holds the right to recompute (mg W sent)
-	tick       uint64 // the shard's ticks when e last moved to the front
-	prev, next *memEntry
-}
-
-func (s *memShard) init(limit int64) {
-	s.items = make(map[string]*memEntry)
-	s.lru.prev, s.lru.next = &s.lru, &s.lru
-	s.limit = limit
-}
-
-// memCharge is what an item costs against MaxBytes.
-func memCharge(key string, valueLen int) int64 {
-	return int64(len(key)) + int64(valueLen) + memEntryOverhead
-}
-
-// lookup returns the live item under key and bumps it in the LRU, or nil.
-// An expired item found on the way is removed.
-func (s *memShard) lookup(c *memClock, key string) *memEntry {
-	e := s.items[key]
-	if e == nil {
-		return nil
-	}
-	if e.exp != 0 && e.exp <= c.get() {
-		s.remove(e)
-		return nil
-	}
-	s.bump(e)
-	return e
-}
-
-// bump moves e to the hot end of the LRU, unless it is still in the
-// hottest quarter: fewer than a quarter of the items moved ahead of it
-// since it was last moved. Like memcached, which bumps an item at most once
-// a minute, this spares the hot items the cache misses of relinking them
-// on every read, at the price of an LRU order that is exact only outside
-// that quarter (and exactly LRU for shards of fewer than 4 items).
-func (s *memShard) bump(e *memEntry) {
-	if s.ticks-e.tick <= uint64(len(s.items)/4) {
-		return
-	}
-	e.prev.next, e.next.prev = e.next, e.prev
-	s.pushFront(e)
-}
-
-func (s *memShard) pushFront(e *memEntry) {
-	e.prev, e.next = &s.lru, s.lru.next
-	s.lru.next.prev = e
-	s.lru.next = e
-	s.ticks++
-	e.tick = s.ticks
-}
-
-// remove unlinks e and forgets it.
-func (s *memShard) remove(e *memEntry) {
-	e.prev.next, e.next.prev = e.next, e.prev
-	e.prev, e.next = nil, nil
-	delete(s.items, e.key)
-	s.bytes -= memCharge(e.key, len(e.value))
-}
-
-// insert stores a new entry under its key, replacing any other, and evicts
-// from the cold end until the shard is within its limit. The caller has
-// checked that e alone fits.
-func (s *memShard) insert(c *memClock, e *memEntry) {
-	if old := s.items[e.key]; old != nil {
-		s.remove(old)
-	}
-	s.items[e.key] = e
-	s.pushFront(e)
-	s.bytes += memCharge(e.key, len(e.value))
-	s.shrink(c, e)
-}
-
-// resize accounts for e's value changing from oldLen bytes and evicts if
-// needed.
-func (s *memShard) resize(c *memClock, e *memEntry, oldLen int) {
-	s.bytes += int64(len(e.value) - oldLen)
-	s.shrink(c, e)
-}
-
-// shrink evicts least recently used items (never keep) while the shard is
-// over its limit, and drops up to two expired items from the cold end, so
-// that items nobody reads again do not wait for eviction to be reclaimed.
-func (s *memShard) shrink(c *memClock, keep *memEntry) {
-	for s.bytes > s.limit {
-		victim := s.lru.prev
-		if victim == keep || victim == &s.lru {
-			break
-		}
-		s.remove(victim)
-	}
-	for range 2 {
-		victim := s.lru.prev
-		if victim == keep || victim == &s.lru || victim.exp == 0 || victim.exp > c.get() {
-			break
-		}
-		s.remove(victim)
 	}
 }
 

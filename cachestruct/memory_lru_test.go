@@ -79,9 +79,7 @@ func TestMemoryLRUHotQuarter(t *testing.T) {
 	}
 	order := func() []string {
 		var keys []string
-		for e := m.shards[0].lru.next; e != &m.shards[0].lru; e = e.next {
-			keys = append(keys, e.key)
-		}
+		m.shards[0].each(func(e *memEntry) { keys = append(keys, e.key) })
 		return keys
 	}
 	mustGet(t, m, "k6", GetOptions{}) // one item moved ahead of it: stays

@@ -39,12 +39,12 @@ func (m *Memory) get(s *memShard, c *memClock, key string, opt GetOptions) (Item
 			return Item{}, false
 		}
 		// A lease: an empty placeholder that its creator has won.
-		e = &memEntry{key: key, value: []byte{}, cas: m.nextCAS(), won: true}
-		e.exp, _ = memExpiry(c, opt.Lease)
+		lease := memEntry{key: key, value: []byte{}, cas: m.nextCAS(), won: true}
+		lease.exp, _ = memExpiry(c, opt.Lease)
 		if m.fits(s, key, 0, 0) {
-			s.insert(c, e)
+			s.insert(c, &lease)
 		}
-		it := e.snapshot(c)
+		it := lease.snapshot(c)
 		it.Won = true
 		return it, true
 	}

@@ -22,12 +22,21 @@ func memCheck(t testing.TB, m *Memory) {
 		s := &m.shards[i]
 		s.mu.Lock()
 		n, bytes := 0, int64(0)
-		for e := s.lru.next; e != &s.lru; e = e.next {
-			require.Same(t, e, e.next.prev, "broken LRU links")
-			require.Same(t, e, s.items[e.key], "LRU entry not in the map")
+		s.each(func(e *memEntry) {
+			require.Equal(t, e.idx, s.at(e.next).prev, "broken LRU links")
+			require.Equal(t, e.idx, s.at(e.prev).next, "broken LRU links")
+			i, ok := s.items[e.key]
+			require.True(t, ok, "LRU entry not in the map")
+			require.Equal(t, e.idx, i, "LRU entry not in the map")
 			bytes += memCharge(e.key, len(e.value))
 			n++
+		})
+		free := 0
+		for i := s.free; i != 0; i = s.at(i).next {
+			require.Empty(t, s.at(i).key, "a free slot holds a key")
+			free++
 		}
+		require.Equal(t, int(s.used)-1, n+free, "slots leak")
 		require.Equal(t, len(s.items), n, "map and LRU sizes differ")
 		require.Equal(t, bytes, s.bytes, "byte count")
 		require.LessOrEqual(t, s.bytes, s.limit, "shard over its limit")
