@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -221,13 +223,16 @@ func ExampleStats() {
 	}
 	// A real sink upserts into SQL and records flushID in the same
 	// transaction (see examples/statsflush).
+	var rows []string
 	sink := cachestruct.SinkFunc(func(_ context.Context, flushID string, counts []cachestruct.StatCount) error {
 		for _, c := range counts {
-			fmt.Println(c.ID, c.Hour.Format("2006-01-02 15h"), c.N)
+			rows = append(rows, fmt.Sprint(c.ID, " ", c.Hour.Format("2006-01-02 15h"), " ", c.N))
 		}
 		return nil
 	})
 	n, err := stats.Flush(ctx, sink)
+	slices.Sort(rows)
+	fmt.Println(strings.Join(rows, "\n"))
 	fmt.Println(n, err)
 	// Output:
 	// a42 2026-11-23 10h 2

@@ -14,9 +14,15 @@ import (
 // StatsConfig configures a Stats buffer. Its zero value is usable: the
 // defaults are given per field.
 type StatsConfig struct {
-	// TTL is the life of a counter key and of the dirty list; flush more
+	// TTL is the life of a counter key and of the dirty lists; flush more
 	// often than that or counts expire unflushed. Default 48 hours.
 	TTL time.Duration
+	// DirtyLists is the number of dirty-list keys, over which the ids are
+	// spread by hash: more lists hold more distinct (id, hour) pairs
+	// between two flushes (each list is one item, about 1 MiB on
+	// memcached, some 40,000 pairs of short ids) and spread the appends
+	// over the servers. Default 8.
+	DirtyLists int
 	// FlushTimeout is the TTL of the lock that keeps two Flush calls from
 	// running at once; a Flush must finish within it. Default one minute.
 	FlushTimeout time.Duration
@@ -59,11 +65,11 @@ func (f SinkFunc) Add(ctx context.Context, flushID string, counts []StatCount) e
 // a durable Sink in one batch. It is safe for concurrent use by multiple
 // goroutines and processes; Flush calls exclude one another through a Lock.
 //
-// Keys: <prefix>:<id>:<YYYYMMDDHH> counters, a dirty list <prefix>:dirty
-// of the counters that have something to flush, <prefix>:pending for the
-// batch being flushed, and the lock <prefix>:flush. Incr costs one round
-// trip, two when the counter was zero (it is then appended to the dirty
-// list).
+// Keys: <prefix>:<id>:<YYYYMMDDHH> counters, dirty lists
+// <prefix>:dirty:<i> of the counters that have something to flush,
+// <prefix>:pending for the batch being flushed, and the lock
+// <prefix>:flush. Incr costs one round trip, two when the counter was zero
+// (it is then appended to its id's dirty list).
 //
 // Flush never loses an increment that arrives while it runs: it subtracts
 // exactly the count it delivered (a decrement, not a delete, for the current
@@ -74,7 +80,7 @@ func (f SinkFunc) Add(ctx context.Context, flushID string, counts []StatCount) e
 // being subtracted twice. The one window left: a crash between a counter's
 // marker and its decrement counts that counter's batch twice.
 //
-// A miss means the count was lost: a counter or the dirty list evicted, or
+// A miss means the count was lost: a counter or a dirty list evicted, or
 // their server lost, before a flush. Counts are data one would rather not
 // lose, not data that must not be lost: flush often, give the store room.
 //
@@ -87,13 +93,16 @@ type Stats struct {
 }
 
 // NewStats returns a stats buffer under prefix in store. It panics if store
-// is nil or a duration in cfg is negative.
+// is nil or a duration or DirtyLists in cfg is negative.
 func NewStats(store Store, prefix string, cfg StatsConfig) *Stats {
 	if store == nil {
 		panic("cachestruct: NewStats with a nil Store")
 	}
-	if cfg.TTL < 0 || cfg.FlushTimeout < 0 {
-		panic("cachestruct: NewStats with a negative duration")
+	if cfg.TTL < 0 || cfg.FlushTimeout < 0 || cfg.DirtyLists < 0 {
+		panic("cachestruct: NewStats with a negative duration or DirtyLists")
+	}
+	if cfg.DirtyLists == 0 {
+		cfg.DirtyLists = 8
 	}
 	if cfg.TTL == 0 {
 		cfg.TTL = 48 * time.Hour
@@ -119,7 +128,9 @@ func (s *Stats) counterKey(id string, h int64) string {
 // Incr adds delta to id's count for the current hour. Errors are
 // ErrDeltaTooLarge for a delta of 2^63 or more, and the store's
 // (ErrInvalidKey for an id that does not make a valid key, ErrUnavailable,
-// ctx errors).
+// ctx errors). An error from the second round trip (the dirty list full or
+// unreachable) comes after the count was made: that counter may then stay
+// unflushed until it expires.
 func (s *Stats) Incr(ctx context.Context, id string, delta uint64) error {
 	if delta == 0 {
 		return nil
@@ -136,12 +147,24 @@ func (s *Stats) Incr(ctx context.Context, id string, delta uint64) error {
 	return s.markDirty(ctx, id, h)
 }
 
-// markDirty appends (id, h) to the dirty list, creating it if missing.
+// dirtyKey returns the key of dirty list i.
+func (s *Stats) dirtyKey(i int) string { return s.prefix + ":dirty:" + strconv.Itoa(i) }
+
+// dirtyList returns the dirty list of id: FNV-1a of id modulo DirtyLists.
+func (s *Stats) dirtyList(id string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint32(id[i])) * 16777619
+	}
+	return int(h % uint32(s.cfg.DirtyLists))
+}
+
+// markDirty appends (id, h) to id's dirty list, creating it if missing.
 func (s *Stats) markDirty(ctx context.Context, id string, h int64) error {
 	b := binary.AppendUvarint(nil, uint64(len(id)))
 	b = append(b, id...)
 	b = binary.AppendVarint(b, h)
-	_, err := s.store.Set(ctx, s.prefix+":dirty", b, SetOptions{Mode: ModeAppend, Vivify: true, TTL: s.cfg.TTL})
+	_, err := s.store.Set(ctx, s.dirtyKey(s.dirtyList(id)), b, SetOptions{Mode: ModeAppend, Vivify: true, TTL: s.cfg.TTL})
 	return err
 }
 
@@ -151,8 +174,9 @@ const flushSnapshotTries = 16
 
 // Flush moves every buffered count into sink and returns how many counts it
 // delivered (including those of a previous, unfinished flush). Concurrent
-// Flush calls wait for one another. It panics if sink is nil. Errors: the sink's (the batch stays
-// pending and the next Flush retries it), the store's, ErrCorrupt, and ctx's.
+// Flush calls wait for one another. It panics if sink is nil. Errors: the
+// sink's (the batch stays pending and the next Flush retries it), the
+// store's, ErrCorrupt, and ctx's.
 func (s *Stats) Flush(ctx context.Context, sink Sink) (int, error) {
 	if sink == nil {
 		panic("cachestruct: Stats.Flush with a nil Sink")
@@ -180,45 +204,57 @@ func (s *Stats) Flush(ctx context.Context, sink Sink) (int, error) {
 		}
 		moved += len(counts)
 	}
-	// 2. Snapshot the dirty list and the counts, record the batch as
-	// pending, then remove the list (CAS: retry if it grew meanwhile).
-	for range flushSnapshotTries {
-		dl, found, err := s.store.Get(ctx, s.prefix+":dirty", GetOptions{})
-		if err != nil || !found {
+	// 2. Each dirty list in turn, one pending batch at a time.
+	for i := range s.cfg.DirtyLists {
+		n, err := s.flushList(ctx, sink, s.dirtyKey(i))
+		moved += n
+		if err != nil {
 			return moved, err
+		}
+	}
+	return moved, nil
+}
+
+// flushList flushes the counters of one dirty list: it snapshots the list
+// and the counts, records the batch as pending, removes the list (CAS:
+// retry if it grew meanwhile), then delivers and subtracts the batch.
+func (s *Stats) flushList(ctx context.Context, sink Sink, key string) (int, error) {
+	for range flushSnapshotTries {
+		dl, found, err := s.store.Get(ctx, key, GetOptions{})
+		if err != nil || !found {
+			return 0, err
 		}
 		counts, err := s.readCounts(ctx, dl.Value)
 		if err != nil {
-			return moved, err
+			return 0, err
 		}
 		id := strconv.FormatInt(s.cfg.Now().UnixNano(), 36) + "-" + strconv.FormatUint(rand.Uint64(), 36)
 		if len(counts) > 0 {
 			if _, err := s.store.Set(ctx, s.prefix+":pending", encodeBatch(id, counts), SetOptions{TTL: s.cfg.TTL}); err != nil {
-				return moved, err
+				return 0, err
 			}
 		}
-		err = s.store.Delete(ctx, s.prefix+":dirty", DeleteOptions{CAS: dl.CAS})
+		err = s.store.Delete(ctx, key, DeleteOptions{CAS: dl.CAS})
 		if errors.Is(err, ErrCASConflict) || errors.Is(err, ErrNotFound) {
 			if len(counts) > 0 {
 				if err := s.store.Delete(ctx, s.prefix+":pending", DeleteOptions{}); err != nil {
-					return moved, err
+					return 0, err
 				}
 			}
 			continue
 		}
 		if err != nil {
-			return moved, err
+			return 0, err
 		}
 		if len(counts) == 0 {
-			return moved, nil
+			return 0, nil
 		}
-		// 3. Deliver and subtract.
 		if err := s.finish(ctx, sink, id, counts); err != nil {
-			return moved, err
+			return 0, err
 		}
-		return moved + len(counts), nil
+		return len(counts), nil
 	}
-	return moved, fmt.Errorf("cachestruct: stats dirty list kept changing during %d snapshots: %w", flushSnapshotTries, ErrCASConflict)
+	return 0, fmt.Errorf("cachestruct: stats dirty list %s kept changing during %d snapshots: %w", key, flushSnapshotTries, ErrCASConflict)
 }
 
 // statKey is a counter of a Stats: an id and an hour number.

@@ -90,6 +90,36 @@ func TestStatsFlush(t *testing.T) {
 	assert.EqualValues(t, 5, sink.total("a@10"))
 }
 
+func TestStatsDirtyLists(t *testing.T) {
+	for _, lists := range []int{1, 3, 16} {
+		t.Run(fmt.Sprintf("lists=%d", lists), func(t *testing.T) {
+			ctx := context.Background()
+			clk := newStClock(stEpoch)
+			store := NewMemory(MemoryOptions{Now: clk.Now})
+			st := NewStats(store, "st", StatsConfig{DirtyLists: lists, Now: clk.Now})
+			for i := range 100 {
+				require.NoError(t, st.Incr(ctx, fmt.Sprint("id", i), uint64(i+1)))
+			}
+			used := 0
+			for i := range lists {
+				if _, found, _ := store.Get(ctx, st.dirtyKey(i), GetOptions{}); found {
+					used++
+				}
+			}
+			assert.Equal(t, lists, used, "the ids are spread over every list")
+			sink := newStSink()
+			n, err := st.Flush(ctx, sink)
+			require.NoError(t, err)
+			assert.Equal(t, 100, n)
+			for i := range 100 {
+				assert.EqualValues(t, i+1, sink.total(fmt.Sprint("id", i, "@10")))
+			}
+			assert.Equal(t, lists, len(sink.applied), "one batch per list")
+		})
+	}
+	assert.Panics(t, func() { NewStats(NewMemory(MemoryOptions{}), "st", StatsConfig{DirtyLists: -1}) })
+}
+
 func TestStatsIncrementsDuringFlushSurvive(t *testing.T) {
 	ctx := context.Background()
 	clk := newStClock(stEpoch.Add(15 * time.Minute))
