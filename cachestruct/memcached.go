@@ -91,6 +91,10 @@ type MemcachedOptions struct {
 // a failover, or use data that tolerates it (version-checked entries,
 // tags); counters may lose or double count across a failover.
 //
+// A call that returns with its ctx's error may still have been carried
+// out by the server (the request may have been sent): like any network
+// write, treat it as "maybe applied".
+//
 // Memcached is safe for concurrent use by multiple goroutines. It starts
 // no goroutines of its own (GetMulti on several servers runs one per server
 // for the duration of the call).

@@ -44,8 +44,9 @@ func itemSize(keyLen, valueLen int, flags uint32) int {
 // means the documented default.
 type Config struct {
 	// Conns is the number of connections to the server (default
-	// DefaultConns). Each connection pipelines the requests of many
-	// callers, so a few are enough for any number of goroutines.
+	// DefaultConns); the client never opens more. Each connection
+	// pipelines the requests of many callers, so a few are enough for any
+	// number of goroutines.
 	Conns int
 	// Timeout bounds how long a connection may wait for a reply without
 	// receiving anything (default DefaultTimeout). When it passes, the
@@ -69,6 +70,10 @@ type Config struct {
 // Client is a client of one memcached server. It is safe for concurrent use
 // by multiple goroutines. It starts no goroutines: callers write and read
 // the shared connections themselves.
+//
+// A call that returns because its ctx ended may still be executed by the
+// server: its request may already be on the wire. Its reply, if any, is
+// read and dropped later, so the connection stays in step.
 type Client struct {
 	addr        string
 	cfg         Config
