@@ -204,6 +204,23 @@ func TestFaultsMemcached(t *testing.T) {
 	t.Run("killed", func(t *testing.T) {
 		srv.Stop()
 		check(t, "killed")
+		// The local fallback is still deduplicated in process.
+		var computes atomic.Int64
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				v, err := cache.GetOrCompute(ctx, "down", time.Minute, func(context.Context) (string, error) {
+					computes.Add(1)
+					time.Sleep(50 * time.Millisecond)
+					return "local", nil
+				})
+				assert.NoError(t, err)
+				assert.Equal(t, "local", v)
+			})
+		}
+		wg.Wait()
+		t.Logf("store down: %d local computes for 50 concurrent callers", computes.Load())
+		assert.LessOrEqual(t, computes.Load(), int64(10))
 	})
 	t.Run("restarted", func(t *testing.T) {
 		srv.Restart()
