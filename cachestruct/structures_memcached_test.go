@@ -356,6 +356,15 @@ func TestOnlineMemcached(t *testing.T) {
 		require.NoError(t, a.Hit(ctx, "user"+strconv.Itoa(i)))
 		require.NoError(t, b.Hit(ctx, "user"+strconv.Itoa(i%10))) // counted already
 	}
+	// The slot key's TTL on the server is the aligned one (memcached
+	// reports whole seconds, and a second may tick meanwhile).
+	slot, _ := a.slotOf(clk.Now())
+	it, found, err := stores[0].Get(ctx, a.slotKey(slot), GetOptions{})
+	require.NoError(t, err)
+	require.True(t, found)
+	want := a.SlotTTL(clk.Now())
+	assert.InDelta(t, want.Seconds(), it.TTL.Seconds(), 1, "TTL %v, aligned %v", it.TTL, want)
+
 	clk.Advance(time.Minute)
 	n, err := b.Count(ctx)
 	require.NoError(t, err)
