@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -93,7 +94,7 @@ func buildKetama(all []memberWithWeight, digests map[string][]uint32) (*snapshot
 		present[m.key] = true
 		vals := digests[m.key]
 		if len(vals) < counts[o] {
-			vals = appendKetamaPoints(vals, m.member, counts[o])
+			vals = appendKetamaPoints(slices.Grow(vals, counts[o]-len(vals)), m.member, counts[o])
 			digests[m.key] = vals
 		}
 		for _, v := range vals[:counts[o]] {

@@ -1,6 +1,7 @@
 package benchpeers
 
 import (
+	"crypto/md5"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -70,6 +71,15 @@ var hashringPeers = []ringPeer{
 		names := slices.Clone(nodes)
 		return func(key string) string {
 			return names[jump.Hash(xxhash.Sum64String(key), len(names))]
+		}
+	}},
+	// md5-floor is not a ring: it only hashes the key with md5, the floor
+	// of any libmemcached-compatible lookup, so that ketama's cost can be
+	// compared with go-ketama's reference figure as a multiple of md5.
+	{"md5-floor", false, func(nodes []string) func(string) string {
+		return func(key string) string {
+			sum := md5.Sum([]byte(key))
+			return nodes[sum[0]%byte(len(nodes))]
 		}
 	}},
 	{"twine-jump-xxhash", false, func(nodes []string) func(string) string {
@@ -237,6 +247,9 @@ func TestHashringQuality(t *testing.T) {
 			n, nkeys, "lib", "max/mean", "moved", "strayed", "bytes/node", "build")
 		results := map[string]quality{}
 		for _, p := range hashringPeers {
+			if p.name == "md5-floor" {
+				continue // not a distribution
+			}
 			q := measure(p, n, keys)
 			results[p.name] = q
 			fmt.Fprintf(&table, "%-20s %8.3f %8.4f %8.4f %10d %10s\n",
@@ -260,7 +273,10 @@ func TestHashringQuality(t *testing.T) {
 			assert.Zero(t, results["twine-ketama"].strayed)
 		}
 		assert.LessOrEqual(t, fast.bytes, uint64(8*hashring.DefaultPoints+1024), "≤ 8 bytes per point")
-		if n == 100 {
+		if n == 100 && nkeys >= 250_000 {
+			// With fewer keys, sampling noise (±2.5 % at 100 nodes and
+			// 50,000 keys) blurs the bounds; the hashring package asserts
+			// them exactly.
 			assert.LessOrEqual(t, fast.maxMean, 1.15)
 			assert.LessOrEqual(t, results["twine-ketama"].maxMean, 1.30)
 		}
