@@ -36,7 +36,7 @@ type CacheConfig struct {
 	// Beta, when positive, turns on probabilistic early recomputation
 	// (XFetch, Vattani et al. 2015): a reader recomputes a fresh value
 	// early when now − δ·Beta·ln(rand()) ≥ expiry, δ being how long the
-	// last computation took. 1 is the paper's optimum; larger recomputes
+	// last computation took. 1 is the paper's default; larger recomputes
 	// earlier. Default 0 (off).
 	Beta float64
 	// Rand returns uniform numbers in [0, 1) for the jitter and XFetch.
