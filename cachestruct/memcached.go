@@ -12,7 +12,8 @@ import (
 
 // Picker chooses the server of a key: Get returns one of the addresses
 // given to NewMemcached. *hashring.Ring satisfies it; any consistent-hash
-// ring with that method does.
+// ring with that method does. An empty or unknown answer (an empty ring)
+// makes the call report ErrUnavailable.
 type Picker interface {
 	Get(key string) string
 }
@@ -31,10 +32,11 @@ type SuccessorPicker interface {
 // MemcachedOptions configure NewMemcached. The zero value gives the
 // defaults documented on each field.
 type MemcachedOptions struct {
-	// Picker maps keys to servers. Nil means a built-in picker: the 64-bit
-	// FNV-1a hash of the key modulo the number of servers, the successors being the
-	// following servers in the order given. With several servers prefer a
-	// consistent-hash ring, which moves fewer keys when servers change.
+	// Picker maps keys to servers. Nil means a built-in picker: the
+	// 64-bit FNV-1a hash of the key modulo the number of servers, the
+	// successors being the following servers in the order given. With
+	// several servers prefer a consistent-hash ring, which moves fewer
+	// keys when servers change.
 	Picker Picker
 	// BinaryKeys accepts any non-empty key of at most 186 bytes, sent
 	// base64 encoded, in addition to ordinary text keys (see Store).
@@ -70,7 +72,10 @@ type MemcachedOptions struct {
 // Memcached is the Store on one or more memcached servers, speaking the
 // meta protocol: every Store method is one round trip to the key's server
 // (GetMulti one per server, in parallel), with pipelined connections
-// shared by all goroutines.
+// shared by all goroutines. The exception is an append or prepend with
+// Vivify that finds no item: memcached 1.6.18 ignores ms's vivify flag, so
+// the store follows up with an add (and appends again if another writer
+// added the item first).
 //
 // # Failover
 //
