@@ -32,6 +32,7 @@ type Bounded struct {
 	mu    sync.Mutex
 	loads map[string]int
 	total int
+	full  []bool // scratch for pick
 }
 
 // NewBounded returns a bounded-load picker over r with balance factor c
@@ -63,33 +64,40 @@ func (b *Bounded) Acquire(key string) (string, bool) {
 	return node, true
 }
 
-// pick walks the ring from key to the first node with room.
+// pick walks the ring from key to the first node with room. full marks
+// the nodes already found full, so that a full node's other points cost a
+// slice read, not a map lookup.
 func (b *Bounded) pick(s *snapshot, key string) string {
-	sumWeight := s.reachW
-	work := float64(b.total + 1)
-	fits := func(o int) bool {
-		limit := math.Ceil(b.factor * work * float64(s.members[o].weight) / sumWeight)
-		return float64(b.loads[s.names[o]]+1) <= limit
-	}
 	if len(s.names) == 1 {
 		return s.names[0]
 	}
+	work := float64(b.total + 1)
+	if cap(b.full) < len(s.names) {
+		b.full = make([]bool, len(s.names))
+	}
+	full := b.full[:len(s.names)]
+	clear(full)
 	c := s.cursor(s.hash(key))
 	for {
 		o, ok := c.next()
 		if !ok {
 			break
 		}
-		if fits(int(o)) {
+		if full[o] {
+			continue
+		}
+		limit := math.Ceil(b.factor * work * float64(s.members[o].weight) / s.reachW)
+		if float64(b.loads[s.names[o]]+1) <= limit {
 			return s.names[o]
 		}
+		full[o] = true
 	}
 	// Rounding can only leave no room when c is within a rounding error of
 	// 1: fall back to the least loaded node that owns points.
-	best := s.names[s.owners[0]]
-	for _, o := range s.owners {
-		if b.loads[s.names[o]] < b.loads[best] {
-			best = s.names[o]
+	best := ""
+	for o, name := range s.names {
+		if s.owned[o] && (best == "" || b.loads[name] < b.loads[best]) {
+			best = name
 		}
 	}
 	return best

@@ -218,3 +218,21 @@ func FuzzBounded(f *testing.F) {
 		}
 	})
 }
+
+// TestBoundedFallback drives pick into its last resort, which the bound
+// arithmetic only reaches through rounding: with every node above its
+// bound (loads forced here), it picks the least loaded node with points.
+func TestBoundedFallback(t *testing.T) {
+	r, err := New(testNodes(3), Points(4))
+	require.NoError(t, err)
+	b, err := NewBounded(r, 1.5)
+	require.NoError(t, err)
+	names := r.Nodes()
+	b.loads[names[0].Name] = 9
+	b.loads[names[1].Name] = 5
+	b.loads[names[2].Name] = 7
+	b.total = 0 // bounds of ⌈1.5 × 1 / 3⌉ = 1: every node is full
+	node, ok := b.Acquire("k")
+	require.True(t, ok)
+	assert.Equal(t, names[1].Name, node)
+}
