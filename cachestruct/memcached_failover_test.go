@@ -164,8 +164,9 @@ func TestMemcachedEjectionOptions(t *testing.T) {
 }
 
 // callAll runs every Store method once with a deadline d and checks that
-// each returns within d plus a margin for a loaded machine; it returns the
-// errors.
+// each returns within d plus a generous margin for a loaded machine (a
+// call that waited for a hung server would take far longer: Timeout is
+// seconds there); it returns the errors.
 func callAll(t *testing.T, s Store, key string, d time.Duration) []error {
 	t.Helper()
 	var errs []error
@@ -174,7 +175,7 @@ func callAll(t *testing.T, s Store, key string, d time.Duration) []error {
 		defer cancel()
 		start := time.Now()
 		errs = append(errs, f(ctx))
-		assert.Less(t, time.Since(start), d+500*time.Millisecond, "a call outlived its deadline")
+		assert.Less(t, time.Since(start), d+2*time.Second, "a call outlived its deadline")
 	}
 	run(func(ctx context.Context) error { _, _, err := s.Get(ctx, key, GetOptions{}); return err })
 	run(func(ctx context.Context) error { _, err := s.GetMulti(ctx, []string{key, key + "2"}); return err })
@@ -249,7 +250,7 @@ func TestMemcachedServerDown(t *testing.T) {
 
 func TestMemcachedPausedServer(t *testing.T) {
 	srv := memcachedtest.Start(t)
-	m := newMemcachedStore(t, []string{srv.Addr()}, MemcachedOptions{Timeout: 300 * time.Millisecond, EjectAfter: -1})
+	m := newMemcachedStore(t, []string{srv.Addr()}, MemcachedOptions{Timeout: 10 * time.Second, EjectAfter: -1})
 	ctx := context.Background()
 	_, err := m.Set(ctx, "k", []byte("v"), SetOptions{})
 	require.NoError(t, err)
@@ -363,10 +364,8 @@ func TestMemcachedHungServerEjected(t *testing.T) {
 	require.Equal(t, []string{addrs[0]}, m.Ejected())
 	cctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	start := time.Now()
 	_, err := m.Set(cctx, "k", []byte("on-1"), SetOptions{})
-	require.NoError(t, err, "served by the successor")
-	assert.Less(t, time.Since(start), 500*time.Millisecond)
+	require.NoError(t, err, "served by the successor, not the hung server")
 	assert.Equal(t, "on-1", string(mustGetC(t, m, "k", GetOptions{}).Value))
 	servers[0].Resume()
 }
