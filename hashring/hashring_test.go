@@ -130,6 +130,10 @@ func TestEmptyRing(t *testing.T) {
 			got, err := r.GetN("k", 3)
 			require.NoError(t, err)
 			assert.Empty(t, got)
+			dst := []string{"x"}
+			got, err = r.AppendN(dst, "k", 3)
+			require.NoError(t, err)
+			assert.Equal(t, dst, got)
 			assert.Empty(t, r.Nodes())
 			assert.Zero(t, r.Len())
 
