@@ -126,6 +126,26 @@ func TestClientLeaseAndStale(t *testing.T) {
 	assert.True(t, it.Busy)
 }
 
+func TestClientSetInvalidate(t *testing.T) {
+	c, _ := newClient(t, Config{})
+	ctx := context.Background()
+	old, err := c.Set(ctx, "k", []byte("a"), SetOptions{})
+	require.NoError(t, err)
+	_, err = c.Set(ctx, "k", []byte("b"), SetOptions{})
+	require.NoError(t, err)
+	_, err = c.Set(ctx, "k", []byte("late"), SetOptions{CAS: old})
+	require.ErrorIs(t, err, ErrCASConflict)
+	// With I, a write carrying an older CAS is accepted but the item is
+	// marked stale, so the next reader recomputes it.
+	_, err = c.Set(ctx, "k", []byte("late"), SetOptions{CAS: old, Invalidate: true})
+	require.NoError(t, err)
+	it, err := c.Get(ctx, "k", GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "late", string(it.Value))
+	assert.True(t, it.Stale)
+	assert.True(t, it.Won)
+}
+
 func TestClientGetMulti(t *testing.T) {
 	c, _ := newClient(t, Config{BinaryKeys: true})
 	ctx := context.Background()
