@@ -56,7 +56,11 @@ func (c *Client) Get(ctx context.Context, key string, opt GetOptions) (Item, err
 	if opt.Recache > 0 {
 		r.recache = c.ttl(opt.Recache)
 	}
-	cl, err := c.do(ctx, &r, kindMeta)
+	do := c.doIdempotent
+	if r.hasVivify || r.recache > 0 {
+		do = c.do // a repeated lease or recache could lose the win
+	}
+	cl, err := do(ctx, &r, kindMeta)
 	if err != nil {
 		return Item{}, err
 	}
@@ -310,7 +314,7 @@ func (c *Client) arith(ctx context.Context, key string, delta uint64, decr bool,
 // Noop sends mn and waits for MN: a round trip that proves the server
 // answers.
 func (c *Client) Noop(ctx context.Context) error {
-	cl, err := c.do(ctx, &req{op: 'n'}, kindMeta)
+	cl, err := c.doIdempotent(ctx, &req{op: 'n'}, kindMeta)
 	if err != nil {
 		return err
 	}
@@ -326,7 +330,7 @@ func (c *Client) Noop(ctx context.Context) error {
 
 // Version returns the server's version string, e.g. "1.6.18".
 func (c *Client) Version(ctx context.Context) (string, error) {
-	cl, err := c.do(ctx, &req{op: 'v'}, kindVersion)
+	cl, err := c.doIdempotent(ctx, &req{op: 'v'}, kindVersion)
 	if err != nil {
 		return "", err
 	}
@@ -343,7 +347,7 @@ func (c *Client) Stats(ctx context.Context, group string) (map[string]string, er
 			return nil, ErrInvalidKey
 		}
 	}
-	cl, err := c.do(ctx, &req{op: 't', key: group}, kindStats)
+	cl, err := c.doIdempotent(ctx, &req{op: 't', key: group}, kindStats)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ package memcache
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -220,6 +221,35 @@ func (c *Client) do(ctx context.Context, r *req, kind callKind) (*call, error) {
 		return nil, err
 	}
 	return cl, nil
+}
+
+// doIdempotent is do for requests that change nothing on the server. When
+// a connection turns out to be broken (the server restarted or closed it
+// while it sat idle: a reset or EOF, not a timeout), the request is sent
+// again on another or a new connection, at most once per connection, so a
+// restarted server costs its readers no error.
+func (c *Client) doIdempotent(ctx context.Context, r *req, kind callKind) (*call, error) {
+	for attempt := 0; ; attempt++ {
+		cl, err := c.do(ctx, r, kind)
+		if err == nil {
+			err = cl.err
+		}
+		if !brokenConn(err) || attempt == len(c.slots) || ctx.Err() != nil {
+			if cl == nil {
+				return nil, err
+			}
+			return cl, nil
+		}
+		if cl != nil {
+			putCall(cl)
+		}
+	}
+}
+
+// brokenConn reports whether err says an established connection broke.
+func brokenConn(err error) bool {
+	var ne *NetError
+	return errors.As(err, &ne) && ne.Op != "dial" && !ne.Timeout()
 }
 
 // start sends r on one of the connections and returns the call that will
