@@ -2,6 +2,7 @@ package memcache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -290,6 +291,7 @@ func TestClientContext(t *testing.T) {
 	// A hung server: the call returns at its deadline, abandoned replies
 	// are consumed later, and the connection stays in step.
 	s.Pause()
+	waitHung(t, c)
 	dctx, dcancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer dcancel()
 	start := time.Now()
@@ -309,6 +311,7 @@ func TestClientTimeoutClosesConn(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, c.Noop(ctx))
 	s.Pause()
+	waitHung(t, c)
 	err := c.Noop(ctx)
 	var ne *NetError
 	require.ErrorAs(t, err, &ne)
@@ -317,6 +320,17 @@ func TestClientTimeoutClosesConn(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 	s.Resume()
 	require.NoError(t, c.Noop(ctx), "a new connection is dialled")
+}
+
+// waitHung returns once the paused server has really stopped answering:
+// SIGSTOP takes effect asynchronously.
+func waitHung(t *testing.T, c *Client) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		return errors.Is(c.Noop(ctx), context.DeadlineExceeded)
+	}, 5*time.Second, time.Millisecond)
 }
 
 func TestClientServerDown(t *testing.T) {
@@ -364,6 +378,7 @@ func TestClientCancelWhileBlocked(t *testing.T) {
 	c, s := newClient(t, Config{Timeout: 10 * time.Second})
 	require.NoError(t, c.Noop(context.Background()))
 	s.Pause()
+	waitHung(t, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
