@@ -19,6 +19,11 @@ type memShard struct {
 	bytes int64
 	limit int64
 	ticks uint64 // moves to the front of the LRU so far
+
+	// The shards sit side by side in an array: keep the hot fields of
+	// neighbours on different cache lines, or two cores working on two
+	// shards would still fight over one line.
+	_ [64]byte
 }
 
 // memPageSize is the number of entries in a page.
