@@ -54,7 +54,9 @@ type conn struct {
 	// so that under load one write carries the requests of many callers
 	// (and a lone caller still writes at once).
 	reading   bool
-	readerGen uint64 // counts the holders of the read role
+	readerGen uint64    // counts the holders of the read role
+	rdl       time.Time // read deadline set last (under mu)
+	wdl       time.Time // write deadline set last (by the writer)
 }
 
 func newConn(nc net.Conn, addr string, timeout time.Duration, maxValue int) *conn {
@@ -184,12 +186,14 @@ func (c *conn) send(ctx context.Context, cl *call, r *req) error {
 	}
 	c.wbuf = r.appendTo(c.wbuf)
 	due := len(c.pending) > c.head
+	var now time.Time
 	if !due {
-		c.since = time.Now() // replies are due from now on
+		now = time.Now()
+		c.since = now // replies are due from now on
 	}
 	c.pending = append(c.pending, cl)
 	if !c.writing && !(c.reading && due) {
-		c.flushLocked(ctx)
+		c.flushLocked(ctx, now)
 	}
 	c.mu.Unlock()
 	return nil
@@ -197,22 +201,32 @@ func (c *conn) send(ctx context.Context, cl *call, r *req) error {
 
 // flushLocked writes wbuf, and what other callers append meanwhile, until
 // it is empty. c.mu must be held and nobody else writing; it is released
-// during the writes. A write may block only when the server stops reading
-// (hung, buffers full): it is bounded by Timeout and by ctx's deadline
-// unless ctx has already ended (the data then belongs to other callers);
-// a write cut short breaks the connection.
-func (c *conn) flushLocked(ctx context.Context) {
+// during the writes. now is the current time, or zero.
+//
+// A write may block only when the server stops reading (hung, buffers
+// full): it is bounded by Timeout (the deadline set for an earlier write is
+// kept while it is at least Timeout/2 away, which saves a timer update per
+// request) and by ctx's deadline unless ctx has already ended (the data
+// then belongs to other callers). A write cut short breaks the connection.
+func (c *conn) flushLocked(ctx context.Context, now time.Time) {
 	c.writing = true
 	for len(c.wbuf) > 0 && c.err == nil {
 		buf := c.wbuf
 		c.wbuf = c.spare[:0]
 		c.mu.Unlock()
-		dl := time.Now().Add(c.timeout)
+		if now.IsZero() {
+			now = time.Now()
+		}
+		dl := now.Add(c.timeout)
 		if d, ok := ctx.Deadline(); ok && d.Before(dl) && ctx.Err() == nil {
 			dl = d
 		}
-		_ = c.nc.SetWriteDeadline(dl)
+		if c.wdl.After(dl) || c.wdl.Before(now.Add(c.timeout/2)) {
+			c.wdl = dl
+			_ = c.nc.SetWriteDeadline(dl)
+		}
 		_, err := c.nc.Write(buf)
+		now = time.Time{}
 		c.mu.Lock()
 		c.spare = buf[:0]
 		if err != nil {
@@ -270,6 +284,7 @@ func (c *conn) readFor(ctx context.Context, cl *call) {
 		stop := context.AfterFunc(ctx, func() {
 			c.mu.Lock()
 			if c.reading && c.readerGen == gen {
+				c.rdl = aLongTimeAgo
 				_ = c.nc.SetReadDeadline(aLongTimeAgo)
 			}
 			c.mu.Unlock()
@@ -289,13 +304,20 @@ func (c *conn) readFor(ctx context.Context, cl *call) {
 				c.mu.Unlock()
 				return
 			}
+			// The deadline set before is kept when it is no later than
+			// this one and at least Timeout/2 away (one timer update less
+			// per request); if it fires early, the wait below re-arms.
+			now := time.Now()
 			dl := c.since.Add(c.timeout)
-			c.mu.Unlock()
 			timeoutAt := dl
 			if hasDeadline && ctxDeadline.Before(dl) {
 				dl = ctxDeadline
 			}
-			_ = c.nc.SetReadDeadline(dl)
+			if c.rdl.After(dl) || c.rdl.Before(now.Add(c.timeout/2)) {
+				c.rdl = dl
+				_ = c.nc.SetReadDeadline(dl)
+			}
+			c.mu.Unlock()
 
 			// Wait for the first byte of the next reply: until it comes,
 			// a timeout leaves the connection in step.
@@ -304,6 +326,9 @@ func (c *conn) readFor(ctx context.Context, cl *call) {
 					c.fail(c.netErr(err))
 					return
 				}
+				c.mu.Lock()
+				c.rdl = time.Time{} // re-arm exactly next time
+				c.mu.Unlock()
 				if ctx.Err() != nil || (hasDeadline && !time.Now().Before(ctxDeadline)) {
 					return // our ctx ended: leave the reading to others
 				}
@@ -344,7 +369,9 @@ func (c *conn) readFor(ctx context.Context, cl *call) {
 			return
 		}
 		c.mu.Lock()
-		c.since = time.Now()
+		if c.head < len(c.pending) {
+			c.since = time.Now() // progress, and more replies are due
+		}
 		c.mu.Unlock()
 		next.err = err
 		next.complete()
@@ -355,7 +382,7 @@ func (c *conn) readFor(ctx context.Context, cl *call) {
 // already. c.mu must be held.
 func (c *conn) flushQueuedLocked(ctx context.Context) {
 	if len(c.wbuf) > 0 && !c.writing && c.err == nil {
-		c.flushLocked(ctx)
+		c.flushLocked(ctx, time.Time{})
 	}
 }
 
