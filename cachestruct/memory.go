@@ -49,6 +49,22 @@ const (
 // leases, recache and stale items, counters), bounded by an LRU on memory.
 // It is what tests and single-process programs run on.
 //
+// Its behaviour was checked against memcached 1.6.18, operation by
+// operation (see the method docs for the finer points, and the
+// differential tests that run random operation sequences on both). Where
+// memcached is not deterministic, or differs from the Store contract,
+// Memory picks one documented behaviour:
+//
+//   - TTLs count from the moment of the write on a continuous clock, so an
+//     item lives exactly its TTL (memcached's clock ticks once a second: an
+//     item may live up to a second less there). TTLs above 30 days are
+//     relative too.
+//   - Set with ModeAppend or ModePrepend and Vivify creates a missing item,
+//     as the Store contract says (memcached 1.6.18 ignores the flag).
+//   - The winner of a lease is told the lease's TTL (memcached reports -1).
+//   - Incr always rewrites a number that does not grow in place (see Incr);
+//     memcached does so only when no reply still holds the item.
+//
 // Memory starts no goroutines: expired items are dropped when they are
 // touched or reach the cold end of the LRU. Memory is safe for concurrent
 // use by multiple goroutines. Create it with NewMemory; the zero value is
@@ -70,7 +86,11 @@ var _ Store = (*Memory)(nil)
 // The items are spread over up to 16 shards, each with its own lock and its
 // own LRU bounded by an equal share of MaxBytes; the number of shards is
 // the largest power of two that still leaves each shard at least four times
-// MaxItemSize, so a small MaxBytes gives a single, exact LRU.
+// MaxItemSize, so a small MaxBytes gives a single LRU. A read moves an item
+// to the front of its LRU unless it is already among the most recent
+// quarter of the shard's items. The bookkeeping of a shard (its map and
+// pages of entries) keeps the size of the largest number of items it has
+// held.
 //
 // NewMemory panics if MaxBytes or MaxItemSize is negative.
 func NewMemory(opts MemoryOptions) *Memory {
