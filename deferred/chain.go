@@ -33,7 +33,7 @@ func (d *Deferred[T]) runLocked() {
 }
 
 // batchSize is how many links the runner takes per lock acquisition.
-const batchSize = 8
+const batchSize = 16
 
 // step runs c's pending links until c must stop: no more links, paused, or
 // waiting on an inner Deferred. The caller holds c's baton, and c.mu too
@@ -92,33 +92,7 @@ func (c *Deferred[T]) step(locked bool) (next *Deferred[T], keep bool) {
 		v, err := c.result, c.err
 		c.mu.Unlock()
 
-		i := 0
-		var waitOn *Deferred[T]
-		for i < n {
-			if i > 0 && c.paused.Load() > 0 {
-				break // a callback paused c: the rest waits for Unpause
-			}
-			fn := batch[i].fn
-			batch[i] = link[T]{}
-			i++
-			if fn == nil {
-				continue // an empty pair passes the result through
-			}
-			nv, inner, nerr := call(fn, v, err)
-			if inner != nil {
-				if inner == c {
-					nv, nerr = zero, ErrCircularChain
-				} else if iv, ok, ierr := inner.take(c); ok {
-					nv, nerr = iv, ierr
-				} else {
-					// inner will resume c through the continuation link
-					// just added to it, maybe already on another goroutine.
-					waitOn = inner
-					break
-				}
-			}
-			v, err = nv, nerr
-		}
+		i, v, err, waitOn := c.runBatch(batch[:n], v, err)
 
 		c.mu.Lock()
 		if i < n {
@@ -207,17 +181,63 @@ func (c *Deferred[T]) resume(v T, err error) bool {
 	return true
 }
 
+// runBatch runs the links of batch in order, starting from the result
+// (v, err), until they all ran, a callback paused c, or a callback returned
+// an inner Deferred without a result yet (waitOn). It returns how many links
+// it consumed and the result they left. A panic in a link becomes a
+// *PanicError on the error path and the batch goes on with the next link:
+// one deferred recover per batch rather than per callback.
+func (c *Deferred[T]) runBatch(batch []link[T], v T, err error) (i int, _ T, _ error, waitOn *Deferred[T]) {
+	for {
+		var panicked bool
+		i, v, err, waitOn, panicked = c.runFrom(batch, i, v, err)
+		if !panicked {
+			return i, v, err, waitOn
+		}
+	}
+}
+
+// runFrom is runBatch's loop from link i on, under one deferred recover:
+// after a panic, i already counts the link that panicked, and runBatch
+// calls runFrom again for the rest.
+func (c *Deferred[T]) runFrom(batch []link[T], i int, v T, err error) (ri int, rv T, rerr error, waitOn *Deferred[T], panicked bool) {
+	var zero T
+	defer func() {
+		if r := recover(); r != nil {
+			ri, rv, rerr, waitOn, panicked = i, zero, &PanicError{Value: r, Stack: debug.Stack()}, nil, true
+		}
+	}()
+	for i < len(batch) {
+		if i > 0 && c.paused.Load() > 0 {
+			break // a callback paused c: the rest waits for Unpause
+		}
+		fn := batch[i].fn
+		i++
+		if fn == nil {
+			continue // an empty pair passes the result through
+		}
+		nv, inner, nerr := call(fn, v, err)
+		if inner != nil {
+			if inner == c {
+				nv, nerr = zero, ErrCircularChain
+			} else if iv, ok, ierr := inner.take(c); ok {
+				nv, nerr = iv, ierr
+			} else {
+				// inner will resume c through the continuation link
+				// just added to it, maybe already on another goroutine.
+				return i, v, err, inner, false
+			}
+		}
+		v, err = nv, nerr
+	}
+	return i, v, err, nil, false
+}
+
 // call runs one link's user function with the current value and error. It
 // returns the new value and error or, for the *Deferred kinds, the inner
 // Deferred to wait on. A link that does not serve the current path passes
-// the result through. A panic becomes a *PanicError on the error path.
+// the result through. Panics are the caller's (runFrom's) business.
 func call[T any](fn any, v T, err error) (nv T, inner *Deferred[T], nerr error) {
-	defer func() {
-		if r := recover(); r != nil {
-			var zero T
-			nv, inner, nerr = zero, nil, &PanicError{Value: r, Stack: debug.Stack()}
-		}
-	}()
 	failed := err != nil
 	deferredKind := false
 	switch f := fn.(type) {

@@ -306,46 +306,93 @@ func (d *Deferred[T]) push(l link[T]) {
 		// is amortised O(1).
 		pending := d.links[d.head:]
 		grown := make([]link[T], len(pending), max(minGrowth, 2*len(pending)))
-		copy(grown, pending)
-		if cap(d.links) == len(d.inline) {
-			clear(d.inline[:]) // drop the references the inline array kept
-		}
+		copyLinks(grown, pending)
+		d.dropInline()
 		d.links, d.head = grown, 0
 	}
 	d.links = append(d.links, l)
 }
 
 // pop removes and returns the next pending link. Called with d.mu held and
-// at least one link pending.
+// at least one link pending. Popped slots are not cleared one by one (each
+// pointer store costs a write barrier while the GC runs): when the last
+// pending link is popped, the inline slots are cleared or the grown array
+// is dropped whole, so that no reference to a function that ran outlives
+// the next time the chain is empty.
 func (d *Deferred[T]) pop() link[T] {
 	l := d.links[d.head]
-	d.links[d.head] = link[T]{}
 	d.head++
 	if d.head == len(d.links) {
-		d.links = d.links[:0]
-		d.head = 0
+		d.drained()
 	}
 	return l
+}
+
+// drained empties the link queue once every link was popped. Called with
+// d.mu held.
+func (d *Deferred[T]) drained() {
+	if d.onInline() {
+		d.links = d.links[:0]
+		clearLinks(d.inline[:])
+	} else {
+		d.links = nil
+	}
+	d.head = 0
+}
+
+// onInline reports whether the links live in the inline array.
+func (d *Deferred[T]) onInline() bool {
+	return cap(d.links) == len(d.inline)
+}
+
+// dropInline clears the inline array when the links are about to move off
+// it, so that it keeps no references. Called with d.mu held.
+func (d *Deferred[T]) dropInline() {
+	if d.onInline() {
+		clearLinks(d.inline[:])
+	}
+}
+
+// copyLinks is copy for links: short slices are copied element by element,
+// which while the GC runs costs one buffered write barrier per pointer
+// instead of the bulk barrier's set-up (it dominated the growth of a
+// ten-callback chain).
+func copyLinks[T any](dst, src []link[T]) {
+	if len(src) > 16 {
+		copy(dst, src)
+		return
+	}
+	for i := range src {
+		dst[i] = src[i]
+	}
+}
+
+// clearLinks is clear for a few links, element by element (see copyLinks).
+func clearLinks[T any](ls []link[T]) {
+	for i := range ls {
+		ls[i] = link[T]{}
+	}
 }
 
 // unpop puts ls back in front of the pending links, in order: the part of a
 // batch the runner did not get to. Called with d.mu held.
 func (d *Deferred[T]) unpop(ls []link[T]) {
 	k := len(ls)
+	if d.links == nil {
+		d.links = d.inline[:0]
+	}
 	if d.head >= k {
 		// The slots just before head are the runner's own, already
 		// consumed: nobody else writes below head.
 		d.head -= k
-		copy(d.links[d.head:], ls)
+		copyLinks(d.links[d.head:], ls)
 		return
 	}
 	pending := d.links[d.head:]
 	grown := make([]link[T], k+len(pending), max(minGrowth, 2*(k+len(pending))))
-	copy(grown, ls)
-	copy(grown[k:], pending)
-	if cap(d.links) == len(d.inline) {
-		clear(d.inline[:])
-	}
+	copyLinks(grown, ls)
+	copyLinks(grown[k:], pending)
+	d.dropInline()
 	d.links, d.head = grown, 0
 }
 

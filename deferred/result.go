@@ -44,14 +44,16 @@ func (d *Deferred[T]) Done() <-chan struct{} {
 // handling it: it will not be reported as unhandled.
 func (d *Deferred[T]) Result() (v T, err error, ok bool) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.flags&fRested == 0 {
+		d.mu.Unlock()
 		return v, nil, false
 	}
-	if d.err != nil {
+	v, err = d.result, d.err
+	if err != nil {
 		d.markHandled()
 	}
-	return d.result, d.err, true
+	d.mu.Unlock()
+	return v, err, true
 }
 
 // Wait blocks until Done is closed and returns the result, or until ctx is
