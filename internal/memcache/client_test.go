@@ -427,3 +427,24 @@ func TestClientCancellationsDoNotHurtOthers(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestClientAllocations pins the allocations of the hot paths: a get
+// allocates its value only, a set nothing.
+func TestClientAllocations(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage instrumentation allocates")
+	}
+	c, _ := newClient(t, Config{})
+	ctx := context.Background()
+	value := make([]byte, 100)
+	_, err := c.Set(ctx, "k", value, SetOptions{})
+	require.NoError(t, err)
+	set := testing.AllocsPerRun(200, func() {
+		_, _ = c.Set(ctx, "k", value, SetOptions{})
+	})
+	get := testing.AllocsPerRun(200, func() {
+		_, _ = c.Get(ctx, "k", GetOptions{})
+	})
+	assert.LessOrEqual(t, set, 0.1)
+	assert.LessOrEqual(t, get, 1.1)
+}

@@ -56,11 +56,13 @@ func (c *Client) Get(ctx context.Context, key string, opt GetOptions) (Item, err
 	if opt.Recache > 0 {
 		r.recache = c.ttl(opt.Recache)
 	}
-	do := c.doIdempotent
+	var cl *call
+	var err error
 	if r.hasVivify || r.recache > 0 {
-		do = c.do // a repeated lease or recache could lose the win
+		cl, err = c.do(ctx, &r, kindMeta) // a repeated lease or recache could lose the win
+	} else {
+		cl, err = c.doIdempotent(ctx, &r, kindMeta)
 	}
-	cl, err := do(ctx, &r, kindMeta)
 	if err != nil {
 		return Item{}, err
 	}

@@ -234,7 +234,7 @@ func (c *Client) doIdempotent(ctx context.Context, r *req, kind callKind) (*call
 		if err == nil {
 			err = cl.err
 		}
-		if !brokenConn(err) || attempt == len(c.slots) || ctx.Err() != nil {
+		if err == nil || !brokenConn(err) || attempt == len(c.slots) || ctx.Err() != nil {
 			if cl == nil {
 				return nil, err
 			}
@@ -247,6 +247,7 @@ func (c *Client) doIdempotent(ctx context.Context, r *req, kind callKind) (*call
 }
 
 // brokenConn reports whether err says an established connection broke.
+// (Its errors.As target escapes: call it only with a non-nil error.)
 func brokenConn(err error) bool {
 	var ne *NetError
 	return errors.As(err, &ne) && ne.Op != "dial" && !ne.Timeout()
