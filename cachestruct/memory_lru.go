@@ -1,15 +1,20 @@
 package cachestruct
 
-import "sync"
+import (
+	"math/bits"
+	"sync"
+)
 
 // memShard is one lock's worth of items: a map from key to entry and a
 // doubly linked LRU list through the entries.
 //
-// The entries live in pages of memPageSize, linked by index rather than by
-// pointer: the garbage collector then sees one object per page instead of
-// one per item, and relinking an item writes no pointers (so no write
-// barriers while a collection runs). Pages never move, so a *memEntry
-// stays valid while the shard's lock is held; freed slots are reused.
+// The entries live in pages, linked by index rather than by pointer: the
+// garbage collector then sees one object per page instead of one per item,
+// and relinking an item writes no pointers (so no write barriers while a
+// collection runs). Page k holds memFirstPage<<k entries, so an empty
+// store costs little and a full one has few pages. Pages never move, so a
+// *memEntry stays valid while the shard's lock is held; freed slots are
+// reused.
 type memShard struct {
 	mu    sync.Mutex
 	items map[string]uint32 // key → entry index
@@ -26,8 +31,12 @@ type memShard struct {
 	_ [64]byte
 }
 
-// memPageSize is the number of entries in a page.
-const memPageSize = 256
+// memFirstPage is the number of entries in a shard's first page (a power
+// of two, 1<<memFirstPageBits); each next page is twice as large.
+const (
+	memFirstPageBits = 3
+	memFirstPage     = 1 << memFirstPageBits
+)
 
 // memEntry is one item. Entries are owned by their shard and touched only
 // under its lock. The bytes of value are never modified once stored (a
@@ -50,14 +59,17 @@ type memEntry struct {
 
 func (s *memShard) init(limit int64) {
 	s.items = make(map[string]uint32)
-	s.pages = [][]memEntry{make([]memEntry, memPageSize)}
+	s.pages = [][]memEntry{make([]memEntry, memFirstPage)}
 	s.used = 1 // the sentinel
 	s.limit = limit
 }
 
-// at returns the entry in slot i.
+// at returns the entry in slot i: with j = i + memFirstPage, the page is
+// given by j's highest bit and the offset by the bits below it.
 func (s *memShard) at(i uint32) *memEntry {
-	return &s.pages[i/memPageSize][i%memPageSize]
+	j := uint(i) + memFirstPage
+	k := bits.Len(j) - memFirstPageBits - 1
+	return &s.pages[k][j-memFirstPage<<k]
 }
 
 // sentinel returns the LRU list's sentinel.
@@ -136,8 +148,8 @@ func (s *memShard) insert(c *memClock, item *memEntry) *memEntry {
 	} else {
 		idx = s.used
 		s.used++
-		if int(idx/memPageSize) == len(s.pages) {
-			s.pages = append(s.pages, make([]memEntry, memPageSize))
+		if k := len(s.pages); uint(idx)+memFirstPage == memFirstPage<<k {
+			s.pages = append(s.pages, make([]memEntry, memFirstPage<<k))
 		}
 	}
 	e := s.at(idx)

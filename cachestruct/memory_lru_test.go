@@ -242,3 +242,35 @@ func FuzzMemoryOps(f *testing.F) {
 		}
 	})
 }
+
+func TestMemoryPages(t *testing.T) {
+	m := NewMemory(MemoryOptions{MaxBytes: 4 << 20})
+	require.Len(t, m.shards, 1)
+	s := &m.shards[0]
+	for i := range 3000 {
+		mustSet(t, m, strconv.Itoa(i), "v", SetOptions{})
+	}
+	// Pages double: 8, 16, 32, ... and every slot is its own entry.
+	for k, p := range s.pages {
+		require.Len(t, p, memFirstPage<<k)
+	}
+	seen := map[*memEntry]bool{}
+	for i := uint32(0); i < s.used; i++ {
+		e := s.at(i)
+		require.False(t, seen[e], "slot %d", i)
+		seen[e] = true
+		if i > 0 {
+			require.Equal(t, i, e.idx)
+		}
+	}
+	// Freed slots are reused before new ones.
+	used := s.used
+	for i := range 1000 {
+		require.NoError(t, m.Delete(context.Background(), strconv.Itoa(i), DeleteOptions{}))
+	}
+	for i := range 1000 {
+		mustSet(t, m, "again"+strconv.Itoa(i), "v", SetOptions{})
+	}
+	assert.Equal(t, used, s.used)
+	memCheck(t, m)
+}
