@@ -53,18 +53,18 @@ func (c *Deferred[T]) step(locked bool) (next *Deferred[T], keep bool) {
 		c.mu.Lock()
 	}
 	for {
-		if c.paused.Load() > 0 || c.head == len(c.links) {
+		if c.paused.Load() > 0 || c.q.empty() {
 			c.stop()
 			c.mu.Unlock()
 			return nil, false
 		}
-		if chainee, ok := c.links[c.head].fn.(*Deferred[T]); ok {
+		if chainee, ok := c.q.peek().fn.(*Deferred[T]); ok {
 			// Continuation: give our result to the Deferred waiting on us
 			// and forget it ourselves (Twisted's _CONTINUE).
-			c.pop()
+			c.q.pop()
 			v, err := c.result, c.err
 			c.result, c.err = zero, nil
-			more := c.head < len(c.links)
+			more := !c.q.empty()
 			if !more {
 				c.stop() // finish c first so the stack does not grow
 			}
@@ -82,21 +82,21 @@ func (c *Deferred[T]) step(locked bool) (next *Deferred[T], keep bool) {
 		// Take a batch, stopping before any continuation.
 		var batch [batchSize]link[T]
 		n := 0
-		for n < batchSize && c.head < len(c.links) {
-			if _, cont := c.links[c.head].fn.(*Deferred[T]); cont {
+		for n < batchSize && !c.q.empty() {
+			if _, cont := c.q.peek().fn.(*Deferred[T]); cont {
 				break
 			}
-			batch[n] = c.pop()
+			batch[n] = c.q.pop()
 			n++
 		}
 		v, err := c.result, c.err
 		c.mu.Unlock()
 
-		i, v, err, waitOn := c.runBatch(batch[:n], v, err)
+		i, waitOn, v, err := c.runBatch(batch[:n], v, err)
 
 		c.mu.Lock()
 		if i < n {
-			c.unpop(batch[i:n])
+			c.q.unpop(batch[i:n])
 		}
 		if waitOn != nil {
 			if c.flags&fDelivered != 0 {
@@ -154,7 +154,7 @@ func (inner *Deferred[T]) take(c *Deferred[T]) (v T, ok bool, err error) {
 		inner.mu.Unlock()
 		return v, true, err
 	}
-	inner.push(link[T]{c})
+	inner.q.push(link[T]{c})
 	inner.mu.Unlock()
 	return zero, false, nil
 }
@@ -187,12 +187,12 @@ func (c *Deferred[T]) resume(v T, err error) bool {
 // it consumed and the result they left. A panic in a link becomes a
 // *PanicError on the error path and the batch goes on with the next link:
 // one deferred recover per batch rather than per callback.
-func (c *Deferred[T]) runBatch(batch []link[T], v T, err error) (i int, _ T, _ error, waitOn *Deferred[T]) {
+func (c *Deferred[T]) runBatch(batch []link[T], v T, err error) (i int, waitOn *Deferred[T], _ T, _ error) {
 	for {
 		var panicked bool
-		i, v, err, waitOn, panicked = c.runFrom(batch, i, v, err)
+		i, waitOn, panicked, v, err = c.runFrom(batch, i, v, err)
 		if !panicked {
-			return i, v, err, waitOn
+			return i, waitOn, v, err
 		}
 	}
 }
@@ -200,11 +200,11 @@ func (c *Deferred[T]) runBatch(batch []link[T], v T, err error) (i int, _ T, _ e
 // runFrom is runBatch's loop from link i on, under one deferred recover:
 // after a panic, i already counts the link that panicked, and runBatch
 // calls runFrom again for the rest.
-func (c *Deferred[T]) runFrom(batch []link[T], i int, v T, err error) (ri int, rv T, rerr error, waitOn *Deferred[T], panicked bool) {
+func (c *Deferred[T]) runFrom(batch []link[T], i int, v T, err error) (ri int, waitOn *Deferred[T], panicked bool, rv T, rerr error) {
 	var zero T
 	defer func() {
 		if r := recover(); r != nil {
-			ri, rv, rerr, waitOn, panicked = i, zero, &PanicError{Value: r, Stack: debug.Stack()}, nil, true
+			ri, waitOn, panicked, rv, rerr = i, nil, true, zero, &PanicError{Value: r, Stack: debug.Stack()}
 		}
 	}()
 	for i < len(batch) {
@@ -225,12 +225,12 @@ func (c *Deferred[T]) runFrom(batch []link[T], i int, v T, err error) (ri int, r
 			} else {
 				// inner will resume c through the continuation link
 				// just added to it, maybe already on another goroutine.
-				return i, v, err, inner, false
+				return i, inner, false, v, err
 			}
 		}
 		v, err = nv, nerr
 	}
-	return i, v, err, nil, false
+	return i, nil, false, v, err
 }
 
 // call runs one link's user function with the current value and error. It

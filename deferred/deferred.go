@@ -75,13 +75,8 @@ type Deferred[T any] struct {
 	result T
 	err    error
 
-	// links[head:] are the pairs still to run. links starts on inline, so
-	// the first two pairs cost no allocation; head makes popping O(1).
-	// (Two, not more: a Deferred of int then fits the 144-byte size class,
-	// and the first growth goes straight to minGrowth.)
-	links  []link[T]
-	head   int
-	inline [2]link[T]
+	// q holds the pairs still to run, the first two inline.
+	q linkQueue[T]
 
 	// waiting is the inner Deferred this one waits on (implicit chaining),
 	// set by the runner when it stops, cleared when the result comes back.
@@ -181,7 +176,7 @@ func (d *Deferred[T]) fireLocked(v T, err error) error {
 		d.mu.Unlock()
 		return nil
 	}
-	if d.head == len(d.links) {
+	if d.q.empty() {
 		// Nothing to run: come to rest without taking the baton.
 		d.settle()
 		d.mu.Unlock()
@@ -280,7 +275,7 @@ func (d *Deferred[T]) AddBothDeferred(f func(T, error) (*Deferred[T], error)) *D
 // chain, runs the chain on the calling goroutine.
 func (d *Deferred[T]) add(l link[T]) *Deferred[T] {
 	d.mu.Lock()
-	d.push(l)
+	d.q.push(l)
 	if d.flags&(fFired|fRunning) == fFired && d.paused.Load() == 0 && d.waiting == nil {
 		d.flags |= fRunning
 		d.runLocked()
@@ -288,112 +283,6 @@ func (d *Deferred[T]) add(l link[T]) *Deferred[T] {
 	}
 	d.mu.Unlock()
 	return d
-}
-
-// minGrowth is the capacity of the first array beyond inline: sixteen
-// links (256 bytes) so that a chain of up to sixteen costs one allocation.
-const minGrowth = 16
-
-// push appends l to the pending links. Called with d.mu held.
-func (d *Deferred[T]) push(l link[T]) {
-	if d.links == nil {
-		d.links = d.inline[:0]
-	}
-	if len(d.links) == cap(d.links) {
-		// Grow and compact at once: links keep being added while the
-		// chain runs, and the consumed prefix must not pile up. The new
-		// array is twice the pending count (at least minGrowth), so growth
-		// is amortised O(1).
-		pending := d.links[d.head:]
-		grown := make([]link[T], len(pending), max(minGrowth, 2*len(pending)))
-		copyLinks(grown, pending)
-		d.dropInline()
-		d.links, d.head = grown, 0
-	}
-	d.links = append(d.links, l)
-}
-
-// pop removes and returns the next pending link. Called with d.mu held and
-// at least one link pending. Popped slots are not cleared one by one (each
-// pointer store costs a write barrier while the GC runs): when the last
-// pending link is popped, the inline slots are cleared or the grown array
-// is dropped whole, so that no reference to a function that ran outlives
-// the next time the chain is empty.
-func (d *Deferred[T]) pop() link[T] {
-	l := d.links[d.head]
-	d.head++
-	if d.head == len(d.links) {
-		d.drained()
-	}
-	return l
-}
-
-// drained empties the link queue once every link was popped. Called with
-// d.mu held.
-func (d *Deferred[T]) drained() {
-	if d.onInline() {
-		d.links = d.links[:0]
-		clearLinks(d.inline[:])
-	} else {
-		d.links = nil
-	}
-	d.head = 0
-}
-
-// onInline reports whether the links live in the inline array.
-func (d *Deferred[T]) onInline() bool {
-	return cap(d.links) == len(d.inline)
-}
-
-// dropInline clears the inline array when the links are about to move off
-// it, so that it keeps no references. Called with d.mu held.
-func (d *Deferred[T]) dropInline() {
-	if d.onInline() {
-		clearLinks(d.inline[:])
-	}
-}
-
-// copyLinks is copy for links: short slices are copied element by element,
-// which while the GC runs costs one buffered write barrier per pointer
-// instead of the bulk barrier's set-up (it dominated the growth of a
-// ten-callback chain).
-func copyLinks[T any](dst, src []link[T]) {
-	if len(src) > 16 {
-		copy(dst, src)
-		return
-	}
-	for i := range src {
-		dst[i] = src[i]
-	}
-}
-
-// clearLinks is clear for a few links, element by element (see copyLinks).
-func clearLinks[T any](ls []link[T]) {
-	for i := range ls {
-		ls[i] = link[T]{}
-	}
-}
-
-// unpop puts ls back in front of the pending links, in order: the part of a
-// batch the runner did not get to. Called with d.mu held.
-func (d *Deferred[T]) unpop(ls []link[T]) {
-	k := len(ls)
-	if d.links == nil {
-		d.links = d.inline[:0]
-	}
-	if d.head >= k {
-		// The slots just before head are the runner's own, already
-		// consumed: nobody else writes below head.
-		d.head -= k
-		copyLinks(d.links[d.head:], ls)
-		return
-	}
-	pending := d.links[d.head:]
-	grown := make([]link[T], k+len(pending), max(minGrowth, 2*(k+len(pending))))
-	copyLinks(grown, ls)
-	copyLinks(grown[k:], pending)
-	d.dropInline()
-	d.links, d.head = grown, 0
 }
 
 // Pause stops the chain from running: callbacks that would run (on fire or
