@@ -3,6 +3,8 @@ package cachestruct
 import (
 	"context"
 	"time"
+
+	"github.com/twine-go/twine/internal/memcache"
 )
 
 // Get implements Store.Get. A hit moves the item to the hot end of the LRU.
@@ -14,29 +16,37 @@ import (
 // Get of an item someone has won (a lease placeholder, a stale item, an item
 // won through Recache) reports Busy until the item is written again.
 func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
-	if err := m.checkKey(key); err != nil {
-		return Item{}, false, err
+	// A key found in the store was valid when it was stored, so the full
+	// key check (a scan of the key) waits for a miss; only the length is
+	// checked first, so that a huge key is not hashed.
+	if len(key) == 0 || len(key) > memcache.MaxKeyLen {
+		if err := m.checkKey(key); err != nil {
+			return Item{}, false, err
+		}
 	}
 	if err := memCtxErr(ctx); err != nil {
+		if kerr := m.checkKey(key); kerr != nil {
+			return Item{}, false, kerr
+		}
 		return Item{}, false, err
 	}
 	c := memClock{now: m.now}
 	s := m.shardOf(key)
 	s.mu.Lock()
-	it, found := m.get(s, &c, key, opt)
+	it, found, err := m.get(s, &c, key, opt)
 	s.mu.Unlock()
 	if found {
 		memOwnValue(&it)
 	}
-	return it, found, nil
+	return it, found, err
 }
 
-// get is Get under the shard's lock.
-func (m *Memory) get(s *memShard, c *memClock, key string, opt GetOptions) (Item, bool) {
+// get is Get under the shard's lock. It checks the key on a miss.
+func (m *Memory) get(s *memShard, c *memClock, key string, opt GetOptions) (Item, bool, error) {
 	e := s.lookup(c, key)
 	if e == nil {
-		if opt.Lease <= 0 {
-			return Item{}, false
+		if err := m.checkKey(key); err != nil || opt.Lease <= 0 {
+			return Item{}, false, err
 		}
 		// A lease: an empty placeholder that its creator has won.
 		lease := memEntry{key: key, value: []byte{}, cas: m.nextCAS(), won: true}
@@ -46,7 +56,7 @@ func (m *Memory) get(s *memShard, c *memClock, key string, opt GetOptions) (Item
 		}
 		it := lease.snapshot(c)
 		it.Won = true
-		return it, true
+		return it, true, nil
 	}
 	win := false
 	if !e.won {
@@ -61,7 +71,7 @@ func (m *Memory) get(s *memShard, c *memClock, key string, opt GetOptions) (Item
 	case e.won:
 		it.Busy = true
 	}
-	return it, true
+	return it, true, nil
 }
 
 // GetMulti implements Store.GetMulti: each distinct key is read as by Get
@@ -86,7 +96,7 @@ func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 		}
 		s := m.shardOf(key)
 		s.mu.Lock()
-		it, found := m.get(s, &c, key, GetOptions{})
+		it, found, _ := m.get(s, &c, key, GetOptions{}) // keys checked above
 		s.mu.Unlock()
 		if found {
 			items[key] = it

@@ -117,7 +117,7 @@ func TestMemoryKeys(t *testing.T) {
 				}
 				assert.Equal(t, want, m.checkKey(tt.key) == nil)
 				_, err := m.Set(ctx, tt.key, []byte("v"), SetOptions{})
-				_, _, gerr := m.Get(ctx, tt.key, GetOptions{})
+				_, _, gerr := m.Get(ctx, tt.key, GetOptions{Lease: time.Minute})
 				_, merr := m.GetMulti(ctx, []string{"ok", tt.key})
 				derr := m.Delete(ctx, tt.key, DeleteOptions{})
 				_, ierr := m.Incr(ctx, tt.key, 1, IncrOptions{})
@@ -218,6 +218,12 @@ func TestMemoryCancelledContext(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	_, err = m.Incr(ctx, "v", 1, IncrOptions{Vivify: true})
 	require.ErrorIs(t, err, context.Canceled)
+
+	// A bad key is reported as such whatever the context.
+	_, _, err = m.Get(ctx, "bad key", GetOptions{})
+	require.ErrorIs(t, err, ErrInvalidKey)
+	_, err = m.Set(ctx, "bad key", nil, SetOptions{})
+	require.ErrorIs(t, err, ErrInvalidKey)
 
 	dctx, dcancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
 	defer dcancel()
