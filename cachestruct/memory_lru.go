@@ -2,6 +2,7 @@ package cachestruct
 
 import (
 	"math/bits"
+	"strings"
 	"sync"
 )
 
@@ -155,6 +156,9 @@ func (s *memShard) insert(c *memClock, item *memEntry) *memEntry {
 	e := s.at(idx)
 	*e = *item
 	e.idx = idx
+	// The caller's key may be a slice of a larger string: keep only the
+	// bytes that are charged for.
+	e.key = strings.Clone(item.key)
 	s.items[e.key] = idx
 	s.pushFront(e)
 	s.bytes += memCharge(e.key, len(e.value))
