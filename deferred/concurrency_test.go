@@ -405,6 +405,9 @@ func TestCallbacksRunOnFiringGoroutine(t *testing.T) {
 	firer := make(chan string, 1)
 	go func() { firer <- goid(); _ = d.Callback(1) }()
 	assert.Equal(t, <-firer, <-ran, "runs on the goroutine that fired")
+	// Until the chain is at rest the firing goroutine still holds it and
+	// would run a callback added now itself.
+	<-d.Done()
 
 	d.AddCallback(func(v int) (int, error) { ran <- goid(); return v, nil })
 	assert.Equal(t, goid(), <-ran, "runs on the goroutine that added to a fired Deferred")

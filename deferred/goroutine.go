@@ -3,6 +3,7 @@ package deferred
 import (
 	"context"
 	"runtime/debug"
+	"sync/atomic"
 )
 
 // Go runs body on a new goroutine and returns a Deferred that fires with its
@@ -18,12 +19,23 @@ func Go[T any](ctx context.Context, body func(context.Context) (T, error)) *Defe
 		panic("deferred: Go with a nil body")
 	}
 	bctx, cancel := context.WithCancel(ctx)
-	d := NewWithCanceller(func(*Deferred[T]) { cancel() })
+	var cancelled atomic.Bool
+	d := NewWithCanceller(func(*Deferred[T]) {
+		cancelled.Store(true)
+		cancel()
+	})
 	go func() {
 		defer cancel()
 		v, err := callBody(bctx, body)
-		// After Cancel the Deferred already failed with ErrCancelled: the
-		// late outcome gets ErrAlreadyCalled and is dropped.
+		if cancelled.Load() {
+			// Cancel started before body returned: Cancel fails the
+			// Deferred with ErrCancelled (maybe it already did), and the
+			// outcome is dropped rather than racing that Errback.
+			return
+		}
+		// If Cancel started after the check, this result wins and
+		// Cancel's Errback gets ErrAlreadyCalled, as with any Deferred
+		// that fired first.
 		if err != nil {
 			_ = d.Errback(err)
 		} else {
