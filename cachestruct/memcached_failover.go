@@ -25,12 +25,15 @@ var errNoServer = errors.New("no server available")
 // pick returns the server for key: the picker's choice, or when it is
 // ejected the first available successor.
 func (m *Memcached) pick(key string) (*mcServer, error) {
-	now := m.now().UnixNano()
 	addr := m.picker.Get(key)
 	s := m.servers[addr]
 	if s == nil {
 		return nil, fmt.Errorf("%w: picker returned unknown server %q", ErrUnavailable, addr)
 	}
+	if s.until.Load() == 0 {
+		return s, nil // not ejected: no need to read the clock
+	}
+	now := m.now().UnixNano()
 	if m.admit(s, now) {
 		return s, nil
 	}
