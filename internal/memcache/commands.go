@@ -341,8 +341,8 @@ func (c *Client) Version(ctx context.Context) (string, error) {
 }
 
 // Stats returns the server's statistics: "stats" when group is empty, else
-// "stats <group>" (e.g. "settings"). group must be a single word of
-// letters.
+// "stats <group>" (e.g. "settings"). A group that is not a single word of
+// ASCII letters reports ErrInvalidKey without anything being sent.
 func (c *Client) Stats(ctx context.Context, group string) (map[string]string, error) {
 	for i := 0; i < len(group); i++ {
 		if ch := group[i]; !('a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z') {
