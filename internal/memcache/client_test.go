@@ -86,6 +86,14 @@ func TestClientCommands(t *testing.T) {
 	v, err := c.Version(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "1.6.18", v)
+	st, err := c.Stats(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, "1.6.18", st["version"])
+	st, err = c.Stats(ctx, "settings")
+	require.NoError(t, err)
+	assert.Equal(t, "1048576", st["item_size_max"])
+	_, err = c.Stats(ctx, "settings\r\nflush_all")
+	require.ErrorIs(t, err, ErrInvalidKey)
 }
 
 func TestClientLeaseAndStale(t *testing.T) {
