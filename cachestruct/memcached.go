@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -157,6 +158,25 @@ func (m *Memcached) Close() error {
 		_ = s.client.Close()
 	}
 	return nil
+}
+
+// LoadMaxItemSize asks every server for its item size ("stats settings",
+// item_size_max), checks values against the smallest from now on, and
+// returns it. It reports ErrUnavailable when a server cannot be asked.
+func (m *Memcached) LoadMaxItemSize(ctx context.Context) (int, error) {
+	sizes := make([]int, len(m.list))
+	for i, s := range m.list {
+		n, err := s.client.LoadMaxItemSize(ctx)
+		if err != nil {
+			return 0, mapErr(err)
+		}
+		sizes[i] = n
+	}
+	smallest := slices.Min(sizes)
+	for _, s := range m.list {
+		s.client.SetMaxItemSize(smallest)
+	}
+	return smallest, nil
 }
 
 // Get implements Store.Get with one mg request.

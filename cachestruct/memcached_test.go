@@ -1,8 +1,10 @@
 package cachestruct
 
 import (
+	"context"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/twine-go/twine/internal/memcachedtest"
@@ -32,4 +34,27 @@ func TestMemcachedContract(t *testing.T) {
 			return newMemcachedStore(t, addrs, MemcachedOptions{BinaryKeys: true})
 		})
 	})
+}
+
+func TestMemcachedLoadMaxItemSize(t *testing.T) {
+	servers := []*memcachedtest.Server{
+		memcachedtest.Start(t, memcachedtest.MaxItemSize(2<<20)),
+		memcachedtest.Start(t, memcachedtest.MaxItemSize(4<<20)),
+	}
+	m := newMemcachedStore(t, memcachedtest.Addrs(servers), MemcachedOptions{})
+	ctx := context.Background()
+	big := make([]byte, 1500<<10)
+	_, err := m.Set(ctx, "k", big, SetOptions{})
+	require.ErrorIs(t, err, ErrValueTooLarge, "the default is 1 MiB")
+	n, err := m.LoadMaxItemSize(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2<<20, n, "the smallest server's")
+	_, err = m.Set(ctx, "k", big, SetOptions{})
+	require.NoError(t, err)
+	_, err = m.Set(ctx, "k", make([]byte, 2<<20), SetOptions{})
+	require.ErrorIs(t, err, ErrValueTooLarge)
+
+	servers[1].Stop()
+	_, err = m.LoadMaxItemSize(ctx)
+	require.ErrorIs(t, err, ErrUnavailable)
 }

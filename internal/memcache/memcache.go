@@ -123,6 +123,13 @@ func (c *Client) Addr() string { return c.addr }
 // MaxItemSize returns the item size values are checked against.
 func (c *Client) MaxItemSize() int { return int(c.maxItemSize.Load()) }
 
+// SetMaxItemSize sets the item size values are checked against (n > 0).
+func (c *Client) SetMaxItemSize(n int) {
+	if n > 0 {
+		c.maxItemSize.Store(int64(n))
+	}
+}
+
 // Close closes every connection; pending calls fail with ErrClosed and
 // later calls report ErrClosed.
 func (c *Client) Close() error {
