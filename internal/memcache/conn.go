@@ -36,7 +36,7 @@ type conn struct {
 	br       *bufio.Reader
 	addr     string
 	timeout  time.Duration
-	maxValue int
+	itemSize *atomic.Int64 // the client's item size; replies may hold up to twice it
 	dead     atomic.Bool
 	rsem     chan struct{} // holds a token while a caller has the read role
 
@@ -59,13 +59,13 @@ type conn struct {
 	wdl       time.Time // write deadline set last (by the writer)
 }
 
-func newConn(nc net.Conn, addr string, timeout time.Duration, maxValue int) *conn {
+func newConn(nc net.Conn, addr string, timeout time.Duration, itemSize *atomic.Int64) *conn {
 	return &conn{
 		nc:       nc,
 		br:       bufio.NewReaderSize(nc, 16<<10),
 		addr:     addr,
 		timeout:  timeout,
-		maxValue: maxValue,
+		itemSize: itemSize,
 		rsem:     make(chan struct{}, 1),
 		wbuf:     make([]byte, 0, 4096),
 		spare:    make([]byte, 0, 4096),
@@ -344,9 +344,9 @@ func (c *conn) netErr(err error) error {
 func (c *conn) readCall(cl *call) error {
 	switch cl.kind {
 	case kindMeta:
-		return readReply(c.br, &cl.rep, c.maxValue)
+		return readReply(c.br, &cl.rep, c.maxValue())
 	case kindMulti:
-		return readMulti(c.br, cl, c.maxValue)
+		return readMulti(c.br, cl, c.maxValue())
 	case kindVersion:
 		v, err := readVersion(c.br)
 		cl.text = v
@@ -356,6 +356,14 @@ func (c *conn) readCall(cl *call) error {
 		cl.stats = s
 		return err
 	}
+}
+
+// maxValue is the largest data block the connection accepts in a reply:
+// twice the item size (at least twice the default), so that a value
+// stored by a client with a larger limit is still read, while a corrupt
+// length cannot make the reader allocate without bound.
+func (c *conn) maxValue() int {
+	return 2*max(int(c.itemSize.Load()), DefaultMaxItemSize) + 1024
 }
 
 // readMulti reads quiet mg replies up to MN, collecting hits by opaque.

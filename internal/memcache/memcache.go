@@ -213,7 +213,7 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	return newConn(nc, c.addr, c.cfg.Timeout, 2*max(c.MaxItemSize(), DefaultMaxItemSize)+1024), nil
+	return newConn(nc, c.addr, c.cfg.Timeout, &c.maxItemSize), nil
 }
 
 // do sends r and waits for its reply. On success the caller owns the
