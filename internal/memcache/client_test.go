@@ -263,6 +263,23 @@ func TestClientValueTooLarge(t *testing.T) {
 	require.ErrorIs(t, err, ErrValueTooLarge)
 }
 
+// TestClientReadsValuesAboveItsLimit: a value larger than this client's
+// item size, stored by a client configured for a larger server, is read.
+func TestClientReadsValuesAboveItsLimit(t *testing.T) {
+	c, s := newClient(t, Config{}, memcachedtest.MaxItemSize(4<<20), memcachedtest.MemoryMB(32))
+	ctx := context.Background()
+	loose := New(s.Addr(), Config{MaxItemSize: 4 << 20})
+	defer loose.Close()
+	value := []byte(strings.Repeat("v", 3<<20))
+	_, err := loose.Set(ctx, "big", value, SetOptions{})
+	require.NoError(t, err)
+	it, err := c.Get(ctx, "big", GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, len(value), len(it.Value))
+	_, err = c.Set(ctx, "big", value, SetOptions{})
+	require.ErrorIs(t, err, ErrValueTooLarge, "writes still respect this client's limit")
+}
+
 func TestClientConcurrent(t *testing.T) {
 	c, _ := newClient(t, Config{Conns: 2})
 	ctx := context.Background()

@@ -359,12 +359,16 @@ func (c *conn) readCall(cl *call) error {
 }
 
 // maxValue is the largest data block the connection accepts in a reply:
-// twice the item size (at least twice the default), so that a value
-// stored by a client with a larger limit is still read, while a corrupt
-// length cannot make the reader allocate without bound.
+// memcached's largest item size (-I 1024m) or twice the client's item size
+// if larger. Values stored by clients with larger limits are still read;
+// the reply parser allocates large values as their data arrives, so a
+// corrupt length cannot make it allocate without bound.
 func (c *conn) maxValue() int {
-	return 2*max(int(c.itemSize.Load()), DefaultMaxItemSize) + 1024
+	return max(maxServerItemSize, 2*int(c.itemSize.Load()))
 }
+
+// maxServerItemSize is memcached's largest -I setting.
+const maxServerItemSize = 1 << 30
 
 // readMulti reads quiet mg replies up to MN, collecting hits by opaque.
 // Error lines answer single requests of the batch: the first one is

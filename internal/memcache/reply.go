@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // reply is one parsed meta reply: its two-letter code, the data block of a
@@ -95,6 +96,10 @@ func readReply(br *bufio.Reader, r *reply, maxValue int) error {
 	return readReplySlab(br, r, maxValue, nil)
 }
 
+// growFrom is the value size above which the value buffer grows with the
+// data received instead of being allocated at the declared length.
+const growFrom = 1 << 20
+
 // slabSize is the size of the buffers that small values of a multi-get
 // share; slabMaxValue the largest value cut from one.
 const (
@@ -138,6 +143,20 @@ func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte) error
 	// The line slice is no longer needed: reading the block may refill br.
 	n := int(size)
 	switch {
+	case n > growFrom:
+		// A large declared length is trusted only as far as data
+		// arrives: the buffer grows with it, so a corrupt length cannot
+		// allocate more than what was actually received.
+		v := make([]byte, 0, growFrom)
+		for len(v) < n {
+			k := min(n-len(v), max(cap(v)-len(v), growFrom))
+			v = slices.Grow(v, k)
+			if _, err := io.ReadFull(br, v[len(v):len(v)+k]); err != nil {
+				return unexpectedEOF(err)
+			}
+			v = v[:len(v)+k]
+		}
+		r.value = v
 	case slab == nil || n > slabMaxValue:
 		r.value = make([]byte, n)
 	default:
@@ -148,8 +167,10 @@ func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte) error
 		r.value = b[len(b) : len(b)+n : len(b)+n]
 		*slab = b[:len(b)+n]
 	}
-	if _, err := io.ReadFull(br, r.value); err != nil {
-		return unexpectedEOF(err)
+	if n <= growFrom {
+		if _, err := io.ReadFull(br, r.value); err != nil {
+			return unexpectedEOF(err)
+		}
 	}
 	crlf, err := br.Peek(2)
 	if err != nil {

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -195,4 +197,23 @@ func FuzzConnReplies(f *testing.F) {
 			t.Fatal("a call hung")
 		}
 	})
+}
+
+// TestReadReplyHugeLength: a declared length far beyond the data allocates
+// only about what arrives.
+func TestReadReplyHugeLength(t *testing.T) {
+	in := "VA 500000000\r\n" + strings.Repeat("x", 3<<20)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var r reply
+	err := readReply(bufio.NewReader(strings.NewReader(in)), &r, 1<<30)
+	runtime.ReadMemStats(&after)
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(32<<20), "allocated far more than received")
+
+	big := strings.Repeat("y", 3<<20+5)
+	r = reply{}
+	err = readReply(bufio.NewReader(strings.NewReader(fmt.Sprintf("VA %d f1\r\n%s\r\n", len(big), big))), &r, 1<<30)
+	require.NoError(t, err)
+	assert.Equal(t, big, string(r.value))
 }
