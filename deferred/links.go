@@ -69,8 +69,7 @@ func (q *linkQueue[T]) pop() link[T] {
 		l := q.inline[q.inHead]
 		q.inHead++
 		if q.inHead == q.inLen {
-			q.inline = [2]link[T]{}
-			q.inHead, q.inLen = 0, 0
+			q.clearInline()
 		}
 		return l
 	}
@@ -80,6 +79,16 @@ func (q *linkQueue[T]) pop() link[T] {
 		q.spill, q.spHead = nil, 0
 	}
 	return l
+}
+
+// clearInline empties the inline part. The used slots are cleared one by
+// one: assigning the whole array would take the bulk write barrier (see
+// copyLinks).
+func (q *linkQueue[T]) clearInline() {
+	for i := range q.inLen {
+		q.inline[i] = link[T]{}
+	}
+	q.inHead, q.inLen = 0, 0
 }
 
 // unpop puts ls back in front of the pending links, in order: the last
@@ -112,8 +121,7 @@ func (q *linkQueue[T]) unpop(ls []link[T]) {
 	copyLinks(grown, ls)
 	copyLinks(grown[k:], inPending)
 	copyLinks(grown[k+len(inPending):], spPending)
-	q.inline = [2]link[T]{}
-	q.inHead, q.inLen = 0, 0
+	q.clearInline()
 	q.spill, q.spHead = grown, 0
 }
 
