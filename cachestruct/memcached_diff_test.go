@@ -94,6 +94,22 @@ func (d *diffStore) apply(ctx context.Context, op, arg byte, key string) string 
 			d.fuzzy[key] = false
 		}
 		return fmt.Sprintf("delete err=%s", errKind(err))
+	case 7:
+		// A multi-get of the key, a sibling and the key again.
+		sib := key[:len(key)-1] + string('a'+rune(arg%3))
+		items, err := d.s.GetMulti(ctx, []string{key, sib, key})
+		out := fmt.Sprintf("multi n=%d err=%s", len(items), errKind(err))
+		for _, k := range []string{key, sib} {
+			if it, ok := items[k]; ok {
+				d.cas[k] = it.CAS
+				marks := fmt.Sprintf("won=%v stale=%v busy=%v", it.Won, it.Stale, it.Busy)
+				if d.fuzzy[k] {
+					marks = "marks unspecified"
+				}
+				out += fmt.Sprintf(" %s=%q %s", k[len(k)-1:], strings.TrimRight(string(it.Value), " "), marks)
+			}
+		}
+		return out
 	default:
 		it, found, _ := d.s.Get(ctx, key, GetOptions{})
 		n, err := d.s.Incr(ctx, key, int64(arg%7)-3, IncrOptions{Vivify: arg&8 != 0, Initial: uint64(arg % 4), TTL: ttl})

@@ -193,6 +193,31 @@ func TestClientGetMulti(t *testing.T) {
 	assert.Empty(t, items)
 }
 
+// TestClientGetMultiDuplicateWins: the first read of a stale item wins it;
+// a duplicate later in the batch must not hide that.
+func TestClientGetMultiDuplicateWins(t *testing.T) {
+	c, _ := newClient(t, Config{})
+	ctx := context.Background()
+	for _, n := range []int{2, 100} { // one part, and parts on both connections
+		key := fmt.Sprint("dup", n)
+		_, err := c.Set(ctx, key, []byte("v"), SetOptions{})
+		require.NoError(t, err)
+		require.NoError(t, c.Delete(ctx, key, DeleteOptions{Invalidate: true}))
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = key
+		}
+		items, err := c.GetMulti(ctx, keys)
+		require.NoError(t, err)
+		require.Len(t, items, 1)
+		assert.True(t, items[key].Won, "n=%d", n)
+		assert.True(t, items[key].Stale)
+	}
+	assert.Equal(t, []string{"a", "b", "c"}, dedup([]string{"a", "b", "a", "c", "b"}))
+	in := []string{"a", "b"}
+	assert.Equal(t, &in[0], &dedup(in)[0], "no copy without duplicates")
+}
+
 func TestClientBadInputNeverSent(t *testing.T) {
 	c, _ := newClient(t, Config{})
 	ctx := context.Background()

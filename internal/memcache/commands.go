@@ -84,9 +84,9 @@ func (c *Client) Get(ctx context.Context, key string, opt GetOptions) (Item, err
 const multiPart = 32
 
 // GetMulti reads many keys in one round trip (quiet mg requests closed by
-// mn). Misses are absent from the map; duplicate keys are read once per
-// occurrence and reported once. Every key is checked before anything is
-// sent.
+// mn). Misses are absent from the map; a duplicate key is reported once,
+// with the result of its first read (the one that may win a stale item).
+// Every key is checked before anything is sent.
 //
 // A large batch is split over the client's connections: memcached serves
 // each connection on one thread and processes at most 20 pipelined
@@ -103,6 +103,13 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 		return items, nil
 	}
 	parts := min(len(c.slots), max(1, len(keys)/multiPart))
+	if parts > 1 {
+		// Duplicates must be read in one part: the first read of a stale
+		// item or a lease wins it (W), and that result must be the one
+		// reported, not a later Z from another connection.
+		keys = dedup(keys)
+		parts = min(parts, max(1, len(keys)/multiPart))
+	}
 	type part struct {
 		cn   *conn
 		cl   *call
@@ -137,7 +144,11 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 				}
 				break
 			}
-			items[p.keys[h.index]] = h.item
+			// The first read of a duplicate key is the one that may have
+			// won the item (W); later reads of it in the batch see Z.
+			if k := p.keys[h.index]; !hasKey(items, k) {
+				items[k] = h.item
+			}
 		}
 		if p.cl.err != nil && firstErr == nil {
 			firstErr = p.cl.err
@@ -148,6 +159,35 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 		return items, firstErr
 	}
 	return items, nil
+}
+
+// hasKey reports whether m holds k.
+func hasKey(m map[string]Item, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// dedup returns keys without repetitions, in order of first occurrence
+// (keys itself when it has none).
+func dedup(keys []string) []string {
+	seen := make(map[string]struct{}, len(keys))
+	var out []string
+	for i, k := range keys {
+		if _, dup := seen[k]; dup {
+			if out == nil {
+				out = append(make([]string, 0, len(keys)), keys[:i]...)
+			}
+			continue
+		}
+		seen[k] = struct{}{}
+		if out != nil {
+			out = append(out, k)
+		}
+	}
+	if out == nil {
+		return keys
+	}
+	return out
 }
 
 // SetMode selects the storage command of Set.
