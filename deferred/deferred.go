@@ -75,7 +75,9 @@ type Deferred[T any] struct {
 	result T
 	err    error
 
-	// q holds the pairs still to run, the first two inline.
+	// q holds the pairs still to run: two inside the Deferred (a
+	// Deferred of int is 144 bytes, one size class), more in a spill array
+	// allocated when needed (see linkQueue).
 	q linkQueue[T]
 
 	// waiting is the inner Deferred this one waits on (implicit chaining),
