@@ -147,7 +147,7 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, opt SetOptio
 	owned := value
 	if opt.Mode < ModeAppend || opt.Vivify {
 		// Copy outside the lock; append and prepend build a new value.
-		owned = append(make([]byte, 0, len(value)), value...)
+		owned = memClone(value)
 	}
 	c := memClock{now: m.now}
 	s.mu.Lock()
