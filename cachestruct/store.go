@@ -157,7 +157,8 @@ type IncrOptions struct {
 	TTL     time.Duration
 }
 
-// Errors reported by Stores and the structures built on them.
+// Errors reported by Stores and by the structures built on them. Each
+// method names the ones it returns.
 var (
 	// ErrInvalidKey reports an empty key, a key over 250 bytes, or a key with
 	// spaces or control characters when binary keys are not enabled.
@@ -178,4 +179,20 @@ var (
 	// refusing connections, ejected, or not answering in time). It wraps the
 	// underlying network error.
 	ErrUnavailable = errors.New("cachestruct: store unavailable")
+	// ErrLocked reports that Lock.TryLock found the lock held by another
+	// owner.
+	ErrLocked = errors.New("cachestruct: locked")
+	// ErrNotHeld reports that Held.Unlock or Held.Extend found the lock no
+	// longer held by this holder: it expired, was evicted, was taken by
+	// another owner since, or was already released.
+	ErrNotHeld = errors.New("cachestruct: lock not held")
+	// ErrCorrupt reports a stored value that a structure cannot decode: it
+	// was not written by this package's structure of that kind, or it was
+	// damaged.
+	ErrCorrupt = errors.New("cachestruct: corrupt value")
+	// ErrNegativeTTL reports a negative TTL passed to a structure's method.
+	ErrNegativeTTL = errors.New("cachestruct: negative ttl")
+	// ErrDeltaTooLarge reports an increment or decrement of 2^63 or more
+	// (the Store's Incr takes an int64).
+	ErrDeltaTooLarge = errors.New("cachestruct: delta too large")
 )
