@@ -142,14 +142,39 @@ func FuzzStoreDifferential(f *testing.F) {
 		mem := &diffStore{s: NewMemory(MemoryOptions{}), cas: map[string]uint64{}, fuzzy: map[string]bool{}}
 		real := &diffStore{s: mc, cas: map[string]uint64{}, fuzzy: map[string]bool{}}
 		prefix := fmt.Sprintf("diff:%d:%d:", time.Now().UnixNano(), run.Add(1))
+		// A decrement that shortens a number leaves it space padded when
+		// memcached rewrites it in place, unpadded when it replaces the
+		// item (see diffStore.fuzzy); an append or prepend then makes the
+		// difference part of the value ("5 8" or "58"). Such keys are not
+		// compared until they are set or deleted again.
+		padded, tainted := map[string]bool{}, map[string]bool{}
 		for i := 0; i+1 < len(prog); i += 2 {
-			key := prefix + string('a'+rune(prog[i]>>5%3))
-			want := real.apply(ctx, prog[i], prog[i+1], key)
-			got := mem.apply(ctx, prog[i], prog[i+1], key)
+			op, arg := prog[i], prog[i+1]
+			key := prefix + string('a'+rune(op>>5%3))
+			want := real.apply(ctx, op, arg, key)
+			got := mem.apply(ctx, op, arg, key)
 			if os.Getenv("DIFFTRACE") != "" {
-				t.Logf("%d op=%d arg=%d key=%s\n  real: %s\n  mem:  %s", i/2, prog[i]%8, prog[i+1], key[len(prefix):], want, got)
+				t.Logf("%d op=%d arg=%d key=%s\n  real: %s\n  mem:  %s", i/2, op%8, arg, key[len(prefix):], want, got)
 			}
-			require.Equal(t, want, got, "step %d (op %d, arg %d) of %v", i/2, prog[i], prog[i+1], prog)
+			sib := key[:len(key)-1] + string('a'+rune(arg%3))
+			if !tainted[key] && !(op%8 == 7 && tainted[sib]) {
+				require.Equal(t, want, got, "step %d (op %d, arg %d) of %v", i/2, op, arg, prog)
+			}
+			switch op % 8 {
+			case 3, 4:
+				mode, cas := SetMode(arg%5), arg>>6 == 1 || arg>>6 == 2
+				if mode == ModeSet && !cas {
+					padded[key], tainted[key] = false, false
+				} else if (mode == ModeAppend || mode == ModePrepend) && padded[key] {
+					tainted[key] = true
+				}
+			case 5:
+				if arg&1 == 0 && arg>>6 != 1 && arg>>6 != 2 {
+					padded[key], tainted[key] = false, false
+				}
+			case 6:
+				padded[key] = true
+			}
 		}
 	})
 }
