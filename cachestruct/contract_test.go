@@ -424,6 +424,27 @@ var contractCases = []contractCase{
 		assert.Empty(t, items)
 	}},
 
+	{"get_multi_marks", func(t *testing.T, s Store, key func(string) string) {
+		ctx := context.Background()
+		// GetMulti reads as Get does: a lease placeholder is busy, and the
+		// first reader of a stale item, even through GetMulti, wins it.
+		mustGetC(t, s, key("lease"), GetOptions{Lease: time.Minute})
+		mustSetC(t, s, key("stale"), "v", SetOptions{})
+		require.NoError(t, s.Delete(ctx, key("stale"), DeleteOptions{Invalidate: true}))
+		items, err := s.GetMulti(ctx, []string{key("lease"), key("stale"), key("stale")})
+		require.NoError(t, err)
+		require.Len(t, items, 2)
+		assert.True(t, items[key("lease")].Busy)
+		assert.False(t, items[key("lease")].Won)
+		st := items[key("stale")]
+		assert.True(t, st.Stale)
+		assert.True(t, st.Won, "the first read of the batch wins")
+		assert.Equal(t, "v", string(st.Value))
+		again := mustGetC(t, s, key("stale"), GetOptions{})
+		assert.True(t, again.Busy)
+		assert.False(t, again.Won)
+	}},
+
 	{"invalid_keys", func(t *testing.T, s Store, key func(string) string) {
 		ctx := context.Background()
 		canary := key("canary")
