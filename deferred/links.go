@@ -112,6 +112,25 @@ func (q *linkQueue[T]) unpop(ls []link[T]) {
 		q.spHead -= k
 		copyLinks(q.spill[q.spHead:], ls)
 		return
+	case len(q.spill) == 0 && k+int(q.inLen-q.inHead) <= len(q.inline):
+		// Everything still fits inline (a callback early in a short chain
+		// returned a Deferred without a result): ls, then the inline
+		// links pushed meanwhile, with no allocation.
+		var all [2]link[T]
+		n := 0
+		for _, l := range ls {
+			all[n] = l
+			n++
+		}
+		for _, l := range q.inline[q.inHead:q.inLen] {
+			all[n] = l
+			n++
+		}
+		for i := range q.inline {
+			q.inline[i] = all[i]
+		}
+		q.inHead, q.inLen = 0, uint8(n)
+		return
 	}
 	// Rebuild: ls, then the inline part, then spill, all in a new spill.
 	inPending := q.inline[q.inHead:q.inLen]

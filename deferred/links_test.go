@@ -76,6 +76,7 @@ func TestLinkQueue(t *testing.T) {
 		{"unpop across inline and spill", []byte{6, 6, 1 + 3*5, 2 + 3*4, 1 + 3*19}},
 		{"push between pop and unpop", []byte{6, 6, 1 + 3*19, 6, 6, 2 + 3*3, 1 + 3*19}},
 		{"unpop after the spill was dropped", []byte{6, 6, 1 + 3*5, 0, 2 + 3*2, 1 + 3*19}},
+		{"unpop after the inline part emptied, fitting inline", []byte{3, 1 + 3*1, 0, 2 + 3*1, 1 + 3*19}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
