@@ -213,9 +213,22 @@ func TestClientGetMultiDuplicateWins(t *testing.T) {
 		assert.True(t, items[key].Won, "n=%d", n)
 		assert.True(t, items[key].Stale)
 	}
-	assert.Equal(t, []string{"a", "b", "c"}, dedup([]string{"a", "b", "a", "c", "b"}))
-	in := []string{"a", "b"}
-	assert.Equal(t, &in[0], &dedup(in)[0], "no copy without duplicates")
+	// Every occurrence of a key goes to the same part, in order.
+	keys := []string{"a", "b", "a", "c", "b", "d", "a"}
+	for n := 1; n <= 4; n++ {
+		where := map[string]int{}
+		total := 0
+		for i, p := range split(nil, keys, n) {
+			total += len(p)
+			for _, k := range p {
+				if j, ok := where[k]; ok {
+					assert.Equal(t, j, i, "%q split over parts", k)
+				}
+				where[k] = i
+			}
+		}
+		assert.Equal(t, len(keys), total)
+	}
 }
 
 func TestClientBadInputNeverSent(t *testing.T) {

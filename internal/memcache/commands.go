@@ -103,13 +103,6 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 		return items, nil
 	}
 	parts := min(len(c.slots), max(1, len(keys)/multiPart))
-	if parts > 1 {
-		// Duplicates must be read in one part: the first read of a stale
-		// item or a lease wins it (W), and that result must be the one
-		// reported, not a later Z from another connection.
-		keys = dedup(keys)
-		parts = min(parts, max(1, len(keys)/multiPart))
-	}
 	type part struct {
 		cn   *conn
 		cl   *call
@@ -118,15 +111,15 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 	var buf [8]part
 	ps := buf[:0]
 	var firstErr error
-	for i := range parts {
-		lo, hi := i*len(keys)/parts, (i+1)*len(keys)/parts
-		r := req{op: 'm', keys: keys[lo:hi]}
+	var pbuf [8][]string
+	for _, ks := range split(pbuf[:0], keys, parts) {
+		r := req{op: 'm', keys: ks}
 		cn, cl, err := c.start(ctx, &r, kindMulti)
 		if err != nil {
 			firstErr = err
 			break
 		}
-		ps = append(ps, part{cn, cl, keys[lo:hi]})
+		ps = append(ps, part{cn, cl, ks})
 	}
 	for _, p := range ps {
 		// After a failure the remaining parts are still waited for (or
@@ -167,27 +160,41 @@ func hasKey(m map[string]Item, k string) bool {
 	return ok
 }
 
-// dedup returns keys without repetitions, in order of first occurrence
-// (keys itself when it has none).
-func dedup(keys []string) []string {
-	seen := make(map[string]struct{}, len(keys))
-	var out []string
-	for i, k := range keys {
-		if _, dup := seen[k]; dup {
-			if out == nil {
-				out = append(make([]string, 0, len(keys)), keys[:i]...)
-			}
-			continue
-		}
-		seen[k] = struct{}{}
-		if out != nil {
-			out = append(out, k)
-		}
+// split divides keys into n parts (appended to dst) by a hash of each key,
+// so that every occurrence of a key lands in the same part, in order: the
+// first read of a stale item or a lease wins it (W), and that result must
+// be the one reported, not a later Z read on another connection. The parts
+// share one new array.
+func split(dst [][]string, keys []string, n int) [][]string {
+	if n <= 1 {
+		return append(dst, keys)
 	}
-	if out == nil {
-		return keys
+	var counts [16]int
+	n = min(n, len(counts))
+	for _, k := range keys {
+		counts[keyHash(k)%uint32(n)]++
 	}
-	return out
+	all := make([]string, len(keys))
+	start := len(dst)
+	off := 0
+	for i := range n {
+		dst = append(dst, all[off:off:off+counts[i]])
+		off += counts[i]
+	}
+	for _, k := range keys {
+		i := start + int(keyHash(k)%uint32(n))
+		dst[i] = append(dst[i], k)
+	}
+	return dst
+}
+
+// keyHash is the 32-bit FNV-1a hash of k.
+func keyHash(k string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(k); i++ {
+		h = (h ^ uint32(k[i])) * 16777619
+	}
+	return h
 }
 
 // SetMode selects the storage command of Set.
