@@ -132,8 +132,8 @@ func (c *Deferred[T]) stop() {
 func (c *Deferred[T]) settle() {
 	if c.flags&fRested == 0 {
 		c.flags |= fRested
-		if c.done != nil {
-			close(c.done)
+		if c.extra != nil && c.extra.done != nil {
+			close(c.extra.done)
 		}
 	}
 	c.trackUnhandled()

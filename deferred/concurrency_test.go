@@ -257,7 +257,7 @@ func TestDone(t *testing.T) {
 	t.Run("lazy channel", func(t *testing.T) {
 		d := New[int]()
 		require.NoError(t, d.Callback(1))
-		assert.Nil(t, d.done, "nobody asked: no channel")
+		assert.Nil(t, d.extra, "nobody asked: no channel")
 		assert.True(t, isClosed(d.Done()))
 	})
 	t.Run("closes on fire", func(t *testing.T) {

@@ -24,12 +24,14 @@ func Debugging() bool { return debugMode.Load() }
 
 func debugging() bool { return debugMode.Load() }
 
-// extra holds what most Deferreds never need: debug sites and the
-// unhandled-error tracker.
+// extra holds what most Deferreds never need: debug sites, the
+// unhandled-error tracker, and the Done channel of a Deferred that someone
+// waited on before it had a result.
 type extra struct {
 	created string
 	fired   string
 	track   *tracker
+	done    chan struct{}
 }
 
 func (d *Deferred[T]) recordCreation() {

@@ -84,7 +84,6 @@ type Deferred[T any] struct {
 	// set by the runner when it stops, cleared when the result comes back.
 	waiting   *Deferred[T]
 	canceller func(*Deferred[T])
-	done      chan struct{}
 	extra     *extra
 }
 

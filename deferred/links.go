@@ -18,10 +18,13 @@ package deferred
 // to a function that already ran outlives the next time its part of the
 // queue is empty.
 type linkQueue[T any] struct {
-	inline        [2]link[T]
+	inline [2]link[T]
+	spill  []link[T]
+	// spHead is 32 bits so that the queue, with the two 8-bit inline
+	// indexes, fits in 64 bytes and a Deferred of int in 128: the spill
+	// then holds at most 2³² pending links (64 GiB of them).
+	spHead        uint32
 	inHead, inLen uint8
-	spHead        int
-	spill         []link[T]
 }
 
 // minSpill is the capacity of the first spill array: eight links (128
@@ -31,7 +34,7 @@ const minSpill = 8
 
 // empty reports whether no link is pending.
 func (q *linkQueue[T]) empty() bool {
-	return q.inHead == q.inLen && q.spHead == len(q.spill)
+	return q.inHead == q.inLen && int(q.spHead) == len(q.spill)
 }
 
 // peek returns the next pending link. The queue must not be empty.
@@ -75,7 +78,7 @@ func (q *linkQueue[T]) pop() link[T] {
 	}
 	l := q.spill[q.spHead]
 	q.spHead++
-	if q.spHead == len(q.spill) {
+	if int(q.spHead) == len(q.spill) {
 		q.spill, q.spHead = nil, 0
 	}
 	return l
@@ -106,10 +109,10 @@ func (q *linkQueue[T]) unpop(ls []link[T]) {
 		q.inHead -= uint8(k)
 		copyLinks(q.inline[q.inHead:], ls)
 		return
-	case q.inHead == q.inLen && q.spHead >= k:
+	case q.inHead == q.inLen && int(q.spHead) >= k:
 		// The last k pops were the spill slots just before spHead: spill
 		// was neither dropped (spHead would be 0) nor compacted since.
-		q.spHead -= k
+		q.spHead -= uint32(k)
 		copyLinks(q.spill[q.spHead:], ls)
 		return
 	case len(q.spill) == 0 && k+int(q.inLen-q.inHead) <= len(q.inline):

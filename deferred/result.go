@@ -32,10 +32,13 @@ func (d *Deferred[T]) Done() <-chan struct{} {
 	if d.flags&fRested != 0 {
 		return closedChan
 	}
-	if d.done == nil {
-		d.done = make(chan struct{})
+	if d.extra == nil {
+		d.extra = &extra{}
 	}
-	return d.done
+	if d.extra.done == nil {
+		d.extra.done = make(chan struct{})
+	}
+	return d.extra.done
 }
 
 // Result reads the result without waiting. ok is false until Done is
