@@ -76,7 +76,7 @@ type Deferred[T any] struct {
 	err    error
 
 	// q holds the pairs still to run: two inside the Deferred (a
-	// Deferred of int is 144 bytes, one size class), more in a spill array
+	// Deferred of int is 128 bytes, one size class), more in a spill array
 	// allocated when needed (see linkQueue).
 	q linkQueue[T]
 
