@@ -3,6 +3,7 @@ package deferred
 import (
 	"runtime"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -42,6 +43,17 @@ func TestAllocations(t *testing.T) {
 			assert.LessOrEqual(t, allocs, tt.max)
 		})
 	}
+}
+
+// TestDeferredSize keeps a Deferred of int, with its two inline links,
+// within the 128-byte size class: create + fire + callback costs that one
+// allocation, and a chain of ten one more of 128 bytes for the spill.
+func TestDeferredSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes are for 64-bit platforms")
+	}
+	assert.Equal(t, uintptr(128), unsafe.Sizeof(Deferred[int]{}))
+	assert.Equal(t, uintptr(16*minSpill), unsafe.Sizeof([minSpill]link[int]{}))
 }
 
 // TestGatherStartsNoGoroutine gathers 1000 Deferreds fired later, the shape
