@@ -364,7 +364,13 @@ var contractCases = []contractCase{
 		assert.Equal(t, uint64(0), incr("d", -5, IncrOptions{Vivify: true}), "vivify with a decrement")
 		assert.Equal(t, NoExpiry, mustGetC(t, s, key("d"), GetOptions{}).TTL)
 
-		mustSetC(t, s, key("w"), "18446744073709551615", SetOptions{TTL: 100 * time.Second})
+		// memcached 1.6.18 checks a number of 2^63 or more for a minus sign
+		// with strchr, which reads past the item's end until a NUL: whatever
+		// an earlier item left in the slab chunk can make the counter
+		// non-numeric. A NUL after the digits (which memcached's strtoull,
+		// and Memory, accept as the end of the number) keeps the case
+		// deterministic on the real server.
+		mustSetC(t, s, key("w"), "18446744073709551615\x00", SetOptions{TTL: 100 * time.Second})
 		assert.Equal(t, uint64(0), incr("w", 1, IncrOptions{}), "increments wrap at 2^64")
 		assert.Equal(t, uint64(1<<63-1), incr("w", 1<<63-1, IncrOptions{}))
 		assert.Equal(t, uint64(0), incr("w", -1<<63, IncrOptions{}), "the smallest delta floors at 0")
