@@ -12,7 +12,7 @@ type callKind uint8
 
 const (
 	kindMeta    callKind = iota // one meta reply
-	kindMulti                   // quiet meta replies up to MN
+	kindMulti                   // one meta reply per key (nkeys)
 	kindVersion                 // VERSION line
 	kindStats                   // STAT lines up to END
 )
@@ -27,6 +27,7 @@ type call struct {
 	rep   reply
 	err   error
 	multi []hit // kindMulti: the hits, by request index
+	nkeys int   // kindMulti: the number of requests
 	text  string
 	stats map[string]string
 }

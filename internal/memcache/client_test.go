@@ -198,7 +198,7 @@ func TestClientGetMulti(t *testing.T) {
 func TestClientGetMultiDuplicateWins(t *testing.T) {
 	c, _ := newClient(t, Config{})
 	ctx := context.Background()
-	for _, n := range []int{2, 100} { // one part, and parts on both connections
+	for _, n := range []int{2, 300} { // one part, and a batch split over both connections
 		key := fmt.Sprint("dup", n)
 		_, err := c.Set(ctx, key, []byte("v"), SetOptions{})
 		require.NoError(t, err)

@@ -80,18 +80,22 @@ func (c *Client) Get(ctx context.Context, key string, opt GetOptions) (Item, err
 }
 
 // multiPart is the smallest number of keys worth a connection of its own
-// in GetMulti.
-const multiPart = 32
+// in GetMulti. Below it one connection answers faster: a part on another
+// connection costs the client a write, reads and a wake-up more, which on
+// a 100-key batch outweighed the server threads working in parallel
+// (measured on memcached 1.6.18, 2 cores).
+const multiPart = 128
 
-// GetMulti reads many keys in one round trip (quiet mg requests closed by
-// mn). Misses are absent from the map; a duplicate key is reported once,
-// with the result of its first read (the one that may win a stale item).
-// Every key is checked before anything is sent.
+// GetMulti reads many keys in one round trip: one mg request per key, all
+// written at once, answered in order. Misses are absent from the map; a
+// duplicate key is reported once, with the result of its first read (the
+// one that may win a stale item). Every key is checked before anything is
+// sent.
 //
-// A large batch is split over the client's connections: memcached serves
-// each connection on one thread and processes at most 20 pipelined
-// requests per turn (-R), so parts on several connections are answered in
-// parallel while the caller parses the first.
+// A batch of 256 keys or more is split over the client's connections:
+// memcached serves each connection on one thread and processes at most 20
+// pipelined requests per turn (-R), so parts on several connections are
+// answered in parallel while the caller parses the first.
 func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
 	for _, k := range keys {
 		if err := CheckKey(k, c.cfg.BinaryKeys); err != nil {

@@ -370,14 +370,15 @@ func (c *conn) maxValue() int {
 // maxServerItemSize is memcached's largest -I setting.
 const maxServerItemSize = 1 << 30
 
-// readMulti reads quiet mg replies up to MN, collecting hits by opaque.
-// Error lines answer single requests of the batch: the first one is
-// returned once the batch is read to its end.
+// readMulti reads the replies of a multi-get, one per key in request
+// order, collecting the hits by index. Error lines answer single requests
+// of the batch: the first one is returned once the batch is read to its
+// end.
 func readMulti(br *bufio.Reader, cl *call, maxValue int) error {
 	var r reply
 	var first error
 	var slab []byte
-	for {
+	for i := 0; i < cl.nkeys; i++ {
 		if err := readReplySlab(br, &r, maxValue, &slab); err != nil {
 			var se *ServerError
 			if !errors.As(err, &se) || se.Kind == "ERROR" {
@@ -389,16 +390,12 @@ func readMulti(br *bufio.Reader, cl *call, maxValue int) error {
 			continue
 		}
 		switch r.code {
-		case codeMN:
-			return first
 		case codeVA:
-			if r.opaque < 0 {
-				return protoErr("multi-get hit without opaque")
-			}
-			cl.multi = append(cl.multi, hit{index: r.opaque, item: r.item()})
+			cl.multi = append(cl.multi, hit{index: i, item: r.item()})
 		case codeEN:
 		default:
 			return protoErr("unexpected %s in multi-get", r.code[:])
 		}
 	}
+	return first
 }

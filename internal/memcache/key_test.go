@@ -57,7 +57,7 @@ func TestRequestFormat(t *testing.T) {
 		{"delete stale", req{op: 'd', key: "k", cas: 2, invalidate: true, ttl: 30}, "md k C2 I T30\r\n"},
 		{"decr vivify", req{op: 'a', key: "k", delta: 2, decr: true, hasVivify: true, vivify: 0, initial: 9},
 			"ma k v N0 J9 D2 MD\r\n"},
-		{"multi", req{op: 'm', keys: []string{"a", "b"}}, "mg a v f c t q O0\r\nmg b v f c t q O1\r\nmn\r\n"},
+		{"multi", req{op: 'm', keys: []string{"a", "b"}}, "mg a v f c t\r\nmg b v f c t\r\n"},
 		{"stats", req{op: 't', key: "settings"}, "stats settings\r\n"},
 	}
 	for _, tt := range tests {

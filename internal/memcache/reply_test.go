@@ -107,18 +107,55 @@ func TestReadStatsAndVersion(t *testing.T) {
 }
 
 func TestReadMulti(t *testing.T) {
-	in := "VA 1 O2 f0 c1 t-1\r\na\r\nCLIENT_ERROR bad\r\nVA 2 O0\r\nbb\r\nMN\r\n"
+	tests := []struct {
+		name    string
+		in      string
+		nkeys   int
+		hits    []int // indexes of the hits
+		errIs   error
+		srvErr  bool
+		trailer string // what must be left unread
+	}{
+		{name: "hits and misses in order", in: "VA 1 f3 c1 t-1\r\na\r\nEN\r\nVA 2 c2 t5\r\nbb\r\nHD\r\n", nkeys: 3,
+			hits: []int{0, 2}, trailer: "HD\r\n"},
+		{name: "error line answers one key", in: "VA 1\r\na\r\nCLIENT_ERROR bad\r\nVA 2\r\nbb\r\n", nkeys: 3,
+			hits: []int{0, 2}, srvErr: true},
+		{name: "ERROR breaks the batch", in: "VA 1\r\na\r\nERROR\r\nVA 2\r\nbb\r\n", nkeys: 3, srvErr: true,
+			hits: []int{0}},
+		{name: "unexpected code", in: "HD\r\n", nkeys: 1, errIs: ErrProtocol},
+		{name: "short batch", in: "EN\r\n", nkeys: 2, errIs: io.EOF},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := getCall(kindMulti)
+			cl.nkeys = tt.nkeys
+			br := bufio.NewReader(strings.NewReader(tt.in))
+			err := readMulti(br, cl, 100)
+			switch {
+			case tt.errIs != nil:
+				require.ErrorIs(t, err, tt.errIs)
+			case tt.srvErr:
+				var se *ServerError
+				require.ErrorAs(t, err, &se)
+			default:
+				require.NoError(t, err)
+			}
+			var got []int
+			for _, h := range cl.multi {
+				got = append(got, h.index)
+			}
+			assert.Equal(t, tt.hits, got)
+			if tt.trailer != "" {
+				rest, _ := io.ReadAll(br)
+				assert.Equal(t, tt.trailer, string(rest), "only nkeys replies are read")
+			}
+		})
+	}
 	cl := getCall(kindMulti)
-	err := readMulti(bufio.NewReader(strings.NewReader(in)), cl, 100)
-	var se *ServerError
-	require.ErrorAs(t, err, &se, "the error line of one request is reported")
-	require.Len(t, cl.multi, 2, "and the batch is read to its end")
-	assert.Equal(t, 2, cl.multi[0].index)
-	assert.Equal(t, "bb", string(cl.multi[1].item.Value))
-
-	cl = getCall(kindMulti)
-	err = readMulti(bufio.NewReader(strings.NewReader("VA 1\r\na\r\nMN\r\n")), cl, 100)
-	require.ErrorIs(t, err, ErrProtocol, "a hit without opaque cannot be attributed")
+	cl.nkeys = 1
+	require.NoError(t, readMulti(bufio.NewReader(strings.NewReader("VA 2 f7 c9 t12 W X\r\nab\r\n")), cl, 100))
+	require.Len(t, cl.multi, 1)
+	assert.Equal(t, Item{Value: []byte("ab"), Flags: 7, CAS: 9, TTL: 12, Won: true, Stale: true}, cl.multi[0].item)
 }
 
 func TestParseNumbers(t *testing.T) {
@@ -162,6 +199,7 @@ func FuzzReadReply(f *testing.F) {
 			}
 		}
 		cl := getCall(kindMulti)
+		cl.nkeys = 100
 		_ = readMulti(bufio.NewReaderSize(bytes.NewReader(data), 64), cl, limit)
 		_, _ = readStats(bufio.NewReaderSize(bytes.NewReader(data), 64))
 		_, _ = readVersion(bufio.NewReaderSize(bytes.NewReader(data), 64))

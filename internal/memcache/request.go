@@ -35,13 +35,15 @@ func (r *req) appendTo(b []byte) []byte {
 			b = appendInt(b, 'R', r.recache)
 		}
 	case 'm':
+		// One non-quiet mg per key: the replies come in order, one each,
+		// so neither opaques nor a closing mn are needed.
 		for i, k := range r.keys {
+			if i > 0 {
+				b = append(b, "\r\n"...)
+			}
 			b = appendCmd(b, "mg ", k)
-			b = append(b, " v f c t q O"...)
-			b = strconv.AppendInt(b, int64(i), 10)
-			b = append(b, "\r\n"...)
+			b = append(b, " v f c t"...)
 		}
-		b = append(b, "mn"...)
 	case 's':
 		var bin bool
 		b = append(b, "ms "...)
