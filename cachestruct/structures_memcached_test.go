@@ -247,11 +247,14 @@ func TestFaultsMidOperationMemcached(t *testing.T) {
 	cluster, stores := stMemcachedClients(t, 1, 2, MemcachedOptions{Timeout: 200 * time.Millisecond, EjectAfter: -1})
 	srv := cluster[0]
 	ctx := context.Background()
+	// Each subtest has its own key: a lock request queued at the paused
+	// server is still carried out when it resumes, after the test has
+	// moved on, and must not land on the cache's key.
 
 	t.Run("lock waiter, server paused", func(t *testing.T) {
-		holder, err := NewLock(stores[0], "mid", LockConfig{}).TryLock(ctx)
+		holder, err := NewLock(stores[0], "mid:lock", LockConfig{}).TryLock(ctx)
 		require.NoError(t, err)
-		waiter := NewLock(stores[1], "mid", LockConfig{Poll: 10 * time.Millisecond, MaxPoll: 20 * time.Millisecond})
+		waiter := NewLock(stores[1], "mid:lock", LockConfig{Poll: 10 * time.Millisecond, MaxPoll: 20 * time.Millisecond})
 		const deadline = 1500 * time.Millisecond
 		wctx, cancel := context.WithTimeout(ctx, deadline)
 		defer cancel()
@@ -267,7 +270,7 @@ func TestFaultsMidOperationMemcached(t *testing.T) {
 		srv.Resume()
 		require.Error(t, err)
 		assert.True(t, errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded), "%v", err)
-		assert.Less(t, time.Since(start), deadline+500*time.Millisecond)
+		assert.Less(t, time.Since(start), deadline+2*time.Second, "the call ends with its context (margin for a loaded machine)")
 		require.NoError(t, holder.Unlock(ctx))
 	})
 
@@ -277,7 +280,7 @@ func TestFaultsMidOperationMemcached(t *testing.T) {
 		release := make(chan struct{})
 		won := make(chan string, 1)
 		go func() {
-			v, err := winner.GetOrCompute(ctx, "mid", time.Minute, func(context.Context) (string, error) {
+			v, err := winner.GetOrCompute(ctx, "mid:cache", time.Minute, func(context.Context) (string, error) {
 				<-release
 				return "winner", nil
 			})
@@ -285,7 +288,7 @@ func TestFaultsMidOperationMemcached(t *testing.T) {
 			won <- v
 		}()
 		require.Eventually(t, func() bool { // the winner holds the lease
-			it, found, err := stores[1].Get(ctx, "mid", GetOptions{})
+			it, found, err := stores[1].Get(ctx, "mid:cache", GetOptions{})
 			return err == nil && found && len(it.Value) == 0
 		}, 2*time.Second, 10*time.Millisecond)
 
@@ -295,7 +298,7 @@ func TestFaultsMidOperationMemcached(t *testing.T) {
 		defer cancel()
 		for range n {
 			go func() {
-				v, err := waiters.GetOrCompute(wctx, "mid", time.Minute, func(context.Context) (string, error) {
+				v, err := waiters.GetOrCompute(wctx, "mid:cache", time.Minute, func(context.Context) (string, error) {
 					return "local", nil
 				})
 				assert.NoError(t, err)
