@@ -212,6 +212,12 @@ func TestClientGetMultiDuplicateWins(t *testing.T) {
 		require.Len(t, items, 1)
 		assert.True(t, items[key].Won, "n=%d", n)
 		assert.True(t, items[key].Stale)
+		// Both connections are still in step (with n=300 one part of the
+		// split is empty and must not be sent).
+		for i := range 4 {
+			_, err := c.Get(ctx, fmt.Sprint("absent", i), GetOptions{})
+			require.ErrorIs(t, err, ErrCacheMiss)
+		}
 	}
 	// Every occurrence of a key goes to the same part, in order.
 	keys := []string{"a", "b", "a", "c", "b", "d", "a"}

@@ -117,6 +117,9 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 	var firstErr error
 	var pbuf [8][]string
 	for _, ks := range split(pbuf[:0], keys, parts) {
+		if len(ks) == 0 {
+			continue // nothing to send: an empty request would be an empty line
+		}
 		r := req{op: 'm', keys: ks}
 		cn, cl, err := c.start(ctx, &r, kindMulti)
 		if err != nil {
