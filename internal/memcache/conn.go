@@ -379,7 +379,7 @@ func readMulti(br *bufio.Reader, cl *call, maxValue int) error {
 	var first error
 	var slab []byte
 	for i := 0; i < cl.nkeys; i++ {
-		if err := readReplySlab(br, &r, maxValue, &slab); err != nil {
+		if err := readReplySlab(br, &r, maxValue, &slab, cl.nkeys-i); err != nil {
 			var se *ServerError
 			if !errors.As(err, &se) || se.Kind == "ERROR" {
 				return err

@@ -93,7 +93,7 @@ func errorLine(line []byte) error {
 // *ServerError leave br at an unknown position: the connection must be
 // closed.
 func readReply(br *bufio.Reader, r *reply, maxValue int) error {
-	return readReplySlab(br, r, maxValue, nil)
+	return readReplySlab(br, r, maxValue, nil, 0)
 }
 
 // growFrom is the value size above which the value buffer grows with the
@@ -110,8 +110,11 @@ const (
 // readReplySlab is readReply cutting small values from *slab (when slab
 // is not nil) instead of allocating each: a multi-get of 100 small values
 // then costs a few allocations instead of 100. Each value is capped at its
-// length, so appending to one never overwrites the next.
-func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte) error {
+// length, so appending to one never overwrites the next. left is the
+// number of replies still expected, this one included: a new slab is
+// sized for that many values of this one's size (up to slabSize), so a
+// batch of small values does not leave most of its last slab unused.
+func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte, left int) error {
 	*r = reply{opaque: -1}
 	line, err := readLine(br)
 	if err != nil {
@@ -161,7 +164,7 @@ func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte) error
 		r.value = make([]byte, n)
 	default:
 		if cap(*slab)-len(*slab) < n {
-			*slab = make([]byte, 0, slabSize)
+			*slab = make([]byte, 0, min(slabSize, max(n, n*left)))
 		}
 		b := *slab
 		r.value = b[len(b) : len(b)+n : len(b)+n]
