@@ -137,18 +137,15 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 			}
 			continue
 		}
-		for _, h := range p.cl.multi {
-			if h.index >= len(p.keys) {
-				if firstErr == nil {
-					firstErr = protoErr("multi-get opaque %d out of range", h.index)
-				}
-				break
-			}
-			// The first read of a duplicate key is the one that may have
-			// won the item (W); later reads of it in the batch see Z.
-			if k := p.keys[h.index]; !hasKey(items, k) {
-				items[k] = h.item
-			}
+		// The first read of a duplicate key is the one that may have won
+		// the item (W); later reads of it in the batch see Z. Every
+		// occurrence of a key is in the same part, so storing the part's
+		// hits last to first leaves the first read in the map, with one
+		// map operation per hit. (Hits are indexes below len(p.keys): one
+		// reply is read per key.)
+		for j := len(p.cl.multi) - 1; j >= 0; j-- {
+			h := &p.cl.multi[j]
+			items[p.keys[h.index]] = h.item
 		}
 		if p.cl.err != nil && firstErr == nil {
 			firstErr = p.cl.err
@@ -159,12 +156,6 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 		return items, firstErr
 	}
 	return items, nil
-}
-
-// hasKey reports whether m holds k.
-func hasKey(m map[string]Item, k string) bool {
-	_, ok := m[k]
-	return ok
 }
 
 // split divides keys into n parts (appended to dst) by a hash of each key,
