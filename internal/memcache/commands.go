@@ -102,9 +102,8 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 			return nil, err
 		}
 	}
-	items := make(map[string]Item, len(keys))
 	if len(keys) == 0 {
-		return items, nil
+		return map[string]Item{}, nil
 	}
 	parts := min(len(c.slots), max(1, len(keys)/multiPart))
 	type part struct {
@@ -128,6 +127,8 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 		}
 		ps = append(ps, part{cn, cl, ks})
 	}
+	// Made while the server works on the batch, not before sending it.
+	items := make(map[string]Item, len(keys))
 	for _, p := range ps {
 		// After a failure the remaining parts are still waited for (or
 		// abandoned once ctx ends), so that no call is left behind.
