@@ -28,6 +28,10 @@ type call struct {
 	err   error
 	multi []hit // kindMulti: the hits, by request index
 	nkeys int   // kindMulti: the number of requests
+	// kindMulti, optional: the caller's result map and the keys of the
+	// requests, for the caller to fill while it reads its own reply.
+	sink     map[string]Item
+	sinkKeys []string
 	text  string
 	stats map[string]string
 }
@@ -61,6 +65,7 @@ func putCall(cl *call) {
 	cl.multi = cl.multi[:0]
 	cl.text = ""
 	cl.stats = nil
+	cl.sink, cl.sinkKeys = nil, nil
 	callPool.Put(cl)
 }
 

@@ -130,6 +130,10 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 	// Made while the server works on the batch, not before sending it.
 	items := make(map[string]Item, len(keys))
 	for _, p := range ps {
+		// If this goroutine reads the reply itself, the hits go straight
+		// into items (see readMulti); if another caller reads it, they
+		// come back in p.cl.multi.
+		p.cl.sink, p.cl.sinkKeys = items, p.keys
 		// After a failure the remaining parts are still waited for (or
 		// abandoned once ctx ends), so that no call is left behind.
 		if err := p.cn.wait(ctx, p.cl); err != nil {

@@ -285,7 +285,7 @@ func (c *conn) readFor(ctx context.Context, cl *call) {
 		}
 		c.mu.Unlock()
 
-		err := c.readCall(next)
+		err := c.readCall(next, next == cl)
 		if err != nil && !inStep(err, next) {
 			next.err = c.netErr(err)
 			c.fail(next.err)
@@ -340,13 +340,14 @@ func (c *conn) netErr(err error) error {
 	return &NetError{Addr: c.addr, Op: "read", Err: err}
 }
 
-// readCall reads the reply of cl into it.
-func (c *conn) readCall(cl *call) error {
+// readCall reads the reply of cl into it. own: the goroutine reading is
+// cl's caller.
+func (c *conn) readCall(cl *call, own bool) error {
 	switch cl.kind {
 	case kindMeta:
 		return readReply(c.br, &cl.rep, c.maxValue())
 	case kindMulti:
-		return readMulti(c.br, cl, c.maxValue())
+		return readMulti(c.br, cl, c.maxValue(), own)
 	case kindVersion:
 		v, err := readVersion(c.br)
 		cl.text = v
@@ -367,6 +368,12 @@ func (c *conn) maxValue() int {
 	return max(maxServerItemSize, 2*int(c.itemSize.Load()))
 }
 
+// hasKey reports whether m holds k.
+func hasKey(m map[string]Item, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
 // maxServerItemSize is memcached's largest -I setting.
 const maxServerItemSize = 1 << 30
 
@@ -374,7 +381,17 @@ const maxServerItemSize = 1 << 30
 // order, collecting the hits by index. Error lines answer single requests
 // of the batch: the first one is returned once the batch is read to its
 // end.
-func readMulti(br *bufio.Reader, cl *call, maxValue int) error {
+//
+// When own is set (the caller itself reads its reply) and cl has a sink,
+// hits go straight into the sink under their keys, the first read of a
+// duplicate key kept: the caller's map fills while the server still
+// works on the rest of the batch. Another goroutine never touches the
+// sink: the caller may abandon the call and use its map meanwhile.
+func readMulti(br *bufio.Reader, cl *call, maxValue int, own bool) error {
+	var sink map[string]Item
+	if own {
+		sink = cl.sink // only the caller touches its sink
+	}
 	var r reply
 	var first error
 	var slab []byte
@@ -391,7 +408,11 @@ func readMulti(br *bufio.Reader, cl *call, maxValue int) error {
 		}
 		switch r.code {
 		case codeVA:
-			cl.multi = append(cl.multi, hit{index: i, item: r.item()})
+			if sink == nil {
+				cl.multi = append(cl.multi, hit{index: i, item: r.item()})
+			} else if k := cl.sinkKeys[i]; !hasKey(sink, k) {
+				sink[k] = r.item()
+			}
 		case codeEN:
 		default:
 			return protoErr("unexpected %s in multi-get", r.code[:])

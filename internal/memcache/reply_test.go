@@ -130,7 +130,7 @@ func TestReadMulti(t *testing.T) {
 			cl := getCall(kindMulti)
 			cl.nkeys = tt.nkeys
 			br := bufio.NewReader(strings.NewReader(tt.in))
-			err := readMulti(br, cl, 100)
+			err := readMulti(br, cl, 100, false)
 			switch {
 			case tt.errIs != nil:
 				require.ErrorIs(t, err, tt.errIs)
@@ -153,9 +153,28 @@ func TestReadMulti(t *testing.T) {
 	}
 	cl := getCall(kindMulti)
 	cl.nkeys = 1
-	require.NoError(t, readMulti(bufio.NewReader(strings.NewReader("VA 2 f7 c9 t12 W X\r\nab\r\n")), cl, 100))
+	require.NoError(t, readMulti(bufio.NewReader(strings.NewReader("VA 2 f7 c9 t12 W X\r\nab\r\n")), cl, 100, false))
 	require.Len(t, cl.multi, 1)
 	assert.Equal(t, Item{Value: []byte("ab"), Flags: 7, CAS: 9, TTL: 12, Won: true, Stale: true}, cl.multi[0].item)
+
+	// The caller reading its own reply fills its map directly, keeping
+	// the first read of a duplicate key; another reader leaves it alone.
+	in := "VA 1 W\r\nx\r\nEN\r\nVA 1 Z\r\ny\r\n"
+	for _, own := range []bool{true, false} {
+		cl := getCall(kindMulti)
+		cl.nkeys = 3
+		cl.sink, cl.sinkKeys = map[string]Item{}, []string{"a", "b", "a"}
+		require.NoError(t, readMulti(bufio.NewReader(strings.NewReader(in)), cl, 100, own))
+		if own {
+			assert.Empty(t, cl.multi)
+			assert.Equal(t, map[string]Item{"a": {Value: []byte("x"), Won: true}}, cl.sink)
+		} else {
+			assert.Empty(t, cl.sink)
+			require.Len(t, cl.multi, 2)
+			assert.Equal(t, 0, cl.multi[0].index)
+			assert.Equal(t, 2, cl.multi[1].index)
+		}
+	}
 }
 
 func TestParseNumbers(t *testing.T) {
@@ -200,7 +219,7 @@ func FuzzReadReply(f *testing.F) {
 		}
 		cl := getCall(kindMulti)
 		cl.nkeys = 100
-		_ = readMulti(bufio.NewReaderSize(bytes.NewReader(data), 64), cl, limit)
+		_ = readMulti(bufio.NewReaderSize(bytes.NewReader(data), 64), cl, limit, false)
 		_, _ = readStats(bufio.NewReaderSize(bytes.NewReader(data), 64))
 		_, _ = readVersion(bufio.NewReaderSize(bytes.NewReader(data), 64))
 	})
