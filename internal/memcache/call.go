@@ -32,8 +32,8 @@ type call struct {
 	// requests, for the caller to fill while it reads its own reply.
 	sink     map[string]Item
 	sinkKeys []string
-	text  string
-	stats map[string]string
+	text     string
+	stats    map[string]string
 }
 
 // hit is one item of a multi-get reply, by the index of its key.
