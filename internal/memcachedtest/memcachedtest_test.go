@@ -138,7 +138,7 @@ func TestCleanupKillsProcess(t *testing.T) {
 	t.Run("inner", func(t *testing.T) {
 		s := Start(t)
 		s.Pause() // even a paused server must be killed
-		pid = s.cmd.Process.Pid
+		pid = s.Pid()
 		require.True(t, alive(pid))
 	})
 	require.NotZero(t, pid)
@@ -155,7 +155,7 @@ func TestChild(t *testing.T) {
 		t.Skip("helper for the child-process tests")
 	case "crash":
 		s := Start(t)
-		os.Stdout.WriteString("PID " + strconv.Itoa(s.cmd.Process.Pid) + "\n")
+		os.Stdout.WriteString("PID " + strconv.Itoa(s.Pid()) + "\n")
 		os.Exit(3) // no cleanups run
 	case "missing":
 		Start(t)
