@@ -3,6 +3,7 @@ package cachestruct
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,6 +14,9 @@ import (
 // newMemcachedStore returns a store on addrs, closed in t.Cleanup.
 func newMemcachedStore(t *testing.T, addrs []string, opts MemcachedOptions) *Memcached {
 	t.Helper()
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Second // room for a loaded CI machine; fault tests set their own
+	}
 	m, err := NewMemcached(addrs, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close() })

@@ -32,6 +32,12 @@ func stMemcachedClients(t *testing.T, servers, n int, opts MemcachedOptions) ([]
 	cluster := memcachedtest.Cluster(t, servers)
 	addrs := memcachedtest.Addrs(cluster)
 	opts.Picker = stPicker(addrs)
+	if opts.Timeout == 0 {
+		// The proofs run hundreds of goroutines under -race on a shared
+		// 2-core machine, where a reply can wait over the default 1 s for
+		// a core; fault tests set their own, short Timeout.
+		opts.Timeout = 10 * time.Second
+	}
 	out := make([]Store, n)
 	for i := range out {
 		m, err := NewMemcached(addrs, opts)
