@@ -178,12 +178,24 @@ func diffErr(err error) string {
 	return "ok"
 }
 
-// diffItem describes an item; its TTL is rounded to tens of seconds so
-// that a tick of memcached's clock does not count as a difference.
+// diffTTLClasses are the TTLs the operations set (leases, invalidation,
+// diffTTLs), in increasing order.
+var diffTTLClasses = []time.Duration{30 * time.Second, 50 * time.Second, 100 * time.Second, 1000 * time.Second}
+
+// diffItem describes an item; its TTL is given as the TTL it was set with
+// (the smallest class at least as long, give or take a second of rounding),
+// so that neither a tick of memcached's clock nor a slow run on a loaded
+// machine (TTLs only shrink, and the classes are 20 s or more apart) counts
+// as a difference.
 func diffItem(it Item, loose diffLoose) string {
 	ttl := it.TTL
 	if ttl != NoExpiry {
-		ttl = (ttl + 5*time.Second).Truncate(10 * time.Second)
+		for _, class := range diffTTLClasses {
+			if ttl <= class+2*time.Second {
+				ttl = class
+				break
+			}
+		}
 	}
 	value := it.Value
 	if loose.padding {
