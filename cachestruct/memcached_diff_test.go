@@ -43,7 +43,7 @@ type diffStore struct {
 
 // apply runs the operation encoded by op and arg on key and describes the
 // outcome in terms that must match between backends (not CAS values, and
-// TTLs rounded to tens of seconds).
+// TTLs by the class they were set with).
 func (d *diffStore) apply(ctx context.Context, op, arg byte, key string) string {
 	ttls := []time.Duration{0, 100 * time.Second, -time.Second, 50 * time.Second}
 	ttl := ttls[int(arg)%len(ttls)]
@@ -58,10 +58,7 @@ func (d *diffStore) apply(ctx context.Context, op, arg byte, key string) string 
 		if err == nil && found {
 			d.cas[key] = it.CAS
 		}
-		ttl := int64(it.TTL)
-		if ttl > 0 {
-			ttl = int64((it.TTL + 5*time.Second) / (10 * time.Second)) // tens of seconds
-		}
+		ttl := diffTTLClass(it.TTL) // robust to memcached's clock ticks and slow runs
 		marks := fmt.Sprintf("won=%v stale=%v busy=%v", it.Won, it.Stale, it.Busy)
 		if d.fuzzy[key] {
 			marks = "marks unspecified"
@@ -70,7 +67,7 @@ func (d *diffStore) apply(ctx context.Context, op, arg byte, key string) string 
 		// memcached rewrites the item in place, not when it replaces it
 		// (see fuzzy): trailing spaces are not compared.
 		value := strings.TrimRight(string(it.Value), " ")
-		return fmt.Sprintf("found=%v value=%q flags=%d ttl=%d %s err=%s",
+		return fmt.Sprintf("found=%v value=%q flags=%d ttl=%v %s err=%s",
 			found, value, it.Flags, ttl, marks, errKind(err))
 	}
 	switch op % 8 {

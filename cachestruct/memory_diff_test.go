@@ -182,21 +182,27 @@ func diffErr(err error) string {
 // diffTTLs), in increasing order.
 var diffTTLClasses = []time.Duration{30 * time.Second, 50 * time.Second, 100 * time.Second, 1000 * time.Second}
 
+// diffTTLClass returns the class of a positive TTL left: the TTL it was set
+// with (see diffItem). Other TTLs are returned as they are.
+func diffTTLClass(ttl time.Duration) time.Duration {
+	if ttl <= 0 {
+		return ttl
+	}
+	for _, class := range diffTTLClasses {
+		if ttl <= class+2*time.Second {
+			return class
+		}
+	}
+	return ttl
+}
+
 // diffItem describes an item; its TTL is given as the TTL it was set with
 // (the smallest class at least as long, give or take a second of rounding),
 // so that neither a tick of memcached's clock nor a slow run on a loaded
 // machine (TTLs only shrink, and the classes are 20 s or more apart) counts
 // as a difference.
 func diffItem(it Item, loose diffLoose) string {
-	ttl := it.TTL
-	if ttl != NoExpiry {
-		for _, class := range diffTTLClasses {
-			if ttl <= class+2*time.Second {
-				ttl = class
-				break
-			}
-		}
-	}
+	ttl := diffTTLClass(it.TTL)
 	value := it.Value
 	if loose.padding {
 		value = bytes.TrimRight(value, " ")
