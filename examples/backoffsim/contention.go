@@ -88,23 +88,7 @@ type occEvent struct {
 	ok      bool
 }
 
-type occQueue []occEvent
-
-func (q occQueue) Len() int { return len(q) }
-func (q occQueue) Less(i, j int) bool {
-	if q[i].at != q[j].at {
-		return q[i].at < q[j].at
-	}
-	return q[i].seq < q[j].seq
-}
-func (q occQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *occQueue) Push(x any)   { *q = append(*q, x.(occEvent)) }
-func (q *occQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
-}
+func (e occEvent) order() (float64, uint64) { return e.at, e.seq }
 
 func runContention(cfg contentionConfig, strat contentionStrategy) contentionResult {
 	src := rand.NewPCG(cfg.Seed, 0xa35)
@@ -116,7 +100,7 @@ func runContention(cfg contentionConfig, strat contentionStrategy) contentionRes
 	var calls, total float64
 	seqs := make([]backoff.Sequence, cfg.Clients)
 	for range cfg.Runs {
-		var q occQueue
+		var q queue[occEvent]
 		var n uint64
 		push := func(e occEvent) {
 			n++

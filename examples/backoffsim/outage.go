@@ -115,23 +115,7 @@ type event struct {
 	req    int64
 }
 
-type eventQueue []event
-
-func (q eventQueue) Len() int { return len(q) }
-func (q eventQueue) Less(i, j int) bool {
-	if q[i].at != q[j].at {
-		return q[i].at < q[j].at
-	}
-	return q[i].seq < q[j].seq
-}
-func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *eventQueue) Push(x any)   { *q = append(*q, x.(event)) }
-func (q *eventQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
-}
+func (e event) order() (float64, uint64) { return e.at, e.seq }
 
 type client struct {
 	seq     backoff.Sequence
@@ -154,7 +138,7 @@ type outageSim struct {
 	strat strategy
 	rng   *rand.Rand
 	src   *rand.PCG
-	q     eventQueue
+	q     queue[event]
 	seq   uint64
 	now   float64
 
