@@ -3,6 +3,7 @@ package cachestruct
 import (
 	"context"
 	"hash/maphash"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -86,11 +87,19 @@ var _ Store = (*Memory)(nil)
 // The items are spread over up to 16 shards, each with its own lock and its
 // own LRU bounded by an equal share of MaxBytes; the number of shards is
 // the largest power of two that still leaves each shard at least four times
-// MaxItemSize, so a small MaxBytes gives a single LRU. A read moves an item
-// to the front of its LRU unless it is already among the most recent
-// quarter of the shard's items. The bookkeeping of a shard (its map and
-// pages of entries) keeps the size of the largest number of items it has
-// held.
+// MaxItemSize, so a small MaxBytes gives a single LRU.
+//
+// The LRU gives used items a second chance (the CLOCK approximation of
+// LRU, close to memcached 1.6, which only marks a fetched item active and
+// moves it when it nears the cold end). A new item enters at the front,
+// unmarked. Any later read or write of an item only marks it used; it
+// does not move it. Eviction takes the item at the cold end: a marked
+// item, and the item being written, go back to the front unmarked instead,
+// and the next one is tried; an unmarked or expired item is evicted. So an
+// item is evicted only after a whole pass of the list went by without
+// anyone using it, and of the items not used since their last pass the
+// oldest goes first. The bookkeeping of a shard (its hash table and pages
+// of entries) keeps the size of the largest number of items it has held.
 //
 // NewMemory panics if MaxBytes or MaxItemSize is negative.
 func NewMemory(opts MemoryOptions) *Memory {
@@ -134,21 +143,20 @@ func memItemSize(keyLen, valueLen int, flags uint32) int {
 	return n
 }
 
-// shardOf returns the shard that holds key.
-func (m *Memory) shardOf(key string) *memShard {
-	if m.mask == 0 {
-		return &m.shards[0]
-	}
-	return &m.shards[maphash.String(m.seed, key)&m.mask]
-}
+// hash returns key's hash: its low bits pick the shard, its high bits the
+// slot in the shard's table.
+func (m *Memory) hash(key string) uint64 { return maphash.String(m.seed, key) }
+
+// shardOf returns the shard that holds a key of hash h.
+func (m *Memory) shardOf(h uint64) *memShard { return &m.shards[h&m.mask] }
 
 // nextCAS returns a fresh CAS value: unique and increasing over the store.
 func (m *Memory) nextCAS() uint64 { return m.cas.Add(1) }
 
 // fits reports whether an item fits both the item size and the shard.
-func (m *Memory) fits(s *memShard, key string, valueLen int, flags uint32) bool {
-	return memItemSize(len(key), valueLen, flags) <= m.maxItemSize &&
-		memCharge(key, valueLen) <= s.limit
+func (m *Memory) fits(s *memShard, keyLen, valueLen int, flags uint32) bool {
+	return memItemSize(keyLen, valueLen, flags) <= m.maxItemSize &&
+		int64(keyLen)+int64(valueLen)+memEntryOverhead <= s.limit
 }
 
 // checkKey reports ErrInvalidKey for a key the store does not accept. The
@@ -235,25 +243,29 @@ func memCtxErr(ctx context.Context) error {
 	}
 }
 
-// snapshot returns the item as a reader sees it. Its Value is the entry's
-// own slice: the caller copies it after releasing the shard's lock, which
-// is safe because stored values are never modified, only replaced.
+// snapshot returns the item as a reader sees it, but for its Value: the
+// caller copies e.value() after releasing the shard's lock, which is safe
+// because stored data is never modified, only replaced.
 func (e *memEntry) snapshot(c *memClock) Item {
-	return Item{Value: e.value, Flags: e.flags, CAS: e.cas, TTL: memLeft(c, e.exp), Stale: e.stale}
+	return Item{Flags: e.flags, CAS: e.cas, TTL: memLeft(c, e.exp), Stale: e.stale}
 }
 
-// memOwnValue gives the caller of a read its private copy of the value
-// (never nil on a hit, even when empty).
-func memOwnValue(it *Item) {
-	it.Value = memClone(it.Value)
+// memClone returns a reader's private copy of a stored value, never nil
+// (even when empty): one allocation that is not zeroed first.
+func memClone(v string) []byte {
+	if v == "" {
+		return []byte{}
+	}
+	return []byte(v)
 }
 
-// memClone returns a copy of b, never nil. It is written as make then copy,
-// which the compiler turns into one allocation that is not zeroed first
-// (append to a fresh make([]byte, 0, n) would clear the n bytes, then copy
-// them: twice the memory traffic for large values).
-func memClone(b []byte) []byte {
-	c := make([]byte, len(b))
-	copy(c, b)
-	return c
+// memData returns an item's key and value as one string, in one fresh
+// allocation: a hit compares the key and copies the value from the same
+// cache lines, and the key never pins a larger string of the caller's.
+func memData(key string, value []byte) string {
+	var b strings.Builder
+	b.Grow(len(key) + len(value))
+	b.WriteString(key)
+	b.Write(value)
+	return b.String()
 }

@@ -1,10 +1,10 @@
 package cachestruct
 
 import (
-	"bytes"
 	"context"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Incr implements Store.Incr as memcached 1.6.18's ma command does:
@@ -33,39 +33,47 @@ func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOpti
 		return 0, err
 	}
 	c := memClock{now: m.now}
-	s := m.shardOf(key)
+	h := m.hash(key)
+	s := m.shardOf(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.lookup(&c, key)
+	e := s.lookup(&c, h, key)
 	if e == nil {
 		if !opt.Vivify {
 			return 0, ErrNotFound
 		}
-		v := strconv.AppendUint(nil, opt.Initial, 10)
-		if m.fits(s, key, len(v), 0) {
-			m.store(s, &c, nil, key, v, 0, opt.TTL)
+		var digits [20]byte
+		v := strconv.AppendUint(digits[:0], opt.Initial, 10)
+		if m.fits(s, len(key), len(v), 0) {
+			m.store(s, &c, nil, h, memData(key, v), len(key), 0, opt.TTL)
 		}
 		return opt.Initial, nil
 	}
-	v, ok := memParseCounter(e.value)
+	v, ok := memParseCounter(e.value())
 	if !ok {
 		return 0, ErrNotNumber
 	}
 	v = memAddCounter(v, delta)
-	old := len(e.value)
-	if n := memDigits(v); n <= old {
+	var digits [20]byte
+	d := strconv.AppendUint(digits[:0], v, 10)
+	old := e.valueLen()
+	// A new string even "in place": readers may be copying the old one.
+	var b strings.Builder
+	b.Grow(int(e.klen) + max(len(d), old))
+	b.WriteString(e.key())
+	b.Write(d)
+	if len(d) <= old {
 		// In place, as memcached does when nobody else holds the item:
-		// same length, space padded, same stale and won states. (A new
-		// slice all the same: readers may be copying the old one.)
-		nv := strconv.AppendUint(make([]byte, 0, old), v, 10)
-		for len(nv) < old {
-			nv = append(nv, ' ')
+		// same length, space padded, same stale and won states.
+		for range old - len(d) {
+			b.WriteByte(' ')
 		}
-		e.value = nv
+		e.data = b.String()
 	} else {
-		e.value = strconv.AppendUint(make([]byte, 0, n), v, 10)
+		oldLen := len(e.data)
+		e.data = b.String()
 		e.stale, e.won = false, false
-		s.resize(&c, e, old)
+		s.resize(&c, e, oldLen)
 	}
 	e.cas = m.nextCAS()
 	return v, nil
@@ -73,7 +81,7 @@ func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOpti
 
 // memParseCounter reads a counter value the way memcached's safe_strtoull
 // does (see Incr).
-func memParseCounter(b []byte) (uint64, bool) {
+func memParseCounter(b string) (uint64, bool) {
 	i := 0
 	for i < len(b) && memIsSpace(b[i]) {
 		i++
@@ -107,10 +115,10 @@ func memParseCounter(b []byte) (uint64, bool) {
 	// it: a counter of 2^63 or more may thus be refused at random. Memory
 	// behaves as if that memory held no '-'.)
 	if int64(v) < 0 {
-		if nul := bytes.IndexByte(b, 0); nul >= 0 {
+		if nul := strings.IndexByte(b, 0); nul >= 0 {
 			b = b[:nul]
 		}
-		if bytes.IndexByte(b, '-') >= 0 {
+		if strings.IndexByte(b, '-') >= 0 {
 			return 0, false
 		}
 	}
@@ -133,13 +141,4 @@ func memAddCounter(v uint64, delta int64) uint64 {
 		return 0
 	}
 	return v - d
-}
-
-// memDigits returns the number of decimal digits of v.
-func memDigits(v uint64) int {
-	n := 1
-	for ; v >= 10; v /= 10 {
-		n++
-	}
-	return n
 }

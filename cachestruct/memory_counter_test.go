@@ -175,7 +175,7 @@ func FuzzMemoryParseCounter(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got, ok := memParseCounter([]byte(s))
+		got, ok := memParseCounter(s)
 		want, wantOK := parseCounterReference(s)
 		require.Equal(t, wantOK, ok, "%q", s)
 		require.Equal(t, want, got, "%q", s)

@@ -2,12 +2,11 @@ package cachestruct
 
 import (
 	"math/bits"
-	"strings"
 	"sync"
 )
 
-// memShard is one lock's worth of items: a map from key to entry and a
-// doubly linked LRU list through the entries.
+// memShard is one lock's worth of items: a hash table from key to entry
+// and a doubly linked LRU list through the entries.
 //
 // The entries live in pages, linked by index rather than by pointer: the
 // garbage collector then sees one object per page instead of one per item,
@@ -16,15 +15,24 @@ import (
 // store costs little and a full one has few pages. Pages never move, so a
 // *memEntry stays valid while the shard's lock is held; freed slots are
 // reused.
+//
+// The table is an open-addressing table of 8-byte slots, each the upper
+// half of the key's hash and the entry's index (0 is an empty slot: index
+// 0 is the LRU sentinel, never an item). The key's hash is computed once
+// per operation and picks both the shard (its low bits) and the slot (its
+// high bits); the key itself is compared in the entry, next to the value a
+// read copies next. A hit thus touches the slot, the entry and the item's
+// data, where a Go map would add its own hash, its key slot and the key's
+// bytes.
 type memShard struct {
 	mu    sync.Mutex
-	items map[string]uint32 // key → entry index
+	table []uint64 // hash>>32 << 32 | entry index; 0 = empty
+	count int      // items in the table (and on the LRU list)
 	pages [][]memEntry
 	used  uint32 // slots handed out so far, free ones included
 	free  uint32 // first free slot, linked through next; 0 = none
 	bytes int64
 	limit int64
-	ticks uint64 // moves to the front of the LRU so far
 
 	// The shards sit side by side in an array: keep the hot fields of
 	// neighbours on different cache lines, or two cores working on two
@@ -32,34 +40,50 @@ type memShard struct {
 	_ [64]byte
 }
 
-// memFirstPage is the number of entries in a shard's first page (a power
-// of two, 1<<memFirstPageBits); each next page is twice as large.
 const (
+	// memFirstPage is the number of entries in a shard's first page (a
+	// power of two, 1<<memFirstPageBits); each next page is twice as large.
 	memFirstPageBits = 3
 	memFirstPage     = 1 << memFirstPageBits
+	// memFirstTable is the number of slots of a shard's first table; the
+	// table doubles when it would be more than three quarters full.
+	memFirstTable = 16
 )
 
 // memEntry is one item. Entries are owned by their shard and touched only
-// under its lock. The bytes of value are never modified once stored (a
-// write replaces the slice), so readers may copy them outside the lock.
+// under its lock. The item's key and value are one string, never modified
+// (a write replaces it), so readers may copy the value outside the lock.
+//
+// The fields fill exactly 64 bytes, and pages are powers of two of them,
+// so a hit reads one cache line of entry.
 //
 // Slot 0 of a shard is the sentinel of its LRU list: its next is the most
 // recently used item, its prev the least.
 type memEntry struct {
-	key        string
-	value      []byte
+	data       string // the key, then the value
+	klen       uint32 // the key's length in data
 	flags      uint32
 	cas        uint64
 	exp        int64  // Unix nanoseconds; 0 = never
-	stale      bool   // invalidated (mg X)
-	won        bool   // a reader holds the right to recompute (mg W sent)
-	tick       uint64 // the shard's ticks when e last moved to the front
+	hash       uint32 // the key's hash>>32: its table slot
 	idx        uint32 // this entry's slot
 	prev, next uint32 // LRU neighbours' slots
+	stale      bool   // invalidated (mg X)
+	won        bool   // a reader holds the right to recompute (mg W sent)
+	ref        bool   // used since it last reached the front of the LRU
+}
+
+func (e *memEntry) key() string   { return e.data[:e.klen] }
+func (e *memEntry) value() string { return e.data[e.klen:] }
+func (e *memEntry) valueLen() int { return len(e.data) - int(e.klen) }
+
+// setData replaces the item's key and value (data holds key first).
+func (e *memEntry) setData(data string, klen int) {
+	e.data, e.klen = data, uint32(klen)
 }
 
 func (s *memShard) init(limit int64) {
-	s.items = make(map[string]uint32)
+	s.table = make([]uint64, memFirstTable)
 	s.pages = [][]memEntry{make([]memEntry, memFirstPage)}
 	s.used = 1 // the sentinel
 	s.limit = limit
@@ -81,11 +105,86 @@ func memCharge(key string, valueLen int) int64 {
 	return int64(len(key)) + int64(valueLen) + memEntryOverhead
 }
 
-// lookup returns the live item under key and bumps it in the LRU, or nil.
-// An expired item found on the way is removed.
-func (s *memShard) lookup(c *memClock, key string) *memEntry {
-	i, ok := s.items[key]
-	if !ok {
+// charge is what e costs against MaxBytes.
+func (e *memEntry) charge() int64 { return int64(len(e.data)) + memEntryOverhead }
+
+// find returns the index of the entry under key, whose hash is h, or 0.
+func (s *memShard) find(h uint64, key string) uint32 {
+	tag := uint32(h >> 32)
+	mask := uint32(len(s.table) - 1)
+	for i := tag & mask; ; i = (i + 1) & mask {
+		slot := s.table[i]
+		if slot == 0 {
+			return 0
+		}
+		if uint32(slot>>32) == tag {
+			if e := s.at(uint32(slot)); e.key() == key {
+				return e.idx
+			}
+		}
+	}
+}
+
+// tableAdd puts e, not yet in the table, into it, growing the table when
+// it would be more than three quarters full.
+func (s *memShard) tableAdd(e *memEntry) {
+	if 4*(s.count+1) > 3*len(s.table) {
+		old := s.table
+		s.table = make([]uint64, 2*len(old))
+		for _, slot := range old {
+			if slot != 0 {
+				s.place(slot)
+			}
+		}
+	}
+	s.place(uint64(e.hash)<<32 | uint64(e.idx))
+	s.count++
+}
+
+// place stores slot in the first free table slot from its home on.
+func (s *memShard) place(slot uint64) {
+	mask := uint32(len(s.table) - 1)
+	i := uint32(slot>>32) & mask
+	for s.table[i] != 0 {
+		i = (i + 1) & mask
+	}
+	s.table[i] = slot
+}
+
+// tableRemove takes e out of the table. The slots after it in its run
+// move back to fill the hole where their own home allows (backward-shift
+// deletion), so the table needs no tombstones.
+func (s *memShard) tableRemove(e *memEntry) {
+	mask := uint32(len(s.table) - 1)
+	i := e.hash & mask
+	for uint32(s.table[i]) != e.idx {
+		i = (i + 1) & mask
+	}
+	for j := i; ; {
+		s.table[i] = 0
+		for {
+			j = (j + 1) & mask
+			slot := s.table[j]
+			if slot == 0 {
+				s.count--
+				return
+			}
+			// The slot at j may fill the hole at i unless its home lies
+			// cyclically in (i, j].
+			if home := uint32(slot>>32) & mask; (j-home)&mask >= (j-i)&mask {
+				s.table[i] = slot
+				i = j
+				break
+			}
+		}
+	}
+}
+
+// lookup returns the live item under key (whose hash is h) and marks it
+// used, or nil. An expired item found on the way is removed.
+func (s *memShard) lookup(c *memClock, h uint64, key string) *memEntry {
+	i := s.find(h, key)
+	if i == 0 {
 		return nil
 	}
 	e := s.at(i)
@@ -93,22 +192,8 @@ func (s *memShard) lookup(c *memClock, key string) *memEntry {
 		s.remove(e)
 		return nil
 	}
-	s.bump(e)
+	e.ref = true
 	return e
-}
-
-// bump moves e to the hot end of the LRU, unless it is still in the
-// hottest quarter: fewer than a quarter of the items moved ahead of it
-// since it was last moved. Like memcached, which bumps an item at most once
-// a minute, this spares the hot items the cache misses of relinking them
-// on every read, at the price of an LRU order that is exact only outside
-// that quarter (and exactly LRU for shards of fewer than 4 items).
-func (s *memShard) bump(e *memEntry) {
-	if s.ticks-e.tick <= uint64(len(s.items)/4) {
-		return
-	}
-	s.unlink(e)
-	s.pushFront(e)
 }
 
 func (s *memShard) unlink(e *memEntry) {
@@ -121,28 +206,23 @@ func (s *memShard) pushFront(e *memEntry) {
 	e.prev, e.next = 0, head.next
 	s.at(head.next).prev = e.idx
 	head.next = e.idx
-	s.ticks++
-	e.tick = s.ticks
 }
 
 // remove unlinks e, forgets it and frees its slot.
 func (s *memShard) remove(e *memEntry) {
 	s.unlink(e)
-	delete(s.items, e.key)
-	s.bytes -= memCharge(e.key, len(e.value))
+	s.tableRemove(e)
+	s.bytes -= e.charge()
 	idx := e.idx
-	*e = memEntry{idx: idx, next: s.free} // drop the key and value for the GC
+	*e = memEntry{idx: idx, next: s.free} // drop the data for the GC
 	s.free = idx
 }
 
-// insert stores a copy of item under its key, replacing any other, at the
-// hot end of the LRU, and evicts from the cold end until the shard is
-// within its limit. It returns the stored entry. The caller has checked
-// that the item alone fits.
-func (s *memShard) insert(c *memClock, item *memEntry) *memEntry {
-	if i, ok := s.items[item.key]; ok {
-		s.remove(s.at(i))
-	}
+// insert stores item (its data, hash and item fields) as a new entry, at
+// the front of the LRU and not yet used, and evicts until the shard is
+// within its limit. The caller has checked that the key is not in the
+// shard and that the item alone fits.
+func (s *memShard) insert(c *memClock, item *memEntry) {
 	idx := s.free
 	if idx != 0 {
 		s.free = s.at(idx).next
@@ -156,33 +236,40 @@ func (s *memShard) insert(c *memClock, item *memEntry) *memEntry {
 	e := s.at(idx)
 	*e = *item
 	e.idx = idx
-	// The caller's key may be a slice of a larger string: keep only the
-	// bytes that are charged for.
-	e.key = strings.Clone(item.key)
-	s.items[e.key] = idx
+	e.ref = false
+	s.tableAdd(e)
 	s.pushFront(e)
-	s.bytes += memCharge(e.key, len(e.value))
+	s.bytes += e.charge()
 	s.shrink(c, e)
-	return e
 }
 
-// resize accounts for e's value changing from oldLen bytes and evicts if
+// resize accounts for e's data changing from oldLen bytes and evicts if
 // needed.
 func (s *memShard) resize(c *memClock, e *memEntry, oldLen int) {
-	s.bytes += int64(len(e.value) - oldLen)
+	s.bytes += int64(len(e.data) - oldLen)
 	s.shrink(c, e)
 }
 
-// shrink evicts least recently used items (never keep) while the shard is
-// over its limit, and drops up to two expired items from the cold end, so
-// that items nobody reads again do not wait for eviction to be reclaimed.
+// shrink evicts from the cold end of the LRU while the shard is over its
+// limit, giving used items a second chance: an item used since it was last
+// at the front (and not expired), and keep (the item being written), go
+// back to the front, no longer marked used, instead of being evicted. Then it drops up to
+// two expired items from the cold end, so that items nobody reads again do
+// not wait for eviction to be reclaimed.
+//
+// The first loop ends: each turn evicts an item or clears a mark, and keep
+// reaches the cold end again only once every other item was evicted or
+// lost its mark; keep alone fits.
 func (s *memShard) shrink(c *memClock, keep *memEntry) {
-	for s.bytes > s.limit {
+	for s.bytes > s.limit && s.count > 1 {
 		victim := s.at(s.sentinel().prev)
-		if victim == keep || victim.idx == 0 {
-			break
+		if victim != keep && (!victim.ref || victim.exp != 0 && victim.exp <= c.get()) {
+			s.remove(victim)
+			continue
 		}
-		s.remove(victim)
+		victim.ref = false
+		s.unlink(victim)
+		s.pushFront(victim)
 	}
 	for range 2 {
 		victim := s.at(s.sentinel().prev)
@@ -193,7 +280,7 @@ func (s *memShard) shrink(c *memClock, keep *memEntry) {
 	}
 }
 
-// each calls f for every item from the most to the least recently used.
+// each calls f for every item from the front to the cold end of the LRU.
 func (s *memShard) each(f func(*memEntry)) {
 	for i := s.sentinel().next; i != 0; i = s.at(i).next {
 		f(s.at(i))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,51 +47,95 @@ func TestMemoryLRUEviction(t *testing.T) {
 	}
 }
 
-func TestMemoryLRURecency(t *testing.T) {
+// lruOrder returns the keys of a single-shard store from the front to the
+// cold end of its LRU, a used item followed by "*".
+func lruOrder(m *Memory) []string {
+	var keys []string
+	m.shards[0].each(func(e *memEntry) {
+		k := e.key()
+		if e.ref {
+			k += "*"
+		}
+		keys = append(keys, k)
+	})
+	return keys
+}
+
+func TestMemoryLRUSecondChance(t *testing.T) {
 	ctx := context.Background()
-	perItem := memCharge("a", 1)
-	m := NewMemory(MemoryOptions{MaxBytes: 3 * perItem})
+	m := NewMemory(MemoryOptions{MaxBytes: 3 * memCharge("a", 1)})
+	require.Len(t, m.shards, 1)
 	mustSet(t, m, "a", "1", SetOptions{})
 	mustSet(t, m, "b", "2", SetOptions{})
 	mustSet(t, m, "c", "3", SetOptions{})
-	mustGet(t, m, "a", GetOptions{}) // a is now the most recent
+	assert.Equal(t, []string{"c", "b", "a"}, lruOrder(m), "new items enter at the front, unmarked")
+
+	// A read or a write only marks the item: nothing moves.
+	mustGet(t, m, "a", GetOptions{})
 	_, err := m.Incr(ctx, "b", 1, IncrOptions{})
-	require.NoError(t, err) // b too
+	require.NoError(t, err)
+	assert.Equal(t, []string{"c", "b*", "a*"}, lruOrder(m))
+
+	// Eviction gives a and b (in the order they reach the cold end) a
+	// second chance and evicts c, the unmarked one.
 	mustSet(t, m, "d", "4", SetOptions{})
+	assert.Equal(t, []string{"b", "a", "d"}, lruOrder(m))
 	requireMiss(t, m, "c")
+
+	// Now nobody used d since it entered: it goes before a and b.
 	mustSet(t, m, "e", "5", SetOptions{})
-	requireMiss(t, m, "a")
-	for _, k := range []string{"b", "d", "e"} {
+	assert.Equal(t, []string{"e", "b", "a"}, lruOrder(m))
+	requireMiss(t, m, "d")
+
+	// An overwrite marks the item too; a miss marks nothing.
+	mustSet(t, m, "a", "6", SetOptions{})
+	requireMiss(t, m, "zz")
+	assert.Equal(t, []string{"e", "b", "a*"}, lruOrder(m))
+	mustSet(t, m, "f", "7", SetOptions{})
+	assert.Equal(t, []string{"a", "f", "e"}, lruOrder(m))
+	requireMiss(t, m, "b")
+
+	// When every item is marked, a whole pass clears the marks and the
+	// one at the cold end goes.
+	for _, k := range []string{"f", "a", "e"} {
 		mustGet(t, m, k, GetOptions{})
 	}
-
-	// Growing an item by append evicts others, never the item itself.
-	mustSet(t, m, "e", "55", SetOptions{Mode: ModeAppend})
-	assert.Equal(t, "555", string(mustGet(t, m, "e", GetOptions{}).Value))
+	mustSet(t, m, "g", "8", SetOptions{})
+	assert.Equal(t, []string{"g", "a", "f"}, lruOrder(m))
+	requireMiss(t, m, "e")
 	memCheck(t, m)
-	assert.LessOrEqual(t, len(m.shards[0].items), 2)
 }
 
-func TestMemoryLRUHotQuarter(t *testing.T) {
-	perItem := memCharge("k0", 1)
-	m := NewMemory(MemoryOptions{MaxBytes: 8 * perItem})
-	for i := range 8 {
-		mustSet(t, m, fmt.Sprintf("k%d", i), "v", SetOptions{})
-	}
-	order := func() []string {
-		var keys []string
-		m.shards[0].each(func(e *memEntry) { keys = append(keys, e.key) })
-		return keys
-	}
-	mustGet(t, m, "k6", GetOptions{}) // one item moved ahead of it: stays
-	assert.Equal(t, []string{"k7", "k6", "k5", "k4", "k3", "k2", "k1", "k0"}, order())
-	mustGet(t, m, "k5", GetOptions{}) // two (a quarter): stays
-	assert.Equal(t, []string{"k7", "k6", "k5", "k4", "k3", "k2", "k1", "k0"}, order())
-	mustGet(t, m, "k4", GetOptions{}) // three: moves to the front
-	mustGet(t, m, "k0", GetOptions{})
-	assert.Equal(t, []string{"k0", "k4", "k7", "k6", "k5", "k3", "k2", "k1"}, order())
-	mustSet(t, m, "k8", "v", SetOptions{})
-	requireMiss(t, m, "k1")
+func TestMemoryLRUKeepsTheWrittenItem(t *testing.T) {
+	// Growing the item at the cold end evicts others, never the item
+	// itself: it goes to the front instead.
+	m := NewMemory(MemoryOptions{MaxBytes: 3 * memCharge("a", 1)})
+	mustSet(t, m, "a", "1", SetOptions{})
+	mustSet(t, m, "b", "2", SetOptions{})
+	mustSet(t, m, "c", "3", SetOptions{})
+	mustSet(t, m, "a", "11", SetOptions{Mode: ModeAppend})
+	assert.Equal(t, []string{"a", "c"}, lruOrder(m))
+	requireMiss(t, m, "b")
+	assert.Equal(t, "111", string(mustGet(t, m, "a", GetOptions{}).Value))
+	memCheck(t, m)
+
+	// The same when it is the only one left to evict (a was read: marked).
+	mustSet(t, m, "a", strings.Repeat("1", 200), SetOptions{Mode: ModeAppend})
+	assert.Equal(t, []string{"a*"}, lruOrder(m))
+	memCheck(t, m)
+}
+
+func TestMemoryLRUEvictsExpiredMarkedItems(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := NewMemory(MemoryOptions{MaxBytes: 3 * memCharge("a", 1), Now: func() time.Time { return now }})
+	mustSet(t, m, "x", "1", SetOptions{TTL: time.Second})
+	mustSet(t, m, "a", "2", SetOptions{})
+	mustSet(t, m, "b", "3", SetOptions{})
+	mustGet(t, m, "x", GetOptions{})
+	now = now.Add(2 * time.Second)
+	// x is marked but expired: evicted, no second chance, and a stays.
+	mustSet(t, m, "c", "4", SetOptions{})
+	assert.Equal(t, []string{"c", "b", "a"}, lruOrder(m))
 	memCheck(t, m)
 }
 

@@ -2,12 +2,14 @@ package cachestruct
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/twine-go/twine/internal/memcache"
 )
 
-// Get implements Store.Get. A hit moves the item to the hot end of the LRU.
+// Get implements Store.Get. A hit marks the item used in the LRU (see
+// NewMemory).
 // It reports ErrInvalidKey for a key the store does not accept, or ctx's
 // error if ctx is already done.
 //
@@ -31,32 +33,35 @@ func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (Item, boo
 		return Item{}, false, err
 	}
 	c := memClock{now: m.now}
-	s := m.shardOf(key)
+	h := m.hash(key)
+	s := m.shardOf(h)
 	s.mu.Lock()
-	it, found, err := m.get(s, &c, key, opt)
+	it, v, found, err := m.get(s, &c, h, key, opt)
 	s.mu.Unlock()
 	if found {
-		memOwnValue(&it)
+		it.Value = memClone(v)
 	}
 	return it, found, err
 }
 
-// get is Get under the shard's lock. It checks the key on a miss.
-func (m *Memory) get(s *memShard, c *memClock, key string, opt GetOptions) (Item, bool, error) {
-	e := s.lookup(c, key)
+// get is Get under the shard's lock, but for the item's Value: it returns
+// the stored value for the caller to copy. It checks the key on a miss.
+func (m *Memory) get(s *memShard, c *memClock, h uint64, key string, opt GetOptions) (Item, string, bool, error) {
+	e := s.lookup(c, h, key)
 	if e == nil {
 		if err := m.checkKey(key); err != nil || opt.Lease <= 0 {
-			return Item{}, false, err
+			return Item{}, "", false, err
 		}
 		// A lease: an empty placeholder that its creator has won.
-		lease := memEntry{key: key, value: []byte{}, cas: m.nextCAS(), won: true}
+		lease := memEntry{hash: uint32(h >> 32), cas: m.nextCAS(), won: true}
+		lease.setData(strings.Clone(key), len(key))
 		lease.exp, _ = memExpiry(c, opt.Lease)
-		if m.fits(s, key, 0, 0) {
+		if m.fits(s, len(key), 0, 0) {
 			s.insert(c, &lease)
 		}
 		it := lease.snapshot(c)
 		it.Won = true
-		return it, true, nil
+		return it, "", true, nil
 	}
 	win := false
 	if !e.won {
@@ -71,7 +76,7 @@ func (m *Memory) get(s *memShard, c *memClock, key string, opt GetOptions) (Item
 	case e.won:
 		it.Busy = true
 	}
-	return it, true, nil
+	return it, e.value(), true, nil
 }
 
 // GetMulti implements Store.GetMulti: each distinct key is read as by Get
@@ -89,18 +94,21 @@ func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 	}
 	c := memClock{now: m.now}
 	items := make(map[string]Item, len(keys))
+	values := make(map[string]string, len(keys))
 	total := 0
 	for _, key := range keys {
 		if _, dup := items[key]; dup {
 			continue
 		}
-		s := m.shardOf(key)
+		h := m.hash(key)
+		s := m.shardOf(h)
 		s.mu.Lock()
-		it, found, _ := m.get(s, &c, key, GetOptions{}) // keys checked above
+		it, v, found, _ := m.get(s, &c, h, key, GetOptions{}) // keys checked above
 		s.mu.Unlock()
 		if found {
 			items[key] = it
-			total += len(it.Value)
+			values[key] = v
+			total += len(v)
 		}
 	}
 	// Copy the values into one allocation, each capped so that appending
@@ -108,7 +116,7 @@ func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 	buf := make([]byte, 0, total)
 	for key, it := range items {
 		start := len(buf)
-		buf = append(buf, it.Value...)
+		buf = append(buf, values[key]...)
 		it.Value = buf[start:len(buf):len(buf)]
 		items[key] = it
 	}
@@ -137,29 +145,30 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, opt SetOptio
 	if err := m.checkKey(key); err != nil {
 		return 0, err
 	}
-	s := m.shardOf(key)
-	if !m.fits(s, key, len(value), opt.Flags) {
+	h := m.hash(key)
+	s := m.shardOf(h)
+	if !m.fits(s, len(key), len(value), opt.Flags) {
 		return 0, ErrValueTooLarge
 	}
 	if err := memCtxErr(ctx); err != nil {
 		return 0, err
 	}
-	owned := value
+	var data string
 	if opt.Mode < ModeAppend || opt.Vivify {
 		// Copy outside the lock; append and prepend build a new value.
-		owned = memClone(value)
+		data = memData(key, value)
 	}
 	c := memClock{now: m.now}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.lookup(&c, key)
+	e := s.lookup(&c, h, key)
 	switch opt.Mode {
 	case ModeAppend, ModePrepend:
 		if e == nil {
 			if !opt.Vivify || opt.CAS != 0 {
 				return 0, ErrNotStored
 			}
-			return m.store(s, &c, nil, key, owned, opt.Flags, opt.TTL), nil
+			return m.store(s, &c, nil, h, data, len(key), opt.Flags, opt.TTL), nil
 		}
 		if opt.CAS != 0 && e.cas != opt.CAS {
 			return 0, ErrCASConflict
@@ -169,7 +178,7 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, opt SetOptio
 		if e != nil {
 			return 0, ErrNotStored
 		}
-		return m.store(s, &c, nil, key, owned, opt.Flags, opt.TTL), nil
+		return m.store(s, &c, nil, h, data, len(key), opt.Flags, opt.TTL), nil
 	case ModeReplace:
 		if e == nil && opt.CAS == 0 {
 			return 0, ErrNotStored
@@ -183,12 +192,12 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, opt SetOptio
 			return 0, ErrCASConflict
 		}
 	}
-	return m.store(s, &c, e, key, owned, opt.Flags, opt.TTL), nil
+	return m.store(s, &c, e, h, data, len(key), opt.Flags, opt.TTL), nil
 }
 
-// store writes a whole item (reusing e, the current one, if any) and
-// returns its new CAS.
-func (m *Memory) store(s *memShard, c *memClock, e *memEntry, key string, value []byte, flags uint32, ttl time.Duration) uint64 {
+// store writes a whole item, data being its key (klen bytes) and value,
+// reusing e, the current one, if any; it returns the new CAS.
+func (m *Memory) store(s *memShard, c *memClock, e *memEntry, h uint64, data string, klen int, flags uint32, ttl time.Duration) uint64 {
 	cas := m.nextCAS()
 	exp, expired := memExpiry(c, ttl)
 	if expired {
@@ -198,11 +207,13 @@ func (m *Memory) store(s *memShard, c *memClock, e *memEntry, key string, value 
 		return cas
 	}
 	if e == nil {
-		s.insert(c, &memEntry{key: key, value: value, flags: flags, cas: cas, exp: exp})
+		item := memEntry{hash: uint32(h >> 32), flags: flags, cas: cas, exp: exp}
+		item.setData(data, klen)
+		s.insert(c, &item)
 		return cas
 	}
-	old := len(e.value)
-	e.value, e.flags, e.cas, e.exp = value, flags, cas, exp
+	old := len(e.data)
+	e.data, e.flags, e.cas, e.exp = data, flags, cas, exp
 	e.stale, e.won = false, false
 	s.resize(c, e, old)
 	return cas
@@ -210,18 +221,22 @@ func (m *Memory) store(s *memShard, c *memClock, e *memEntry, key string, value 
 
 // concat appends (or prepends) value to e, keeping its flags and TTL.
 func (m *Memory) concat(s *memShard, c *memClock, e *memEntry, value []byte, prepend bool) (uint64, error) {
-	n := len(e.value) + len(value)
-	if !m.fits(s, e.key, n, e.flags) {
+	n := e.valueLen() + len(value)
+	if !m.fits(s, int(e.klen), n, e.flags) {
 		return 0, ErrNotStored
 	}
-	v := make([]byte, 0, n)
+	var b strings.Builder
+	b.Grow(int(e.klen) + n)
+	b.WriteString(e.key())
 	if prepend {
-		v = append(append(v, value...), e.value...)
+		b.Write(value)
+		b.WriteString(e.value())
 	} else {
-		v = append(append(v, e.value...), value...)
+		b.WriteString(e.value())
+		b.Write(value)
 	}
-	old := len(e.value)
-	e.value, e.cas = v, m.nextCAS()
+	old := len(e.data)
+	e.data, e.cas = b.String(), m.nextCAS()
 	e.stale, e.won = false, false
 	s.resize(c, e, old)
 	return e.cas, nil
@@ -240,10 +255,11 @@ func (m *Memory) Delete(ctx context.Context, key string, opt DeleteOptions) erro
 		return err
 	}
 	c := memClock{now: m.now}
-	s := m.shardOf(key)
+	h := m.hash(key)
+	s := m.shardOf(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.lookup(&c, key)
+	e := s.lookup(&c, h, key)
 	switch {
 	case e == nil:
 		return ErrNotFound

@@ -13,9 +13,10 @@ import (
 	"github.com/twine-go/twine/internal/memcache"
 )
 
-// memCheck verifies the internal consistency of every shard: map and LRU
-// list hold the same entries, the byte count is the sum of the charges and
-// stays within the limit.
+// memCheck verifies the internal consistency of every shard: table and
+// LRU list hold the same entries, each in the shard its hash picks and
+// found from its slot's home, the table is at most three quarters full,
+// the byte count is the sum of the charges and stays within the limit.
 func memCheck(t testing.TB, m *Memory) {
 	t.Helper()
 	for i := range m.shards {
@@ -25,19 +26,28 @@ func memCheck(t testing.TB, m *Memory) {
 		s.each(func(e *memEntry) {
 			require.Equal(t, e.idx, s.at(e.next).prev, "broken LRU links")
 			require.Equal(t, e.idx, s.at(e.prev).next, "broken LRU links")
-			i, ok := s.items[e.key]
-			require.True(t, ok, "LRU entry not in the map")
-			require.Equal(t, e.idx, i, "LRU entry not in the map")
-			bytes += memCharge(e.key, len(e.value))
+			h := m.hash(e.key())
+			require.Equal(t, uint64(i), h&m.mask, "entry in the wrong shard")
+			require.Equal(t, uint32(h>>32), e.hash, "entry's hash")
+			require.Equal(t, e.idx, s.find(h, e.key()), "LRU entry not in the table")
+			bytes += memCharge(e.key(), e.valueLen())
 			n++
 		})
+		slots := 0
+		for _, slot := range s.table {
+			if slot != 0 {
+				slots++
+			}
+		}
+		require.Equal(t, s.count, slots, "table count")
+		require.LessOrEqual(t, 4*slots, 3*len(s.table), "table load")
 		free := 0
 		for i := s.free; i != 0; i = s.at(i).next {
-			require.Empty(t, s.at(i).key, "a free slot holds a key")
+			require.Empty(t, s.at(i).data, "a free slot holds data")
 			free++
 		}
 		require.Equal(t, int(s.used)-1, n+free, "slots leak")
-		require.Equal(t, len(s.items), n, "map and LRU sizes differ")
+		require.Equal(t, s.count, n, "table and LRU sizes differ")
 		require.Equal(t, bytes, s.bytes, "byte count")
 		require.LessOrEqual(t, s.bytes, s.limit, "shard over its limit")
 		s.mu.Unlock()
@@ -308,7 +318,7 @@ func TestMemoryExpiredItemsAreReclaimed(t *testing.T) {
 		}
 		memCheck(t, m)
 		s := &m.shards[0]
-		assert.Len(t, s.items, 60, "each write drops up to two expired items from the cold end")
+		assert.Equal(t, 60, s.count, "each write drops up to two expired items from the cold end")
 	})
 }
 
@@ -336,7 +346,7 @@ func FuzzMemoryKey(f *testing.F) {
 		if !want {
 			require.ErrorIs(t, err, ErrInvalidKey)
 			for i := range m.shards {
-				require.Empty(t, m.shards[i].items)
+				require.Zero(t, m.shards[i].count)
 			}
 			return
 		}
