@@ -319,3 +319,54 @@ func TestMemoryPages(t *testing.T) {
 	assert.Equal(t, used, s.used)
 	memCheck(t, m)
 }
+
+// FuzzMemoryTable adds and removes items in a shard whose key hashes are
+// chosen to collide (same hash, different keys) and to pile up at the end
+// of the table and wrap around, and checks after each step that every
+// item, and only those, is found, against a map.
+func FuzzMemoryTable(f *testing.F) {
+	f.Add([]byte{0, 8, 16, 1, 9, 17, 7, 15, 23, 0, 8, 31, 30, 29, 7, 6})
+	f.Add([]byte("the quick brown fox jumps over the lazy dog, twice: the quick brown fox"))
+	f.Add([]byte{24, 25, 26, 27, 28, 29, 30, 31, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+		16, 17, 18, 19, 20, 21, 22, 23, 3, 11, 19, 7, 0, 24, 31})
+	f.Fuzz(func(t *testing.T, prog []byte) {
+		const keys = 32
+		// Keys 0–23 get the top eight homes of any table of eight slots
+		// or more, three keys per hash; keys 24–31 spread out.
+		hash := func(k int) uint64 {
+			if k < 24 {
+				return uint64(0xFFFF_FFF8|uint32(k%8)) << 32
+			}
+			return uint64(uint32(k)*0x9E37_79B9) << 32
+		}
+		var s memShard
+		s.init(1 << 40)
+		c := memClock{now: time.Now}
+		model := map[string]uint32{}
+		for _, b := range prog {
+			k := int(b) % keys
+			key := "k" + strconv.Itoa(k)
+			if idx, ok := model[key]; ok {
+				s.remove(s.at(idx))
+				delete(model, key)
+			} else {
+				item := memEntry{hash: uint32(hash(k) >> 32)}
+				item.setData(key, len(key))
+				s.insert(&c, &item)
+				model[key] = s.sentinel().next
+			}
+			require.Equal(t, len(model), s.count)
+			slots := 0
+			for _, slot := range s.table {
+				if slot != 0 {
+					slots++
+				}
+			}
+			require.Equal(t, s.count, slots)
+			for k := range keys {
+				key := "k" + strconv.Itoa(k)
+				require.Equal(t, model[key], s.find(hash(k), key), "key %s", key)
+			}
+		}
+	})
+}
