@@ -28,9 +28,10 @@ type call struct {
 	err   error
 	multi []hit // kindMulti: the hits, by request index
 	nkeys int   // kindMulti: the number of requests
-	// kindMulti, optional: the caller's result map and the keys of the
-	// requests, for the caller to fill while it reads its own reply.
-	sink     map[string]Item
+	// kindMulti, optional: the caller's hit function and the keys of the
+	// requests, for the caller to take its hits while it reads its own
+	// reply.
+	sink     func(key string, it Item)
 	sinkKeys []string
 	text     string
 	stats    map[string]string

@@ -237,6 +237,45 @@ func TestClientGetMultiDuplicateWins(t *testing.T) {
 	}
 }
 
+// TestClientGetMultiFunc: every hit is passed once per occurrence of its
+// key, the first read first, in request order on one connection; misses are
+// not passed; a nil function is a programmer error.
+func TestClientGetMultiFunc(t *testing.T) {
+	c, _ := newClient(t, Config{})
+	ctx := context.Background()
+	_, err := c.Set(ctx, "f:stale", []byte("old"), SetOptions{})
+	require.NoError(t, err)
+	require.NoError(t, c.Delete(ctx, "f:stale", DeleteOptions{Invalidate: true}))
+	for _, k := range []string{"f:a", "f:b"} {
+		_, err := c.Set(ctx, k, []byte("v"+k), SetOptions{})
+		require.NoError(t, err)
+	}
+	type hit struct {
+		key   string
+		value string
+		won   bool
+		busy  bool
+	}
+	var got []hit
+	err = c.GetMultiFunc(ctx, []string{"f:b", "f:stale", "f:missing", "f:a", "f:stale"}, func(k string, it Item) {
+		got = append(got, hit{k, string(it.Value), it.Won, it.Busy})
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []hit{
+		{"f:b", "vf:b", false, false},
+		{"f:stale", "old", true, false},
+		{"f:a", "vf:a", false, false},
+		{"f:stale", "old", false, true},
+	}, got)
+
+	require.NoError(t, c.GetMultiFunc(ctx, nil, func(string, Item) { t.Error("called for no keys") }))
+	err = c.GetMultiFunc(ctx, []string{"f:a", "bad key"}, func(string, Item) { t.Error("called despite a bad key") })
+	require.ErrorIs(t, err, ErrInvalidKey)
+	assert.PanicsWithValue(t, "memcache: GetMultiFunc with a nil hit function", func() {
+		_ = c.GetMultiFunc(ctx, []string{"f:a"}, nil)
+	})
+}
+
 func TestClientBadInputNeverSent(t *testing.T) {
 	c, _ := newClient(t, Config{})
 	ctx := context.Background()

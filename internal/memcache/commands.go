@@ -2,6 +2,7 @@ package memcache
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -90,20 +91,51 @@ const multiPart = 128
 // written at once, answered in order. Misses are absent from the map; a
 // duplicate key is reported once, with the result of its first read (the
 // one that may win a stale item). Every key is checked before anything is
-// sent.
+// sent. When the batch fails part way, the items read so far are returned
+// with the error.
 //
 // A batch of 256 keys or more is split over the client's connections:
 // memcached serves each connection on one thread and processes at most 20
 // pipelined requests per turn (-R), so parts on several connections are
 // answered in parallel while the caller parses the first.
 func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
+	var items map[string]Item
+	err := c.GetMultiFunc(ctx, keys, func(k string, it Item) {
+		if items == nil {
+			// Made at the first hit, while the server still works on
+			// the rest of the batch, not before sending it.
+			items = make(map[string]Item, len(keys))
+		} else if _, dup := items[k]; dup {
+			return // a later read of the key: the first one counts
+		}
+		items[k] = it
+	})
+	if items == nil && !errors.Is(err, ErrInvalidKey) {
+		items = map[string]Item{}
+	}
+	return items, err
+}
+
+// GetMultiFunc reads keys as GetMulti does but hands each hit to hit
+// instead of building a map, so that a caller with its own result type
+// converts each item once. hit is called from the calling goroutine only,
+// before GetMultiFunc returns, once per hit: a key requested twice that
+// hits is passed twice, its first read (the one that may win a stale
+// item) first. The hits of a batch come in request order while the batch
+// is on one connection. Every key is checked before anything is sent; on
+// an error the hits read before it have been passed. GetMultiFunc panics
+// if hit is nil.
+func (c *Client) GetMultiFunc(ctx context.Context, keys []string, hit func(key string, it Item)) error {
+	if hit == nil {
+		panic("memcache: GetMultiFunc with a nil hit function")
+	}
 	for _, k := range keys {
 		if err := CheckKey(k, c.cfg.BinaryKeys); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if len(keys) == 0 {
-		return map[string]Item{}, nil
+		return nil
 	}
 	parts := min(len(c.slots), max(1, len(keys)/multiPart))
 	type part struct {
@@ -127,13 +159,12 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 		}
 		ps = append(ps, part{cn, cl, ks})
 	}
-	// Made while the server works on the batch, not before sending it.
-	items := make(map[string]Item, len(keys))
 	for _, p := range ps {
 		// If this goroutine reads the reply itself, the hits go straight
-		// into items (see readMulti); if another caller reads it, they
-		// come back in p.cl.multi.
-		p.cl.sink, p.cl.sinkKeys = items, p.keys
+		// to hit (see readMulti); if another caller reads it, they come
+		// back in p.cl.multi. Every occurrence of a key is in the same
+		// part, in order.
+		p.cl.sink, p.cl.sinkKeys = hit, p.keys
 		// After a failure the remaining parts are still waited for (or
 		// abandoned once ctx ends), so that no call is left behind.
 		if err := p.cn.wait(ctx, p.cl); err != nil {
@@ -142,25 +173,15 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 			}
 			continue
 		}
-		// The first read of a duplicate key is the one that may have won
-		// the item (W); later reads of it in the batch see Z. Every
-		// occurrence of a key is in the same part, so storing the part's
-		// hits last to first leaves the first read in the map, with one
-		// map operation per hit. (Hits are indexes below len(p.keys): one
-		// reply is read per key.)
-		for j := len(p.cl.multi) - 1; j >= 0; j-- {
-			h := &p.cl.multi[j]
-			items[p.keys[h.index]] = h.item
+		for _, h := range p.cl.multi {
+			hit(p.keys[h.index], h.item)
 		}
 		if p.cl.err != nil && firstErr == nil {
 			firstErr = p.cl.err
 		}
 		putCall(p.cl)
 	}
-	if firstErr != nil {
-		return items, firstErr
-	}
-	return items, nil
+	return firstErr
 }
 
 // split divides keys into n parts (appended to dst) by a hash of each key,

@@ -368,12 +368,6 @@ func (c *conn) maxValue() int {
 	return max(maxServerItemSize, 2*int(c.itemSize.Load()))
 }
 
-// hasKey reports whether m holds k.
-func hasKey(m map[string]Item, k string) bool {
-	_, ok := m[k]
-	return ok
-}
-
 // maxServerItemSize is memcached's largest -I setting.
 const maxServerItemSize = 1 << 30
 
@@ -383,12 +377,12 @@ const maxServerItemSize = 1 << 30
 // end.
 //
 // When own is set (the caller itself reads its reply) and cl has a sink,
-// hits go straight into the sink under their keys, the first read of a
-// duplicate key kept: the caller's map fills while the server still
-// works on the rest of the batch. Another goroutine never touches the
-// sink: the caller may abandon the call and use its map meanwhile.
+// hits go straight to the sink with their keys, in request order: the
+// caller takes them while the server still works on the rest of the
+// batch. Another goroutine never calls the sink: the caller may abandon
+// the call and go on meanwhile.
 func readMulti(br *bufio.Reader, cl *call, maxValue int, own bool) error {
-	var sink map[string]Item
+	var sink func(string, Item)
 	if own {
 		sink = cl.sink // only the caller touches its sink
 	}
@@ -410,8 +404,8 @@ func readMulti(br *bufio.Reader, cl *call, maxValue int, own bool) error {
 		case codeVA:
 			if sink == nil {
 				cl.multi = append(cl.multi, hit{index: i, item: r.item()})
-			} else if k := cl.sinkKeys[i]; !hasKey(sink, k) {
-				sink[k] = r.item()
+			} else {
+				sink(cl.sinkKeys[i], r.item())
 			}
 		case codeEN:
 		default:

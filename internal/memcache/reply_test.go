@@ -157,19 +157,28 @@ func TestReadMulti(t *testing.T) {
 	require.Len(t, cl.multi, 1)
 	assert.Equal(t, Item{Value: []byte("ab"), Flags: 7, CAS: 9, TTL: 12, Won: true, Stale: true}, cl.multi[0].item)
 
-	// The caller reading its own reply fills its map directly, keeping
-	// the first read of a duplicate key; another reader leaves it alone.
+	// The caller reading its own reply takes each hit directly, in
+	// request order; another reader leaves its sink alone.
 	in := "VA 1 W\r\nx\r\nEN\r\nVA 1 Z\r\ny\r\n"
+	type sunk struct {
+		key  string
+		item Item
+	}
 	for _, own := range []bool{true, false} {
+		var got []sunk
 		cl := getCall(kindMulti)
 		cl.nkeys = 3
-		cl.sink, cl.sinkKeys = map[string]Item{}, []string{"a", "b", "a"}
+		cl.sink = func(k string, it Item) { got = append(got, sunk{k, it}) }
+		cl.sinkKeys = []string{"a", "b", "a"}
 		require.NoError(t, readMulti(bufio.NewReader(strings.NewReader(in)), cl, 100, own))
 		if own {
 			assert.Empty(t, cl.multi)
-			assert.Equal(t, map[string]Item{"a": {Value: []byte("x"), Won: true}}, cl.sink)
+			assert.Equal(t, []sunk{
+				{"a", Item{Value: []byte("x"), Won: true}},
+				{"a", Item{Value: []byte("y"), Busy: true}},
+			}, got)
 		} else {
-			assert.Empty(t, cl.sink)
+			assert.Empty(t, got)
 			require.Len(t, cl.multi, 2)
 			assert.Equal(t, 0, cl.multi[0].index)
 			assert.Equal(t, 2, cl.multi[1].index)
