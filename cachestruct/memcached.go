@@ -220,12 +220,14 @@ func (m *Memcached) GetMulti(ctx context.Context, keys []string) (map[string]Ite
 	if len(keys) == 0 {
 		return map[string]Item{}, nil
 	}
+	h := hits{n: len(keys)}
 	if len(m.list) == 1 {
 		s, err := m.pick(keys[0])
 		if err != nil {
 			return nil, err
 		}
-		return m.getMulti(ctx, s, keys, nil)
+		err = m.getMulti(ctx, s, keys, h.put)
+		return h.result(), err
 	}
 	batches := make(map[*mcServer][]string)
 	var firstErr error
@@ -237,14 +239,13 @@ func (m *Memcached) GetMulti(ctx context.Context, keys []string) (map[string]Ite
 		}
 		batches[s] = append(batches[s], k)
 	}
-	items := make(map[string]Item, len(keys))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for s, ks := range batches {
 		wg.Go(func() {
-			_, err := m.getMulti(ctx, s, ks, func(k string, it Item) {
+			err := m.getMulti(ctx, s, ks, func(k string, it memcache.Item) {
 				mu.Lock()
-				items[k] = it
+				h.put(k, it)
 				mu.Unlock()
 			})
 			if err != nil {
@@ -257,25 +258,41 @@ func (m *Memcached) GetMulti(ctx context.Context, keys []string) (map[string]Ite
 		})
 	}
 	wg.Wait()
-	return items, firstErr
+	return h.result(), firstErr
 }
 
-// getMulti reads keys from s, into a new map or through put.
-func (m *Memcached) getMulti(ctx context.Context, s *mcServer, keys []string, put func(string, Item)) (map[string]Item, error) {
-	got, err := s.client.GetMulti(ctx, keys)
+// getMulti reads keys from s, handing each hit to hit.
+func (m *Memcached) getMulti(ctx context.Context, s *mcServer, keys []string, hit func(string, memcache.Item)) error {
+	err := s.client.GetMultiFunc(ctx, keys, hit)
 	m.record(s, err)
-	var items map[string]Item
-	if put == nil {
-		items = make(map[string]Item, len(got))
-		put = func(k string, it Item) { items[k] = it }
+	return mapErr(err)
+}
+
+// hits collects the items of a multi-get, converted once, as they are
+// read; the first read of a key requested twice is kept (it is the one
+// that may have won a stale item).
+type hits struct {
+	items map[string]Item
+	n     int // keys asked for
+}
+
+func (h *hits) put(k string, it memcache.Item) {
+	if h.items == nil {
+		// Made at the first hit, while the server still works on the
+		// rest of the batch.
+		h.items = make(map[string]Item, h.n)
+	} else if _, dup := h.items[k]; dup {
+		return
 	}
-	for k, it := range got {
-		put(k, fromWire(it))
+	h.items[k] = fromWire(it)
+}
+
+// result returns the items read, an empty map if none.
+func (h *hits) result() map[string]Item {
+	if h.items == nil {
+		return map[string]Item{}
 	}
-	if err != nil {
-		return items, mapErr(err)
-	}
-	return items, nil
+	return h.items
 }
 
 // Set implements Store.Set with one ms request. memcached 1.6.18 ignores
