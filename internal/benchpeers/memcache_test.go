@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
 
@@ -161,6 +165,21 @@ func BenchmarkMemcache(b *testing.B) {
 			}
 		})
 	}
+	for _, cl := range clients {
+		b.Run("op=getmulti/keys=100/goroutines=64/"+cl.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					n, err := cl.c.getMulti(keys)
+					if err != nil || n != len(keys) {
+						b.Errorf("%d hits, %v", n, err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
 
 // benchConns reads CONNS (0, the default, when unset).
@@ -235,5 +254,118 @@ func BenchmarkMemcacheSharded(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// BenchmarkMemcachePaired measures the operations of BenchmarkMemcache
+// interleaved, so that every client sees the same load on a noisy machine:
+// each iteration runs every client in turn (the order rotating) and times
+// it. From 1 goroutine a turn is one operation; from 64 goroutines it is a
+// batch of operations shared by 64 goroutines, timed as a whole. The
+// benchmark reports each client's median time per operation (a batch's
+// time divided by its operations) and the ratios gomemcache/twine and
+// gomemcache/store (above 1: twine is faster); ns/op is one iteration.
+func BenchmarkMemcachePaired(b *testing.B) {
+	srv := memcachedtest.Start(b, memcachedtest.MemoryMB(64))
+	tw := memcache.New(srv.Addr(), memcache.Config{Conns: benchConns()})
+	defer tw.Close()
+	store, err := cachestruct.NewMemcached([]string{srv.Addr()}, cachestruct.MemcachedOptions{ConnsPerServer: benchConns()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	gm := gomemcache.New(srv.Addr())
+	gm.MaxIdleConns = 64
+	clients := []memcacheClient{twineClient{tw}, storeClient{store}, gomemcacheClient{gm}}
+
+	value := make([]byte, 100)
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("bench:paired:%d", i)
+		if err := (gomemcacheClient{gm}).set(keys[i], value); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ops := []struct {
+		name  string
+		batch int // operations per turn from 64 goroutines
+		do    func(c memcacheClient, i int) error
+	}{
+		{"get", 1280, func(c memcacheClient, i int) error { return c.get(keys[i%len(keys)]) }},
+		{"set", 1280, func(c memcacheClient, i int) error { return c.set(keys[i%len(keys)], value) }},
+		{"getmulti/keys=100", 128, func(c memcacheClient, _ int) error {
+			n, err := c.getMulti(keys)
+			if err == nil && n != len(keys) {
+				err = fmt.Errorf("%d hits of %d", n, len(keys))
+			}
+			return err
+		}},
+	}
+	for _, g := range []int{1, 64} {
+		for _, op := range ops {
+			b.Run(fmt.Sprintf("op=%s/goroutines=%d", op.name, g), func(b *testing.B) {
+				// One turn of c: one operation, or a batch from g goroutines.
+				turn := func(c memcacheClient, i int) (time.Duration, error) {
+					start := time.Now()
+					if g == 1 {
+						err := op.do(c, i)
+						return time.Since(start), err
+					}
+					var next atomic.Int64
+					var wg sync.WaitGroup
+					errs := make(chan error, g)
+					for range g {
+						wg.Go(func() {
+							for {
+								j := int(next.Add(1)) - 1
+								if j >= op.batch {
+									return
+								}
+								if err := op.do(c, j); err != nil {
+									errs <- err
+									return
+								}
+							}
+						})
+					}
+					wg.Wait()
+					elapsed := time.Since(start) / time.Duration(op.batch)
+					select {
+					case err := <-errs:
+						return 0, err
+					default:
+						return elapsed, nil
+					}
+				}
+				for _, c := range clients { // connections dialled, code warm
+					if _, err := turn(c, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
+				lat := make([][]time.Duration, len(clients))
+				i := 0
+				for b.Loop() {
+					for j := range clients {
+						k := (i + j) % len(clients)
+						d, err := turn(clients[k], i)
+						if err != nil {
+							b.Fatal(err)
+						}
+						lat[k] = append(lat[k], d)
+					}
+					i++
+				}
+				med := make([]float64, len(clients))
+				for k, l := range lat {
+					slices.Sort(l)
+					med[k] = float64(l[len(l)/2])
+				}
+				b.ReportMetric(med[0], "twine-ns")
+				b.ReportMetric(med[1], "store-ns")
+				b.ReportMetric(med[2], "gomemcache-ns")
+				b.ReportMetric(med[2]/med[0], "gomemcache/twine")
+				b.ReportMetric(med[2]/med[1], "gomemcache/store")
+			})
+		}
 	}
 }
