@@ -233,7 +233,9 @@ func memLeft(c *memClock, exp int64) time.Duration {
 	return time.Duration(s) * time.Second
 }
 
-// memCtxErr returns ctx's error, if any, before an operation starts.
+// memCtxErr returns ctx's error, if any, before an operation starts. (Get
+// and Set call it only when ctx.Done() is not nil: a context that is never
+// done, like Background, then costs one method call.)
 func memCtxErr(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
@@ -259,13 +261,14 @@ func memClone(v string) []byte {
 	return []byte(v)
 }
 
-// memData returns an item's key and value as one string, in one fresh
+// memData returns an item's value and key as one string, in one fresh
 // allocation: a hit compares the key and copies the value from the same
-// cache lines, and the key never pins a larger string of the caller's.
+// cache lines (for small values), and the key never pins a larger string
+// of the caller's.
 func memData(key string, value []byte) string {
 	var b strings.Builder
-	b.Grow(len(key) + len(value))
-	b.WriteString(key)
+	b.Grow(len(value) + len(key))
 	b.Write(value)
+	b.WriteString(key)
 	return b.String()
 }

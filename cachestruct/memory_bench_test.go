@@ -3,6 +3,7 @@ package cachestruct
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -69,72 +70,112 @@ func benchMemory(b *testing.B, shards int, keys []string, size int) *Memory {
 	return m
 }
 
+// benchAccess is an access pattern: the keys of a store and the order
+// the benchmarks use them in, seq[i%len(seq)].
+type benchAccess struct {
+	name string
+	keys []string
+	seq  []int
+}
+
+// benchAccesses returns the access patterns of the get and set benchmarks:
+// 10,000 keys in turn (each key's entry and value have left the CPU's
+// caches by the time it comes round again), 1,000 keys in turn (all of
+// them stay in the caches), and 10,000 keys drawn from a Zipf
+// distribution (s = 1.1: a hot few hundred take most of the accesses),
+// the usual shape of cache traffic.
+func benchAccesses() []benchAccess {
+	cycle := func(n int) benchAccess {
+		seq := make([]int, n)
+		for i := range seq {
+			seq[i] = i
+		}
+		return benchAccess{fmt.Sprintf("cycle%dk", n/1000), benchKeys(n), seq}
+	}
+	zipf := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, 10_000-1)
+	seq := make([]int, 1<<16)
+	for i := range seq {
+		seq[i] = int(zipf.Uint64())
+	}
+	return []benchAccess{cycle(10_000), cycle(1_000), {"zipf10k", benchKeys(10_000), seq}}
+}
+
 func BenchmarkMemoryGet(b *testing.B) {
 	ctx := context.Background()
-	for _, size := range []int{100, 10_000} {
-		keys := benchKeys(10_000)
-		b.Run(fmt.Sprintf("value=%d/store=memory", size), func(b *testing.B) {
-			m := benchMemory(b, memMaxShards, keys, size)
-			b.ReportAllocs()
-			cpuPerOp(b, func() int {
-				i := 0
-				for b.Loop() {
-					if _, _, err := m.Get(ctx, keys[i%len(keys)], GetOptions{}); err != nil {
-						b.Fatal(err)
+	for _, acc := range benchAccesses() {
+		keys, seq := acc.keys, acc.seq
+		for _, size := range []int{100, 10_000} {
+			if size > 100 && acc.name != "cycle10k" {
+				continue
+			}
+			b.Run(fmt.Sprintf("access=%s/value=%d/store=memory", acc.name, size), func(b *testing.B) {
+				m := benchMemory(b, memMaxShards, keys, size)
+				b.ReportAllocs()
+				cpuPerOp(b, func() int {
+					i := 0
+					for b.Loop() {
+						if _, _, err := m.Get(ctx, keys[seq[i%len(seq)]], GetOptions{}); err != nil {
+							b.Fatal(err)
+						}
+						i++
 					}
-					i++
-				}
-				return i
+					return i
+				})
 			})
-		})
-		b.Run(fmt.Sprintf("value=%d/store=lockedmap", size), func(b *testing.B) {
-			lm := newLockedMap(keys, size)
-			b.ReportAllocs()
-			cpuPerOp(b, func() int {
-				i := 0
-				for b.Loop() {
-					if _, ok := lm.get(keys[i%len(keys)]); !ok {
-						b.Fatal("miss")
+			b.Run(fmt.Sprintf("access=%s/value=%d/store=lockedmap", acc.name, size), func(b *testing.B) {
+				lm := newLockedMap(keys, size)
+				b.ReportAllocs()
+				cpuPerOp(b, func() int {
+					i := 0
+					for b.Loop() {
+						if _, ok := lm.get(keys[seq[i%len(seq)]]); !ok {
+							b.Fatal("miss")
+						}
+						i++
 					}
-					i++
-				}
-				return i
+					return i
+				})
 			})
-		})
+		}
 	}
 }
 
 func BenchmarkMemorySet(b *testing.B) {
 	ctx := context.Background()
-	for _, size := range []int{100, 10_000} {
-		keys := benchKeys(10_000)
-		value := make([]byte, size)
-		b.Run(fmt.Sprintf("value=%d/store=memory", size), func(b *testing.B) {
-			m := benchMemory(b, memMaxShards, keys, size)
-			b.ReportAllocs()
-			cpuPerOp(b, func() int {
-				i := 0
-				for b.Loop() {
-					if _, err := m.Set(ctx, keys[i%len(keys)], value, SetOptions{}); err != nil {
-						b.Fatal(err)
+	for _, acc := range benchAccesses() {
+		keys, seq := acc.keys, acc.seq
+		for _, size := range []int{100, 10_000} {
+			if size > 100 && acc.name != "cycle10k" {
+				continue
+			}
+			value := make([]byte, size)
+			b.Run(fmt.Sprintf("access=%s/value=%d/store=memory", acc.name, size), func(b *testing.B) {
+				m := benchMemory(b, memMaxShards, keys, size)
+				b.ReportAllocs()
+				cpuPerOp(b, func() int {
+					i := 0
+					for b.Loop() {
+						if _, err := m.Set(ctx, keys[seq[i%len(seq)]], value, SetOptions{}); err != nil {
+							b.Fatal(err)
+						}
+						i++
 					}
-					i++
-				}
-				return i
+					return i
+				})
 			})
-		})
-		b.Run(fmt.Sprintf("value=%d/store=lockedmap", size), func(b *testing.B) {
-			lm := newLockedMap(keys, size)
-			b.ReportAllocs()
-			cpuPerOp(b, func() int {
-				i := 0
-				for b.Loop() {
-					lm.set(keys[i%len(keys)], value)
-					i++
-				}
-				return i
+			b.Run(fmt.Sprintf("access=%s/value=%d/store=lockedmap", acc.name, size), func(b *testing.B) {
+				lm := newLockedMap(keys, size)
+				b.ReportAllocs()
+				cpuPerOp(b, func() int {
+					i := 0
+					for b.Loop() {
+						lm.set(keys[seq[i%len(seq)]], value)
+						i++
+					}
+					return i
+				})
 			})
-		})
+		}
 	}
 }
 

@@ -59,8 +59,7 @@ func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOpti
 	old := e.valueLen()
 	// A new string even "in place": readers may be copying the old one.
 	var b strings.Builder
-	b.Grow(int(e.klen) + max(len(d), old))
-	b.WriteString(e.key())
+	b.Grow(max(len(d), old) + int(e.klen))
 	b.Write(d)
 	if len(d) <= old {
 		// In place, as memcached does when nobody else holds the item:
@@ -68,8 +67,10 @@ func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOpti
 		for range old - len(d) {
 			b.WriteByte(' ')
 		}
+		b.WriteString(e.key())
 		e.data = b.String()
 	} else {
+		b.WriteString(e.key())
 		oldLen := len(e.data)
 		e.data = b.String()
 		e.stale, e.won = false, false

@@ -26,28 +26,39 @@ func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (Item, boo
 			return Item{}, false, err
 		}
 	}
-	if err := memCtxErr(ctx); err != nil {
-		if kerr := m.checkKey(key); kerr != nil {
-			return Item{}, false, kerr
+	if ctx.Done() != nil {
+		if err := memCtxErr(ctx); err != nil {
+			if kerr := m.checkKey(key); kerr != nil {
+				return Item{}, false, kerr
+			}
+			return Item{}, false, err
 		}
-		return Item{}, false, err
 	}
 	c := memClock{now: m.now}
 	h := m.hash(key)
 	s := m.shardOf(h)
 	s.mu.Lock()
-	it, v, found, err := m.get(s, &c, h, key, opt)
-	s.mu.Unlock()
-	if found {
-		it.Value = memClone(v)
+	e := s.lookup(&c, h, key)
+	if e == nil || e.won || e.stale || opt.Recache > 0 {
+		it, v, found, err := m.read(s, &c, h, key, e, opt)
+		s.mu.Unlock()
+		if found {
+			it.Value = memClone(v)
+		}
+		return it, found, err
 	}
-	return it, found, err
+	// A plain hit, the common case: the Item is built once, from fields
+	// read under the lock (building it in read and copying it costs
+	// store-forwarding stalls, 10 % of a hit).
+	v, flags, cas, exp := e.value(), e.flags, e.cas, e.exp
+	s.mu.Unlock()
+	return Item{Value: memClone(v), Flags: flags, CAS: cas, TTL: memLeft(&c, exp)}, true, nil
 }
 
-// get is Get under the shard's lock, but for the item's Value: it returns
-// the stored value for the caller to copy. It checks the key on a miss.
-func (m *Memory) get(s *memShard, c *memClock, h uint64, key string, opt GetOptions) (Item, string, bool, error) {
-	e := s.lookup(c, h, key)
+// read is Get under the shard's lock once e, the live item under key (or
+// nil), was looked up, but for the item's Value: it returns the stored
+// value for the caller to copy. It checks the key on a miss.
+func (m *Memory) read(s *memShard, c *memClock, h uint64, key string, e *memEntry, opt GetOptions) (Item, string, bool, error) {
 	if e == nil {
 		if err := m.checkKey(key); err != nil || opt.Lease <= 0 {
 			return Item{}, "", false, err
@@ -103,7 +114,7 @@ func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 		h := m.hash(key)
 		s := m.shardOf(h)
 		s.mu.Lock()
-		it, v, found, _ := m.get(s, &c, h, key, GetOptions{}) // keys checked above
+		it, v, found, _ := m.read(s, &c, h, key, s.lookup(&c, h, key), GetOptions{}) // keys checked above
 		s.mu.Unlock()
 		if found {
 			items[key] = it
@@ -150,8 +161,10 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, opt SetOptio
 	if !m.fits(s, len(key), len(value), opt.Flags) {
 		return 0, ErrValueTooLarge
 	}
-	if err := memCtxErr(ctx); err != nil {
-		return 0, err
+	if ctx.Done() != nil {
+		if err := memCtxErr(ctx); err != nil {
+			return 0, err
+		}
 	}
 	var data string
 	if opt.Mode < ModeAppend || opt.Vivify {
@@ -195,7 +208,7 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, opt SetOptio
 	return m.store(s, &c, e, h, data, len(key), opt.Flags, opt.TTL), nil
 }
 
-// store writes a whole item, data being its key (klen bytes) and value,
+// store writes a whole item, data being its value and key (klen bytes),
 // reusing e, the current one, if any; it returns the new CAS.
 func (m *Memory) store(s *memShard, c *memClock, e *memEntry, h uint64, data string, klen int, flags uint32, ttl time.Duration) uint64 {
 	cas := m.nextCAS()
@@ -226,8 +239,7 @@ func (m *Memory) concat(s *memShard, c *memClock, e *memEntry, value []byte, pre
 		return 0, ErrNotStored
 	}
 	var b strings.Builder
-	b.Grow(int(e.klen) + n)
-	b.WriteString(e.key())
+	b.Grow(n + int(e.klen))
 	if prepend {
 		b.Write(value)
 		b.WriteString(e.value())
@@ -235,6 +247,7 @@ func (m *Memory) concat(s *memShard, c *memClock, e *memEntry, value []byte, pre
 		b.WriteString(e.value())
 		b.Write(value)
 	}
+	b.WriteString(e.key())
 	old := len(e.data)
 	e.data, e.cas = b.String(), m.nextCAS()
 	e.stale, e.won = false, false
