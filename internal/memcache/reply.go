@@ -120,27 +120,39 @@ func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte, left 
 	if err != nil {
 		return err
 	}
-	if err := errorLine(line); err != nil {
-		return err
+	if len(line) >= 2 {
+		r.code = [2]byte{line[0], line[1]}
 	}
-	if len(line) < 2 || (len(line) > 2 && line[2] != ' ') {
-		return protoErr("bad reply %.40q", line)
-	}
-	r.code = [2]byte{line[0], line[1]}
-	rest := line[2:]
 	switch r.code {
-	case codeHD, codeEN, codeNF, codeNS, codeEX, codeMN:
-		return r.parseFlags(rest)
-	case codeVA:
+	case codeHD, codeEN, codeNF, codeNS, codeEX, codeMN, codeVA:
+		// No error line starts with a reply code.
 	default:
+		if err := errorLine(line); err != nil {
+			return err
+		}
 		return protoErr("unknown reply %.40q", line)
 	}
-	tok, rest := nextToken(rest)
-	size, ok := parseUint(tok)
+	if len(line) > 2 && line[2] != ' ' {
+		return protoErr("bad reply %.40q", line)
+	}
+	rest := line[2:]
+	if r.code != codeVA {
+		return r.parseFlags(rest)
+	}
+	// The value's size: the first token.
+	i := 0
+	for i < len(rest) && rest[i] == ' ' {
+		i++
+	}
+	j := i
+	for j < len(rest) && rest[j] != ' ' {
+		j++
+	}
+	size, ok := parseUint(rest[i:j])
 	if !ok || size > uint64(maxValue) {
 		return protoErr("bad value size in %.40q", line)
 	}
-	if err := r.parseFlags(rest); err != nil {
+	if err := r.parseFlags(rest[j:]); err != nil {
 		return err
 	}
 	// The line slice is no longer needed: reading the block may refill br.
@@ -171,6 +183,16 @@ func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte, left 
 		*slab = b[:len(b)+n]
 	}
 	if n <= growFrom {
+		if br.Buffered() >= n+2 {
+			// The usual case: the block and its line end are buffered.
+			b, _ := br.Peek(n + 2)
+			copy(r.value, b)
+			if b[n] != '\r' || b[n+1] != '\n' {
+				return protoErr("data block not followed by \\r\\n")
+			}
+			_, _ = br.Discard(n + 2)
+			return nil
+		}
 		if _, err := io.ReadFull(br, r.value); err != nil {
 			return unexpectedEOF(err)
 		}
@@ -197,12 +219,16 @@ func unexpectedEOF(err error) error {
 
 // parseFlags parses the return flags of a reply.
 func (r *reply) parseFlags(rest []byte) error {
-	for len(rest) > 0 {
-		var tok []byte
-		tok, rest = nextToken(rest)
-		if len(tok) == 0 {
+	for i := 0; i < len(rest); {
+		if rest[i] == ' ' {
+			i++
 			continue
 		}
+		start := i
+		for i < len(rest) && rest[i] != ' ' {
+			i++
+		}
+		tok := rest[start:i]
 		arg := tok[1:]
 		var ok = true
 		switch tok[0] {
@@ -234,25 +260,20 @@ func (r *reply) parseFlags(rest []byte) error {
 	return nil
 }
 
-// nextToken splits off the first space-separated token of b.
-func nextToken(b []byte) (tok, rest []byte) {
-	for len(b) > 0 && b[0] == ' ' {
-		b = b[1:]
-	}
-	i := bytes.IndexByte(b, ' ')
-	if i < 0 {
-		return b, nil
-	}
-	return b[:i], b[i+1:]
-}
-
 // parseUint parses a decimal uint64 without allocating.
 func parseUint(b []byte) (uint64, bool) {
 	if len(b) == 0 || len(b) > 20 {
 		return 0, false
 	}
 	var n uint64
-	for _, c := range b {
+	for _, c := range b[:min(len(b), 19)] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0') // 19 digits cannot overflow
+	}
+	if len(b) == 20 {
+		c := b[19]
 		if c < '0' || c > '9' {
 			return 0, false
 		}

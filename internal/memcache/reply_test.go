@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -199,6 +200,31 @@ func TestParseNumbers(t *testing.T) {
 	assert.Equal(t, int64(-1<<63), i)
 	_, ok = parseInt([]byte("9223372036854775808"))
 	assert.False(t, ok)
+}
+
+// FuzzParseUint: parseUint agrees with strconv.ParseUint on plain decimal
+// digits (no sign, no underscores, at most 20), including the 20-digit
+// boundary, and refuses everything else.
+func FuzzParseUint(f *testing.F) {
+	for _, s := range []string{"0", "7", "18446744073709551615", "18446744073709551616", "10000000000000000000",
+		"99999999999999999999", "9999999999999999999", "", "1a", "+1", "-1", "1_0", "00000000000000000001"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseUint([]byte(s))
+		want, err := strconv.ParseUint(s, 10, 64)
+		// Plain digits only, and at most 20 of them (a reply never has
+		// more: longer runs of leading zeros are refused).
+		plain := !strings.ContainsAny(s, "_+-") && len(s) <= 20
+		if plain {
+			require.Equal(t, err == nil, ok, "%q", s)
+		} else {
+			require.False(t, ok, "%q", s)
+		}
+		if ok {
+			require.Equal(t, want, got, "%q", s)
+		}
+	})
 }
 
 // FuzzReadReply feeds arbitrary bytes to every reply parser: they must
