@@ -265,6 +265,8 @@ func BenchmarkMemcacheSharded(b *testing.B) {
 // benchmark reports each client's median time per operation (a batch's
 // time divided by its operations) and the ratios gomemcache/twine and
 // gomemcache/store (above 1: twine is faster); ns/op is one iteration.
+// From 1 goroutine it also times rawClient, the bare protocol exchange,
+// as the floor (raw-ns).
 func BenchmarkMemcachePaired(b *testing.B) {
 	srv := memcachedtest.Start(b, memcachedtest.MemoryMB(64))
 	tw := memcache.New(srv.Addr(), memcache.Config{Conns: benchConns()})
@@ -276,7 +278,12 @@ func BenchmarkMemcachePaired(b *testing.B) {
 	defer store.Close()
 	gm := gomemcache.New(srv.Addr())
 	gm.MaxIdleConns = 64
-	clients := []memcacheClient{twineClient{tw}, storeClient{store}, gomemcacheClient{gm}}
+	raw, err := newRawClient(srv.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer raw.nc.Close()
+	clients := []memcacheClient{twineClient{tw}, storeClient{store}, gomemcacheClient{gm}, raw}
 
 	value := make([]byte, 100)
 	keys := make([]string, 100)
@@ -337,6 +344,10 @@ func BenchmarkMemcachePaired(b *testing.B) {
 						return elapsed, nil
 					}
 				}
+				clients := clients
+				if g > 1 {
+					clients = clients[:3] // the raw floor is one connection
+				}
 				for _, c := range clients { // connections dialled, code warm
 					if _, err := turn(c, 0); err != nil {
 						b.Fatal(err)
@@ -365,6 +376,9 @@ func BenchmarkMemcachePaired(b *testing.B) {
 				b.ReportMetric(med[2], "gomemcache-ns")
 				b.ReportMetric(med[2]/med[0], "gomemcache/twine")
 				b.ReportMetric(med[2]/med[1], "gomemcache/store")
+				if len(med) > 3 {
+					b.ReportMetric(med[3], "raw-ns")
+				}
 			})
 		}
 	}
