@@ -153,16 +153,26 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, opt SetOptio
 	if opt.Mode > ModePrepend {
 		panic("cachestruct: Set with an unknown SetMode")
 	}
-	if err := m.checkKey(key); err != nil {
-		return 0, err
+	// As in Get, the full key check waits until the key is not found in
+	// the store (or another error is due: a bad key is reported first).
+	if len(key) == 0 || len(key) > memcache.MaxKeyLen {
+		if err := m.checkKey(key); err != nil {
+			return 0, err
+		}
 	}
 	h := m.hash(key)
 	s := m.shardOf(h)
 	if !m.fits(s, len(key), len(value), opt.Flags) {
+		if err := m.checkKey(key); err != nil {
+			return 0, err
+		}
 		return 0, ErrValueTooLarge
 	}
 	if ctx.Done() != nil {
 		if err := memCtxErr(ctx); err != nil {
+			if kerr := m.checkKey(key); kerr != nil {
+				return 0, kerr
+			}
 			return 0, err
 		}
 	}
@@ -175,6 +185,11 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, opt SetOptio
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.lookup(&c, h, key)
+	if e == nil {
+		if err := m.checkKey(key); err != nil {
+			return 0, err
+		}
+	}
 	switch opt.Mode {
 	case ModeAppend, ModePrepend:
 		if e == nil {

@@ -142,6 +142,13 @@ func TestMemoryKeys(t *testing.T) {
 				for _, err := range []error{err, gerr, merr, derr, ierr} {
 					require.ErrorIs(t, err, ErrInvalidKey)
 				}
+				// Whatever else would fail too: the key is reported first.
+				_, err = m.Set(ctx, tt.key, make([]byte, 2<<20), SetOptions{})
+				require.ErrorIs(t, err, ErrInvalidKey, "value too large")
+				for mode := ModeSet; mode <= ModePrepend; mode++ {
+					_, err = m.Set(ctx, tt.key, nil, SetOptions{Mode: mode, CAS: 7})
+					require.ErrorIs(t, err, ErrInvalidKey, "mode %d", mode)
+				}
 			}
 		})
 	}
