@@ -14,7 +14,8 @@ import (
 // documented on each field.
 type MemoryOptions struct {
 	// MaxBytes bounds the memory the items may use; when a write would
-	// exceed it, the least recently used items are evicted. Each item is
+	// exceed it, items are evicted from the cold end of the LRU (see
+	// NewMemory for the policy). Each item is
 	// charged its key and value lengths plus 128 bytes. Zero means 64 MiB.
 	MaxBytes int64
 	// MaxItemSize is the largest item, measured as memcached 1.6 measures
@@ -37,11 +38,11 @@ const (
 	// memDefaultMaxBytes is MemoryOptions.MaxBytes when zero.
 	memDefaultMaxBytes = 64 << 20
 	// memEntryOverhead is what Memory charges against MaxBytes for each
-	// item on top of its key and value: the entry, its LRU links and its
-	// map slot.
+	// item on top of its key and value: the entry (64 bytes, LRU links
+	// included), its hash table slot and the allocation's rounding.
 	memEntryOverhead = 128
 	// memMaxShards is the most shards a Memory uses; each has its own lock,
-	// map and LRU list.
+	// hash table and LRU list.
 	memMaxShards = 16
 )
 
@@ -90,16 +91,18 @@ var _ Store = (*Memory)(nil)
 // MaxItemSize, so a small MaxBytes gives a single LRU.
 //
 // The LRU gives used items a second chance (the CLOCK approximation of
-// LRU, close to memcached 1.6, which only marks a fetched item active and
-// moves it when it nears the cold end). A new item enters at the front,
-// unmarked. Any later read or write of an item only marks it used; it
-// does not move it. Eviction takes the item at the cold end: a marked
-// item, and the item being written, go back to the front unmarked instead,
-// and the next one is tried; an unmarked or expired item is evicted. So an
-// item is evicted only after a whole pass of the list went by without
-// anyone using it, and of the items not used since their last pass the
-// oldest goes first. The bookkeeping of a shard (its hash table and pages
-// of entries) keeps the size of the largest number of items it has held.
+// LRU; memcached 1.6 too only marks a fetched item active, and moves it
+// when it nears the cold end). A new item enters at the front, unmarked.
+// A later read or write of an item marks it used and does not move it, so
+// a hit costs no relinking (and none of the cache misses on its
+// neighbours). Eviction looks at the item at the cold end: if it was used
+// since it last went to the front and is not expired, or if it is the
+// item being written, it goes back to the front, unmarked, and the next
+// one is looked at; otherwise it is evicted. So an item is evicted only if
+// nobody used it since it last went to the front, and among those the one
+// that went to the front longest ago goes first. The bookkeeping of a
+// shard (its hash table and pages of entries) keeps the size of the
+// largest number of items it has held.
 //
 // NewMemory panics if MaxBytes or MaxItemSize is negative.
 func NewMemory(opts MemoryOptions) *Memory {
