@@ -72,13 +72,20 @@ const (
 // use by multiple goroutines. Create it with NewMemory; the zero value is
 // not usable.
 type Memory struct {
+	// Read by every operation, written only by NewMemory.
 	now         func() time.Time
 	maxItemSize int
 	binaryKeys  bool
 	seed        maphash.Seed
 	mask        uint64
-	cas         atomic.Uint64
 	shards      []memShard
+
+	// The CAS counter, written by every write, has cache lines of its own:
+	// next to the fields above, each write on one core would make the
+	// next operation on every other core miss them.
+	_   [64]byte
+	cas atomic.Uint64
+	_   [56]byte
 }
 
 var _ Store = (*Memory)(nil)
