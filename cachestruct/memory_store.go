@@ -105,7 +105,14 @@ func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 	}
 	c := memClock{now: m.now}
 	items := make(map[string]Item, len(keys))
-	values := make(map[string]string, len(keys))
+	// The stored values found, to be copied once their total is known
+	// (kept on the stack for a few keys).
+	type hit struct{ key, value string }
+	var few [16]hit
+	hits := few[:0]
+	if len(keys) > len(few) {
+		hits = make([]hit, 0, len(keys))
+	}
 	total := 0
 	for _, key := range keys {
 		if _, dup := items[key]; dup {
@@ -118,18 +125,19 @@ func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 		s.mu.Unlock()
 		if found {
 			items[key] = it
-			values[key] = v
+			hits = append(hits, hit{key, v})
 			total += len(v)
 		}
 	}
 	// Copy the values into one allocation, each capped so that appending
 	// to one cannot overwrite the next.
 	buf := make([]byte, 0, total)
-	for key, it := range items {
+	for _, h := range hits {
+		it := items[h.key]
 		start := len(buf)
-		buf = append(buf, values[key]...)
+		buf = append(buf, h.value...)
 		it.Value = buf[start:len(buf):len(buf)]
-		items[key] = it
+		items[h.key] = it
 	}
 	return items, nil
 }
