@@ -52,7 +52,11 @@ func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (Item, boo
 	// store-forwarding stalls, 10 % of a hit).
 	v, flags, cas, exp := e.value(), e.flags, e.cas, e.exp
 	s.mu.Unlock()
-	return Item{Value: memClone(v), Flags: flags, CAS: cas, TTL: memLeft(&c, exp)}, true, nil
+	ttl := NoExpiry
+	if exp != 0 {
+		ttl = memLeft(&c, exp)
+	}
+	return Item{Value: memClone(v), Flags: flags, CAS: cas, TTL: ttl}, true, nil
 }
 
 // read is Get under the shard's lock once e, the live item under key (or
