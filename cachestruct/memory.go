@@ -107,7 +107,10 @@ var _ Store = (*Memory)(nil)
 // item being written, it goes back to the front, unmarked, and the next
 // one is looked at; otherwise it is evicted. So an item is evicted only if
 // nobody used it since it last went to the front, and among those the one
-// that went to the front longest ago goes first. The bookkeeping of a
+// that went to the front longest ago goes first; except that one eviction
+// gives at most 32 used items a second chance, and then evicts the next
+// item at the cold end even if it was used (so that a write never relinks
+// more than 32 items). The bookkeeping of a
 // shard (its hash table and pages of entries) keeps the size of the
 // largest number of items it has held.
 //

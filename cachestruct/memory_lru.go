@@ -253,22 +253,36 @@ func (s *memShard) resize(c *memClock, e *memEntry, oldLen int) {
 	s.shrink(c, e)
 }
 
+// memMaxChances is the most used items one eviction gives a second chance
+// (moves back to the front) before it evicts the next item at the cold
+// end, used or not. It bounds the work of a write that must evict from a
+// shard whose items were all read: without it, that write would relink
+// every item of the shard under its lock (milliseconds for 100,000 items).
+const memMaxChances = 32
+
 // shrink evicts from the cold end of the LRU while the shard is over its
 // limit, giving used items a second chance: an item used since it was last
 // at the front (and not expired), and keep (the item being written), go
-// back to the front, no longer marked used, instead of being evicted. Then it drops up to
-// two expired items from the cold end, so that items nobody reads again do
-// not wait for eviction to be reclaimed.
+// back to the front, no longer marked used, instead of being evicted; but
+// after memMaxChances used items, the next item (if not keep) is evicted
+// whether used or not. Then it drops up to two expired items from the cold
+// end, so that items nobody reads again do not wait for eviction to be
+// reclaimed.
 //
-// The first loop ends: each turn evicts an item or clears a mark, and keep
-// reaches the cold end again only once every other item was evicted or
-// lost its mark; keep alone fits.
+// The first loop ends: each turn evicts an item, spends one of a bounded
+// number of chances, or moves keep, which reaches the cold end again only
+// once every other item was evicted or moved; keep alone fits.
 func (s *memShard) shrink(c *memClock, keep *memEntry) {
+	chances := memMaxChances
 	for s.bytes > s.limit && s.count > 1 {
 		victim := s.at(s.sentinel().prev)
-		if victim != keep && (!victim.ref || victim.exp != 0 && victim.exp <= c.get()) {
+		if victim != keep && (chances == 0 || !victim.ref || victim.exp != 0 && victim.exp <= c.get()) {
 			s.remove(victim)
+			chances = memMaxChances
 			continue
+		}
+		if victim != keep {
+			chances--
 		}
 		victim.ref = false
 		s.unlink(victim)

@@ -106,6 +106,30 @@ func TestMemoryLRUSecondChance(t *testing.T) {
 	memCheck(t, m)
 }
 
+func TestMemoryLRUBoundsSecondChances(t *testing.T) {
+	// 40 items, all read: one eviction moves the 32 coldest to the front
+	// and evicts the 33rd though it was read too.
+	m := NewMemory(MemoryOptions{MaxBytes: 40 * memCharge("k00", 1)})
+	require.Len(t, m.shards, 1)
+	var want []string
+	for i := range 40 {
+		k := fmt.Sprintf("k%02d", i)
+		mustSet(t, m, k, "v", SetOptions{})
+		mustGet(t, m, k, GetOptions{})
+	}
+	mustSet(t, m, "n00", "v", SetOptions{})
+	for i := memMaxChances - 1; i >= 0; i-- {
+		want = append(want, fmt.Sprintf("k%02d", i))
+	}
+	want = append(want, "n00")
+	for i := 39; i > memMaxChances; i-- {
+		want = append(want, fmt.Sprintf("k%02d*", i))
+	}
+	assert.Equal(t, want, lruOrder(m))
+	requireMiss(t, m, fmt.Sprintf("k%02d", memMaxChances))
+	memCheck(t, m)
+}
+
 func TestMemoryLRUKeepsTheWrittenItem(t *testing.T) {
 	// Growing the item at the cold end evicts others, never the item
 	// itself: it goes to the front instead.
