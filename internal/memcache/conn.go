@@ -389,7 +389,24 @@ func readMulti(br *bufio.Reader, cl *call, maxValue int, own bool) error {
 	var r reply
 	var first error
 	var slab []byte
+	take := func(i int, r *reply) {
+		if r.code != codeVA {
+			return // a miss
+		}
+		if sink == nil {
+			cl.multi = append(cl.multi, hit{index: i, item: r.item()})
+		} else {
+			sink(cl.sinkKeys[i], r.item())
+		}
+	}
 	for i := 0; i < cl.nkeys; i++ {
+		// The replies already buffered are parsed in place; the first one
+		// that is not there in full, or not an ordinary EN or VA, is left
+		// to readReplySlab (which waits for data and reports errors).
+		if n := scanBuffered(br, &r, &slab, i, cl.nkeys-i, take); n > 0 {
+			i += n - 1
+			continue
+		}
 		if err := readReplySlab(br, &r, maxValue, &slab, cl.nkeys-i); err != nil {
 			var se *ServerError
 			if !errors.As(err, &se) || se.Kind == "ERROR" {
@@ -402,11 +419,7 @@ func readMulti(br *bufio.Reader, cl *call, maxValue int, own bool) error {
 		}
 		switch r.code {
 		case codeVA:
-			if sink == nil {
-				cl.multi = append(cl.multi, hit{index: i, item: r.item()})
-			} else {
-				sink(cl.sinkKeys[i], r.item())
-			}
+			take(i, &r)
 		case codeEN:
 		default:
 			return protoErr("unexpected %s in multi-get", r.code[:])

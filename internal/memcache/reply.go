@@ -208,6 +208,66 @@ func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte, left 
 	return nil
 }
 
+// scanBuffered parses, without reading from the connection, the replies
+// of a multi-get that are already complete in br's buffer: up to limit of
+// them, stopping at the first one that is incomplete or other than a plain
+// EN or a VA whose value fits a slab. For each it calls took with its
+// index (base for the first) and the parsed reply (EN replies too, with
+// their code). It returns how many it consumed; the rest, from the reply
+// it stopped at, is for readReplySlab, which waits for data and reports
+// errors. The values are cut from *slab as readReplySlab cuts them.
+func scanBuffered(br *bufio.Reader, r *reply, slab *[]byte, base, limit int, took func(int, *reply)) int {
+	buf, _ := br.Peek(br.Buffered())
+	pos, n := 0, 0
+	for n < limit {
+		b := buf[pos:]
+		if len(b) >= 4 && b[0] == 'E' && b[1] == 'N' && b[2] == '\r' && b[3] == '\n' {
+			*r = reply{code: codeEN, opaque: -1}
+			took(base+n, r)
+			pos += 4
+			n++
+			continue
+		}
+		if len(b) < 4 || b[0] != 'V' || b[1] != 'A' || b[2] != ' ' {
+			break
+		}
+		nl := bytes.IndexByte(b, '\n')
+		if nl < 4 || b[nl-1] != '\r' {
+			break
+		}
+		line := b[3 : nl-1]
+		j := 0
+		for j < len(line) && line[j] != ' ' {
+			j++
+		}
+		size, ok := parseUint(line[:j])
+		if !ok || size > slabMaxValue {
+			break
+		}
+		v := int(size)
+		end := nl + 1 + v + 2
+		if end > len(b) || b[end-2] != '\r' || b[end-1] != '\n' {
+			break
+		}
+		*r = reply{code: codeVA, opaque: -1}
+		if r.parseFlags(line[j:]) != nil {
+			break
+		}
+		if cap(*slab)-len(*slab) < v {
+			*slab = make([]byte, 0, min(slabSize, max(v, v*(limit-n))))
+		}
+		s := *slab
+		r.value = s[len(s) : len(s)+v : len(s)+v]
+		*slab = s[:len(s)+v]
+		copy(r.value, b[nl+1:])
+		took(base+n, r)
+		pos += end
+		n++
+	}
+	_, _ = br.Discard(pos)
+	return n
+}
+
 // unexpectedEOF turns io.EOF in the middle of a reply into
 // io.ErrUnexpectedEOF.
 func unexpectedEOF(err error) error {
@@ -260,30 +320,38 @@ func (r *reply) parseFlags(rest []byte) error {
 	return nil
 }
 
-// parseUint parses a decimal uint64 without allocating.
+// parseUint parses a decimal uint64 without allocating. Numbers of up to
+// 19 digits (all a reply carries in practice) take the short path, which
+// the compiler inlines.
 func parseUint(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
+	if len(b) == 0 || len(b) > 19 {
+		return parseUint20(b)
 	}
 	var n uint64
-	for _, c := range b[:min(len(b), 19)] {
-		if c < '0' || c > '9' {
+	for _, c := range b {
+		if c-'0' > 9 {
 			return 0, false
 		}
 		n = n*10 + uint64(c-'0') // 19 digits cannot overflow
 	}
-	if len(b) == 20 {
-		c := b[19]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if n > (1<<64-1-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
 	return n, true
+}
+
+// parseUint20 is parseUint for the rest: empty, 20 digits (checked for
+// overflow) or longer.
+func parseUint20(b []byte) (uint64, bool) {
+	if len(b) != 20 {
+		return 0, false
+	}
+	n, ok := parseUint(b[:19])
+	if !ok || b[19]-'0' > 9 {
+		return 0, false
+	}
+	d := uint64(b[19] - '0')
+	if n > (1<<64-1-d)/10 {
+		return 0, false
+	}
+	return n*10 + d, true
 }
 
 // parseInt parses a decimal int64 with an optional minus sign.

@@ -227,6 +227,74 @@ func FuzzParseUint(f *testing.F) {
 	})
 }
 
+// FuzzReadMulti: readMulti, which parses buffered replies in place, reads
+// exactly what a plain loop of readReplySlab reads (the reference below):
+// the same hits, the same error, the same bytes consumed, whatever the
+// input and however the reader's buffer cuts it.
+func FuzzReadMulti(f *testing.F) {
+	for _, s := range []string{
+		"VA 3 f1 c2 t-1\r\nabc\r\nEN\r\nVA 0\r\n\r\n", "EN\r\nEN\r\nEN\r\n",
+		"VA 3 W X\r\nabc\r\nVA 1 Z c9\r\nx\r\n", "VA 2\r\nabcd\r\n", "VA 2 f99999999999\r\nab\r\n",
+		"SERVER_ERROR busy\r\nVA 1\r\nx\r\n", "ERROR\r\n", "VA 5000\r\n", "VA 1 t12 O3\r\nx\r\nHD\r\n",
+		"VA 1\nx\r\n", "VA  2  f3\r\nab\r\n", "EN \r\n", "VA 1 c18446744073709551616\r\nx\r\n",
+	} {
+		f.Add([]byte(s), uint8(3), uint8(16))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, nkeys, size uint8) {
+		if nkeys == 0 {
+			return
+		}
+		const maxValue = 1 << 12
+		bufSize := 16 + int(size)
+		// The reference: one readReplySlab per key.
+		ref := func(br *bufio.Reader) ([]hit, error) {
+			var hits []hit
+			var first error
+			var r reply
+			var slab []byte
+			for i := 0; i < int(nkeys); i++ {
+				if err := readReplySlab(br, &r, maxValue, &slab, int(nkeys)-i); err != nil {
+					var se *ServerError
+					if !errors.As(err, &se) || se.Kind == "ERROR" {
+						return hits, err
+					}
+					if first == nil {
+						first = err
+					}
+					continue
+				}
+				switch r.code {
+				case codeVA:
+					hits = append(hits, hit{index: i, item: r.item()})
+				case codeEN:
+				default:
+					return hits, protoErr("unexpected %s in multi-get", r.code[:])
+				}
+			}
+			return hits, first
+		}
+		brWant := bufio.NewReaderSize(bytes.NewReader(data), bufSize)
+		wantHits, wantErr := ref(brWant)
+		wantRest, _ := io.ReadAll(brWant)
+
+		brGot := bufio.NewReaderSize(bytes.NewReader(data), bufSize)
+		cl := &call{kind: kindMulti, nkeys: int(nkeys)}
+		gotErr := readMulti(brGot, cl, maxValue, false)
+		gotRest, _ := io.ReadAll(brGot)
+
+		require.Equal(t, wantErr == nil, gotErr == nil, "want %v, got %v", wantErr, gotErr)
+		if wantErr != nil {
+			require.Equal(t, wantErr.Error(), gotErr.Error())
+		}
+		if len(wantHits) == 0 {
+			require.Empty(t, cl.multi)
+		} else {
+			require.Equal(t, wantHits, cl.multi)
+		}
+		require.Equal(t, wantRest, gotRest, "bytes left unread")
+	})
+}
+
 // FuzzReadReply feeds arbitrary bytes to every reply parser: they must
 // return (never panic, never loop) and respect the size limit.
 func FuzzReadReply(f *testing.F) {
