@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -310,6 +311,12 @@ func FuzzMemoryOps(f *testing.F) {
 			memCheck(t, m)
 		}
 	})
+}
+
+func TestMemoryEntryIsOneCacheLine(t *testing.T) {
+	// The layout the docs promise: a hit reads one line of entry, and the
+	// pages (powers of two of entries) keep entries on line boundaries.
+	assert.Equal(t, uintptr(64), unsafe.Sizeof(memEntry{}))
 }
 
 func TestMemoryPages(t *testing.T) {
