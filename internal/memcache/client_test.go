@@ -276,6 +276,47 @@ func TestClientGetMultiFunc(t *testing.T) {
 	})
 }
 
+// TestClientStartMulti: batches started on two servers before either is
+// read come back complete, each from its own server; a bad key or a
+// broken connection is reported by Wait, and a nil hit function panics.
+func TestClientStartMulti(t *testing.T) {
+	a, _ := newClient(t, Config{})
+	b, bs := newClient(t, Config{})
+	ctx := context.Background()
+	var ka, kb []string
+	for i := range 50 {
+		ka, kb = append(ka, fmt.Sprint("sa", i)), append(kb, fmt.Sprint("sb", i))
+		_, err := a.Set(ctx, ka[i], []byte("A"+ka[i]), SetOptions{})
+		require.NoError(t, err)
+		_, err = b.Set(ctx, kb[i], []byte("B"+kb[i]), SetOptions{})
+		require.NoError(t, err)
+	}
+	ma, mb := a.StartMulti(ctx, append(ka, "sb0")), b.StartMulti(ctx, append(kb, "sa0"))
+	got := map[string]string{}
+	put := func(k string, it Item) { got[k] = string(it.Value) }
+	require.NoError(t, mb.Wait(ctx, put))
+	require.NoError(t, ma.Wait(ctx, put))
+	require.Len(t, got, 100, "sb0 is only on b, sa0 only on a")
+	for _, k := range ka {
+		assert.Equal(t, "A"+k, got[k])
+	}
+	for _, k := range kb {
+		assert.Equal(t, "B"+k, got[k])
+	}
+
+	m := a.StartMulti(ctx, []string{"ok", "bad key"})
+	require.ErrorIs(t, m.Wait(ctx, func(string, Item) { t.Error("called despite a bad key") }), ErrInvalidKey)
+	assert.PanicsWithValue(t, "memcache: Multi.Wait with a nil hit function", func() {
+		m := a.StartMulti(ctx, nil) // nothing in flight to leave behind
+		_ = m.Wait(ctx, nil)
+	})
+
+	bs.Stop()
+	m = b.StartMulti(ctx, kb)
+	err := m.Wait(ctx, put)
+	require.ErrorIs(t, err, ErrUnavailable)
+}
+
 func TestClientBadInputNeverSent(t *testing.T) {
 	c, _ := newClient(t, Config{})
 	ctx := context.Background()

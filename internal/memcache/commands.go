@@ -129,23 +129,42 @@ func (c *Client) GetMultiFunc(ctx context.Context, keys []string, hit func(key s
 	if hit == nil {
 		panic("memcache: GetMultiFunc with a nil hit function")
 	}
+	m := c.StartMulti(ctx, keys)
+	return m.Wait(ctx, hit)
+}
+
+// Multi is a multi-get in flight: its requests are sent, its replies are
+// still to be read. StartMulti returns one; Wait reads it.
+type Multi struct {
+	parts [8]sentPart
+	n     int
+	err   error // the first error while sending (or a bad key)
+}
+
+// sentPart is the part of a multi-get sent on one connection.
+type sentPart struct {
+	cn   *conn
+	cl   *call
+	keys []string
+}
+
+// StartMulti checks keys and sends their multi-get, as GetMultiFunc does,
+// without waiting for the replies: a caller with several servers starts
+// each one's batch, so that the servers work at once, then reads the
+// replies in turn from one goroutine. Wait must be called on the result
+// exactly once; errors (a bad key, a failed send) are reported by Wait.
+func (c *Client) StartMulti(ctx context.Context, keys []string) Multi {
+	var m Multi
 	for _, k := range keys {
 		if err := CheckKey(k, c.cfg.BinaryKeys); err != nil {
-			return err
+			m.err = err
+			return m
 		}
 	}
 	if len(keys) == 0 {
-		return nil
+		return m
 	}
 	parts := min(len(c.slots), max(1, len(keys)/multiPart))
-	type part struct {
-		cn   *conn
-		cl   *call
-		keys []string
-	}
-	var buf [8]part
-	ps := buf[:0]
-	var firstErr error
 	var pbuf [8][]string
 	for _, ks := range split(pbuf[:0], keys, parts) {
 		if len(ks) == 0 {
@@ -154,12 +173,26 @@ func (c *Client) GetMultiFunc(ctx context.Context, keys []string, hit func(key s
 		r := req{op: 'm', keys: ks}
 		cn, cl, err := c.start(ctx, &r, kindMulti)
 		if err != nil {
-			firstErr = err
+			m.err = err
 			break
 		}
-		ps = append(ps, part{cn, cl, ks})
+		m.parts[m.n] = sentPart{cn, cl, ks}
+		m.n++
 	}
-	for _, p := range ps {
+	return m
+}
+
+// Wait reads the replies of the multi-get m, handing each hit to hit as
+// GetMultiFunc does, and returns the first error: a bad key or a failed
+// send reported by StartMulti, or one met while reading (the hits read
+// before it have been passed). It returns ctx's error when ctx ends first.
+// Wait panics if hit is nil.
+func (m *Multi) Wait(ctx context.Context, hit func(key string, it Item)) error {
+	if hit == nil {
+		panic("memcache: Multi.Wait with a nil hit function")
+	}
+	firstErr := m.err
+	for _, p := range m.parts[:m.n] {
 		// If this goroutine reads the reply itself, the hits go straight
 		// to hit (see readMulti); if another caller reads it, they come
 		// back in p.cl.multi. Every occurrence of a key is in the same
@@ -181,6 +214,7 @@ func (c *Client) GetMultiFunc(ctx context.Context, keys []string, hit func(key s
 		}
 		putCall(p.cl)
 	}
+	*m = Multi{}
 	return firstErr
 }
 
