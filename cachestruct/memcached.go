@@ -205,9 +205,10 @@ func (m *Memcached) Get(ctx context.Context, key string, opt GetOptions) (Item, 
 	return item, true, nil
 }
 
-// GetMulti implements Store.GetMulti: one pipelined batch per server, the
-// servers asked in parallel. When some servers fail, the items read from
-// the others are returned with an error wrapping ErrUnavailable.
+// GetMulti implements Store.GetMulti: one pipelined batch per server, all
+// sent before any reply is read, so that the servers work in parallel.
+// When some servers fail, the items read from the others are returned with
+// an error wrapping ErrUnavailable.
 func (m *Memcached) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
 	for _, k := range keys {
 		if err := m.checkKey(k); err != nil {
@@ -239,25 +240,42 @@ func (m *Memcached) GetMulti(ctx context.Context, keys []string) (map[string]Ite
 		}
 		batches[s] = append(batches[s], k)
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	// Every server gets its batch before any reply is read, so that they
+	// work at once. This goroutine reads the first server's replies and
+	// one goroutine each the others': read in turn, a server that hangs
+	// would hold up the replies of those after it until ctx ends.
+	type started struct {
+		s     *mcServer
+		multi memcache.Multi
+		err   error
+	}
+	all := make([]started, 0, len(batches))
 	for s, ks := range batches {
-		wg.Go(func() {
-			err := m.getMulti(ctx, s, ks, func(k string, it memcache.Item) {
-				mu.Lock()
-				h.put(k, it)
-				mu.Unlock()
-			})
-			if err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-		})
+		all = append(all, started{s: s, multi: s.client.StartMulti(ctx, ks)})
+	}
+	var mu sync.Mutex
+	put := func(k string, it memcache.Item) {
+		mu.Lock()
+		h.put(k, it)
+		mu.Unlock()
+	}
+	wait := func(st *started) {
+		st.err = st.multi.Wait(ctx, put)
+		m.record(st.s, st.err)
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < len(all); i++ {
+		wg.Go(func() { wait(&all[i]) })
+	}
+	if len(all) > 0 {
+		wait(&all[0])
 	}
 	wg.Wait()
+	for i := range all {
+		if err := all[i].err; err != nil && firstErr == nil {
+			firstErr = mapErr(err)
+		}
+	}
 	return h.result(), firstErr
 }
 

@@ -369,3 +369,47 @@ func TestMemcachedHungServerEjected(t *testing.T) {
 	assert.Equal(t, "on-1", string(mustGetC(t, m, "k", GetOptions{}).Value))
 	servers[0].Resume()
 }
+
+// TestMemcachedGetMultiHungServer: a multi-get over three servers, one of
+// them hung, returns within its deadline the items of the two others, all
+// of them, with an error; whichever server's replies are read first.
+func TestMemcachedGetMultiHungServer(t *testing.T) {
+	servers := memcachedtest.Cluster(t, 3)
+	addrs := memcachedtest.Addrs(servers)
+	m := newMemcachedStore(t, addrs, MemcachedOptions{EjectAfter: -1})
+	ctx := context.Background()
+	var keys []string
+	on := map[string]string{} // key → server (the default picker's choice)
+	for i := range 60 {
+		k := fmt.Sprint("hung:", i)
+		keys = append(keys, k)
+		on[k] = m.picker.Get(k)
+		mustSetC(t, m, k, "v"+k, SetOptions{})
+	}
+	servers[1].Pause()
+	require.Eventually(t, func() bool { // SIGSTOP takes effect asynchronously
+		ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, err := m.GetMulti(ctx, keys)
+		return errors.Is(err, context.DeadlineExceeded)
+	}, 5*time.Second, time.Millisecond)
+	for range 5 { // the servers' batches come in a random order
+		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		start := time.Now()
+		items, err := m.GetMulti(cctx, keys)
+		cancel()
+		assert.Less(t, time.Since(start), 2*time.Second, "the call outlived its deadline")
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		want := 0
+		for _, k := range keys {
+			if on[k] != addrs[1] {
+				want++
+				assert.Equal(t, "v"+k, string(items[k].Value), k)
+			}
+		}
+		require.Len(t, items, want)
+		require.NotZero(t, want)
+		require.Less(t, want, len(keys))
+	}
+	servers[1].Resume()
+}
