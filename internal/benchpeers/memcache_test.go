@@ -258,15 +258,11 @@ func BenchmarkMemcacheSharded(b *testing.B) {
 }
 
 // BenchmarkMemcachePaired measures the operations of BenchmarkMemcache
-// interleaved, so that every client sees the same load on a noisy machine:
-// each iteration runs every client in turn (the order rotating) and times
-// it. From 1 goroutine a turn is one operation; from 64 goroutines it is a
-// batch of operations shared by 64 goroutines, timed as a whole. The
-// benchmark reports each client's median time per operation (a batch's
-// time divided by its operations) and the ratios gomemcache/twine and
-// gomemcache/store (above 1: twine is faster); ns/op is one iteration.
-// From 1 goroutine it also times rawClient, the bare protocol exchange,
-// as the floor (raw-ns).
+// interleaved, so that every client sees the same load on a noisy machine
+// (see runPaired): it reports each client's median time per operation and
+// the ratios gomemcache/twine and gomemcache/store (above 1: twine is
+// faster). From 1 goroutine it also times rawClient, the bare protocol
+// exchange, as the floor (raw-ns).
 func BenchmarkMemcachePaired(b *testing.B) {
 	srv := memcachedtest.Start(b, memcachedtest.MemoryMB(64))
 	tw := memcache.New(srv.Addr(), memcache.Config{Conns: benchConns()})
@@ -283,8 +279,10 @@ func BenchmarkMemcachePaired(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer raw.nc.Close()
-	clients := []memcacheClient{twineClient{tw}, storeClient{store}, gomemcacheClient{gm}, raw}
-
+	clients := []pairedClient{
+		{"twine", twineClient{tw}, true}, {"store", storeClient{store}, true},
+		{"gomemcache", gomemcacheClient{gm}, true}, {"raw", raw, false},
+	}
 	value := make([]byte, 100)
 	keys := make([]string, 100)
 	for i := range keys {
@@ -293,14 +291,68 @@ func BenchmarkMemcachePaired(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	ops := []struct {
-		name  string
-		batch int // operations per turn from 64 goroutines
-		do    func(c memcacheClient, i int) error
-	}{
-		{"get", 1280, func(c memcacheClient, i int) error { return c.get(keys[i%len(keys)]) }},
-		{"set", 1280, func(c memcacheClient, i int) error { return c.set(keys[i%len(keys)], value) }},
-		{"getmulti/keys=100", 128, func(c memcacheClient, _ int) error {
+	runPaired(b, clients, pairedOps(keys, value, "get", "set", "getmulti"))
+}
+
+// BenchmarkMemcacheShardedPaired is BenchmarkMemcacheSharded interleaved as
+// BenchmarkMemcachePaired is: the store sharded by a *hashring.Ring over
+// three servers against gomemcache's server list, multi-gets of 100 keys
+// and gets.
+func BenchmarkMemcacheShardedPaired(b *testing.B) {
+	servers := memcachedtest.Cluster(b, 3, memcachedtest.MemoryMB(64))
+	addrs := memcachedtest.Addrs(servers)
+	nodes := make([]hashring.Node, len(addrs))
+	for i, a := range addrs {
+		nodes[i] = hashring.Node{Name: a, Weight: 1}
+	}
+	ring, err := hashring.New(nodes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := cachestruct.NewMemcached(addrs, cachestruct.MemcachedOptions{Picker: ring})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	gm := gomemcache.New(addrs...)
+	gm.MaxIdleConns = 64
+	clients := []pairedClient{{"store", storeClient{store}, true}, {"gomemcache", gomemcacheClient{gm}, true}}
+	value := make([]byte, 100)
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("bench:sharded:paired:%d", i)
+		for _, c := range clients { // they place keys differently
+			if err := c.c.set(keys[i], value); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	runPaired(b, clients, pairedOps(keys, value, "getmulti", "get"))
+}
+
+// pairedClient is a client of runPaired; parallel: it may be used by many
+// goroutines.
+type pairedClient struct {
+	name     string
+	c        memcacheClient
+	parallel bool
+}
+
+// pairedOp is an operation of runPaired; batch is the number of
+// operations of one turn from 64 goroutines.
+type pairedOp struct {
+	name  string
+	batch int
+	do    func(c memcacheClient, i int) error
+}
+
+// pairedOps returns the named operations on keys: get and set of value,
+// and a multi-get of all the keys (which must all be present).
+func pairedOps(keys []string, value []byte, names ...string) []pairedOp {
+	all := map[string]pairedOp{
+		"get": {"get", 1280, func(c memcacheClient, i int) error { return c.get(keys[i%len(keys)]) }},
+		"set": {"set", 1280, func(c memcacheClient, i int) error { return c.set(keys[i%len(keys)], value) }},
+		"getmulti": {fmt.Sprintf("getmulti/keys=%d", len(keys)), 128, func(c memcacheClient, _ int) error {
 			n, err := c.getMulti(keys)
 			if err == nil && n != len(keys) {
 				err = fmt.Errorf("%d hits of %d", n, len(keys))
@@ -308,6 +360,22 @@ func BenchmarkMemcachePaired(b *testing.B) {
 			return err
 		}},
 	}
+	var ops []pairedOp
+	for _, n := range names {
+		ops = append(ops, all[n])
+	}
+	return ops
+}
+
+// runPaired runs each operation from 1 and from 64 goroutines as a
+// sub-benchmark in which every iteration gives each client one turn, in a
+// rotating order, and times it: from 1 goroutine a turn is one operation;
+// from 64 it is a batch of operations shared by 64 goroutines, timed as a
+// whole (clients that are not parallel sit those out). It reports each
+// client's median time per operation ("<name>-ns") and the ratios of
+// gomemcache's to twine's and the store's, when present; ns/op is one
+// iteration.
+func runPaired(b *testing.B, clients []pairedClient, ops []pairedOp) {
 	for _, g := range []int{1, 64} {
 		for _, op := range ops {
 			b.Run(fmt.Sprintf("op=%s/goroutines=%d", op.name, g), func(b *testing.B) {
@@ -344,21 +412,23 @@ func BenchmarkMemcachePaired(b *testing.B) {
 						return elapsed, nil
 					}
 				}
-				clients := clients
-				if g > 1 {
-					clients = clients[:3] // the raw floor is one connection
+				var cs []pairedClient
+				for _, c := range clients {
+					if g == 1 || c.parallel {
+						cs = append(cs, c)
+					}
 				}
-				for _, c := range clients { // connections dialled, code warm
-					if _, err := turn(c, 0); err != nil {
+				for _, c := range cs { // connections dialled, code warm
+					if _, err := turn(c.c, 0); err != nil {
 						b.Fatal(err)
 					}
 				}
-				lat := make([][]time.Duration, len(clients))
+				lat := make([][]time.Duration, len(cs))
 				i := 0
 				for b.Loop() {
-					for j := range clients {
-						k := (i + j) % len(clients)
-						d, err := turn(clients[k], i)
+					for j := range cs {
+						k := (i + j) % len(cs)
+						d, err := turn(cs[k].c, i)
 						if err != nil {
 							b.Fatal(err)
 						}
@@ -366,18 +436,16 @@ func BenchmarkMemcachePaired(b *testing.B) {
 					}
 					i++
 				}
-				med := make([]float64, len(clients))
+				med := map[string]float64{}
 				for k, l := range lat {
 					slices.Sort(l)
-					med[k] = float64(l[len(l)/2])
+					med[cs[k].name] = float64(l[len(l)/2])
+					b.ReportMetric(med[cs[k].name], cs[k].name+"-ns")
 				}
-				b.ReportMetric(med[0], "twine-ns")
-				b.ReportMetric(med[1], "store-ns")
-				b.ReportMetric(med[2], "gomemcache-ns")
-				b.ReportMetric(med[2]/med[0], "gomemcache/twine")
-				b.ReportMetric(med[2]/med[1], "gomemcache/store")
-				if len(med) > 3 {
-					b.ReportMetric(med[3], "raw-ns")
+				for _, n := range []string{"twine", "store"} {
+					if med[n] > 0 && med["gomemcache"] > 0 {
+						b.ReportMetric(med["gomemcache"]/med[n], "gomemcache/"+n)
+					}
 				}
 			})
 		}
