@@ -91,6 +91,7 @@ func BenchmarkMemcache(b *testing.B) {
 	defer store.Close()
 	gm := gomemcache.New(srv.Addr())
 	gm.MaxIdleConns = 64
+	gm.Timeout = benchTimeout
 	clients := []struct {
 		name string
 		c    memcacheClient
@@ -182,6 +183,10 @@ func BenchmarkMemcache(b *testing.B) {
 	}
 }
 
+// benchTimeout is gomemcache's timeout in the benchmarks: its default of
+// 500 ms failed runs on a loaded 2-core machine with 64 goroutines.
+const benchTimeout = 10 * time.Second
+
 // benchConns reads CONNS (0, the default, when unset).
 func benchConns() int {
 	n := 0
@@ -211,6 +216,7 @@ func BenchmarkMemcacheSharded(b *testing.B) {
 	defer store.Close()
 	gm := gomemcache.New(addrs...)
 	gm.MaxIdleConns = 64
+	gm.Timeout = benchTimeout
 	clients := []struct {
 		name string
 		c    memcacheClient
@@ -274,6 +280,7 @@ func BenchmarkMemcachePaired(b *testing.B) {
 	defer store.Close()
 	gm := gomemcache.New(srv.Addr())
 	gm.MaxIdleConns = 64
+	gm.Timeout = benchTimeout
 	raw, err := newRawClient(srv.Addr())
 	if err != nil {
 		b.Fatal(err)
@@ -316,6 +323,7 @@ func BenchmarkMemcacheShardedPaired(b *testing.B) {
 	defer store.Close()
 	gm := gomemcache.New(addrs...)
 	gm.MaxIdleConns = 64
+	gm.Timeout = benchTimeout
 	clients := []pairedClient{{"store", storeClient{store}, true}, {"gomemcache", gomemcacheClient{gm}, true}}
 	value := make([]byte, 100)
 	keys := make([]string, 100)
