@@ -82,9 +82,9 @@ func (g gomemcacheClient) getMulti(keys []string) (int, error) {
 // variable CONNS sets the twine client's connection count (default 2).
 func BenchmarkMemcache(b *testing.B) {
 	srv := memcachedtest.Start(b, memcachedtest.MemoryMB(64))
-	tw := memcache.New(srv.Addr(), memcache.Config{Conns: benchConns()})
+	tw := memcache.New(srv.Addr(), memcache.Config{Conns: benchConns(), Timeout: benchTimeout})
 	defer tw.Close()
-	store, err := cachestruct.NewMemcached([]string{srv.Addr()}, cachestruct.MemcachedOptions{})
+	store, err := cachestruct.NewMemcached([]string{srv.Addr()}, cachestruct.MemcachedOptions{Timeout: benchTimeout})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -183,8 +183,9 @@ func BenchmarkMemcache(b *testing.B) {
 	}
 }
 
-// benchTimeout is gomemcache's timeout in the benchmarks: its default of
-// 500 ms failed runs on a loaded 2-core machine with 64 goroutines.
+// benchTimeout is every client's timeout in the benchmarks: gomemcache's
+// default of 500 ms failed runs on a loaded 2-core machine with 64
+// goroutines, and all clients get the same.
 const benchTimeout = 10 * time.Second
 
 // benchConns reads CONNS (0, the default, when unset).
@@ -209,7 +210,7 @@ func BenchmarkMemcacheSharded(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	store, err := cachestruct.NewMemcached(addrs, cachestruct.MemcachedOptions{Picker: ring})
+	store, err := cachestruct.NewMemcached(addrs, cachestruct.MemcachedOptions{Picker: ring, Timeout: benchTimeout})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -271,9 +272,9 @@ func BenchmarkMemcacheSharded(b *testing.B) {
 // exchange, as the floor (raw-ns).
 func BenchmarkMemcachePaired(b *testing.B) {
 	srv := memcachedtest.Start(b, memcachedtest.MemoryMB(64))
-	tw := memcache.New(srv.Addr(), memcache.Config{Conns: benchConns()})
+	tw := memcache.New(srv.Addr(), memcache.Config{Conns: benchConns(), Timeout: benchTimeout})
 	defer tw.Close()
-	store, err := cachestruct.NewMemcached([]string{srv.Addr()}, cachestruct.MemcachedOptions{ConnsPerServer: benchConns()})
+	store, err := cachestruct.NewMemcached([]string{srv.Addr()}, cachestruct.MemcachedOptions{ConnsPerServer: benchConns(), Timeout: benchTimeout})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -316,7 +317,7 @@ func BenchmarkMemcacheShardedPaired(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	store, err := cachestruct.NewMemcached(addrs, cachestruct.MemcachedOptions{Picker: ring})
+	store, err := cachestruct.NewMemcached(addrs, cachestruct.MemcachedOptions{Picker: ring, Timeout: benchTimeout})
 	if err != nil {
 		b.Fatal(err)
 	}
