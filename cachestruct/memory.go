@@ -246,6 +246,28 @@ func memLeft(c *memClock, exp int64) time.Duration {
 	return time.Duration(s) * time.Second
 }
 
+// precheck is what Get, Incr and Delete check before they take a lock:
+// the key's length, so that a huge key is not hashed, and ctx. The key's
+// bytes are checked only on a miss (a key found in the store was valid
+// when it was stored) or when another error is due: a bad key is reported
+// first.
+func (m *Memory) precheck(ctx context.Context, key string) error {
+	if len(key) == 0 || len(key) > memcache.MaxKeyLen {
+		if err := m.checkKey(key); err != nil {
+			return err
+		}
+	}
+	if ctx.Done() != nil {
+		if err := memCtxErr(ctx); err != nil {
+			if kerr := m.checkKey(key); kerr != nil {
+				return kerr
+			}
+			return err
+		}
+	}
+	return nil
+}
+
 // memCtxErr returns ctx's error, if any, before an operation starts. (Get
 // and Set call it only when ctx.Done() is not nil: a context that is never
 // done, like Background, then costs one method call.)

@@ -26,10 +26,7 @@ import (
 // It reports ErrInvalidKey, ErrNotFound, ErrNotNumber, or ctx's error if
 // ctx is already done.
 func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOptions) (uint64, error) {
-	if err := m.checkKey(key); err != nil {
-		return 0, err
-	}
-	if err := memCtxErr(ctx); err != nil {
+	if err := m.precheck(ctx, key); err != nil {
 		return 0, err
 	}
 	c := memClock{now: m.now}
@@ -39,6 +36,9 @@ func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOpti
 	defer s.mu.Unlock()
 	e := s.lookup(&c, h, key)
 	if e == nil {
+		if err := m.checkKey(key); err != nil {
+			return 0, err
+		}
 		if !opt.Vivify {
 			return 0, ErrNotFound
 		}

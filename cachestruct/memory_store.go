@@ -18,21 +18,8 @@ import (
 // Get of an item someone has won (a lease placeholder, a stale item, an item
 // won through Recache) reports Busy until the item is written again.
 func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
-	// A key found in the store was valid when it was stored, so the full
-	// key check (a scan of the key) waits for a miss; only the length is
-	// checked first, so that a huge key is not hashed.
-	if len(key) == 0 || len(key) > memcache.MaxKeyLen {
-		if err := m.checkKey(key); err != nil {
-			return Item{}, false, err
-		}
-	}
-	if ctx.Done() != nil {
-		if err := memCtxErr(ctx); err != nil {
-			if kerr := m.checkKey(key); kerr != nil {
-				return Item{}, false, kerr
-			}
-			return Item{}, false, err
-		}
+	if err := m.precheck(ctx, key); err != nil {
+		return Item{}, false, err
 	}
 	c := memClock{now: m.now}
 	h := m.hash(key)
@@ -297,10 +284,7 @@ func (m *Memory) concat(s *memShard, c *memClock, e *memEntry, value []byte, pre
 // expires it at once. It reports ErrInvalidKey, ErrNotFound,
 // ErrCASConflict, or ctx's error if ctx is already done.
 func (m *Memory) Delete(ctx context.Context, key string, opt DeleteOptions) error {
-	if err := m.checkKey(key); err != nil {
-		return err
-	}
-	if err := memCtxErr(ctx); err != nil {
+	if err := m.precheck(ctx, key); err != nil {
 		return err
 	}
 	c := memClock{now: m.now}
@@ -311,6 +295,9 @@ func (m *Memory) Delete(ctx context.Context, key string, opt DeleteOptions) erro
 	e := s.lookup(&c, h, key)
 	switch {
 	case e == nil:
+		if err := m.checkKey(key); err != nil {
+			return err
+		}
 		return ErrNotFound
 	case opt.CAS != 0 && e.cas != opt.CAS:
 		return ErrCASConflict

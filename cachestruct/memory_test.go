@@ -241,6 +241,9 @@ func TestMemoryCancelledContext(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidKey)
 	_, err = m.Set(ctx, "bad key", nil, SetOptions{})
 	require.ErrorIs(t, err, ErrInvalidKey)
+	require.ErrorIs(t, m.Delete(ctx, "bad key", DeleteOptions{}), ErrInvalidKey)
+	_, err = m.Incr(ctx, "bad key", 1, IncrOptions{Vivify: true})
+	require.ErrorIs(t, err, ErrInvalidKey)
 
 	dctx, dcancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
 	defer dcancel()
