@@ -54,25 +54,20 @@ func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOpti
 		return 0, ErrNotNumber
 	}
 	v = memAddCounter(v, delta)
-	var digits [20]byte
+	var digits [32]byte
 	d := strconv.AppendUint(digits[:0], v, 10)
 	old := e.valueLen()
 	// A new string even "in place": readers may be copying the old one.
-	var b strings.Builder
-	b.Grow(max(len(d), old) + int(e.klen))
-	b.Write(d)
 	if len(d) <= old {
 		// In place, as memcached does when nobody else holds the item:
 		// same length, space padded, same stale and won states.
-		for range old - len(d) {
-			b.WriteByte(' ')
+		for len(d) < old {
+			d = append(d, ' ')
 		}
-		b.WriteString(e.key())
-		e.data = b.String()
+		e.data = memData(e.key(), d)
 	} else {
-		b.WriteString(e.key())
 		oldLen := len(e.data)
-		e.data = b.String()
+		e.data = memData(e.key(), d)
 		e.stale, e.won = false, false
 		s.resize(&c, e, oldLen)
 	}
