@@ -20,8 +20,8 @@ import (
 // half of the key's hash and the entry's index (0 is an empty slot: index
 // 0 is the LRU sentinel, never an item). The key's hash is computed once
 // per operation and picks both the shard (its low bits) and the slot (its
-// high bits); the key itself is compared in the entry, next to the value a
-// read copies next. A hit thus touches the slot, the entry and the item's
+// high bits); the key itself is compared in the item's data, right after
+// the value that a read copies next. A hit thus touches the slot, the entry and the item's
 // data, where a Go map would add its own hash, its key slot and the key's
 // bytes.
 type memShard struct {
@@ -60,8 +60,8 @@ const (
 // The fields fill exactly 64 bytes, and pages are powers of two of them,
 // so a hit reads one cache line of entry.
 //
-// Slot 0 of a shard is the sentinel of its LRU list: its next is the most
-// recently used item, its prev the least.
+// Slot 0 of a shard is the sentinel of its LRU list: its next is the
+// front (the item that went there last), its prev the cold end.
 type memEntry struct {
 	data       string // the value, then the key
 	klen       uint32 // the key's length at the end of data
