@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -188,6 +189,16 @@ func BenchmarkMemcache(b *testing.B) {
 // goroutines, and all clients get the same.
 const benchTimeout = 10 * time.Second
 
+// benchServerArgs passes MEMCACHED_ARGS (space-separated, e.g. "-R 100")
+// to the server of BenchmarkMemcachePaired, for experiments with its
+// settings; the recorded figures use memcached's defaults.
+func benchServerArgs() []memcachedtest.Option {
+	if a := strings.Fields(os.Getenv("MEMCACHED_ARGS")); len(a) > 0 {
+		return []memcachedtest.Option{memcachedtest.Args(a...)}
+	}
+	return nil
+}
+
 // benchConns reads CONNS (0, the default, when unset).
 func benchConns() int {
 	n := 0
@@ -271,7 +282,7 @@ func BenchmarkMemcacheSharded(b *testing.B) {
 // faster). From 1 goroutine it also times rawClient, the bare protocol
 // exchange, as the floor (raw-ns).
 func BenchmarkMemcachePaired(b *testing.B) {
-	srv := memcachedtest.Start(b, memcachedtest.MemoryMB(64))
+	srv := memcachedtest.Start(b, append(benchServerArgs(), memcachedtest.MemoryMB(64))...)
 	tw := memcache.New(srv.Addr(), memcache.Config{Conns: benchConns(), Timeout: benchTimeout})
 	defer tw.Close()
 	store, err := cachestruct.NewMemcached([]string{srv.Addr()}, cachestruct.MemcachedOptions{ConnsPerServer: benchConns(), Timeout: benchTimeout})
