@@ -82,9 +82,19 @@ type MemcachedOptions struct {
 // out by the server (the request may have been sent): like any network
 // write, treat it as "maybe applied".
 //
+// # Multi-gets and the server's -R setting
+//
+// The meta protocol has no multi-key get: GetMulti sends one mg request
+// per key, all in one write, and memcached answers at most 20 pipelined
+// requests of a connection per event-loop turn (its -R option, default
+// 20), so 100 keys on one server take five turns of the server. Servers
+// that often serve multi-gets of many keys answer them in fewer turns with
+// a larger -R (for example -R 100), at the cost of other connections of
+// the same server thread waiting longer behind such a batch.
+//
 // Memcached is safe for concurrent use by multiple goroutines. It starts
 // no goroutines of its own (GetMulti on several servers runs one per server
-// for the duration of the call).
+// but the first for the duration of the call).
 type Memcached struct {
 	servers map[string]*mcServer
 	list    []*mcServer
