@@ -100,9 +100,10 @@ var _ Store = (*Memory)(nil)
 // The LRU gives used items a second chance (the CLOCK approximation of
 // LRU; memcached 1.6 too only marks a fetched item active, and moves it
 // when it nears the cold end). A new item enters at the front, unmarked.
-// A later read or write of an item marks it used and does not move it, so
-// a hit costs no relinking (and none of the cache misses on its
-// neighbours). Eviction looks at the item at the cold end: if it was used
+// Any later operation that finds the item (a read, a write, even one that
+// fails on a CAS mismatch or because the item exists, an incr, an
+// invalidation) marks it used and does not move it, so a hit costs no
+// relinking (and none of the cache misses on its neighbours). Eviction looks at the item at the cold end: if it was used
 // since it last went to the front and is not expired, or if it is the
 // item being written, it goes back to the front, unmarked, and the next
 // one is looked at; otherwise it is evicted. So an item is evicted only if

@@ -88,12 +88,16 @@ func TestMemoryLRUSecondChance(t *testing.T) {
 	assert.Equal(t, []string{"e", "b", "a"}, lruOrder(m))
 	requireMiss(t, m, "d")
 
-	// An overwrite marks the item too; a miss marks nothing.
+	// An overwrite marks the item too, and so does a write that fails on
+	// it; a miss marks nothing.
 	mustSet(t, m, "a", "6", SetOptions{})
 	requireMiss(t, m, "zz")
 	assert.Equal(t, []string{"e", "b", "a*"}, lruOrder(m))
+	_, err = m.Set(ctx, "e", []byte("x"), SetOptions{Mode: ModeAdd})
+	require.ErrorIs(t, err, ErrNotStored)
+	assert.Equal(t, []string{"e*", "b", "a*"}, lruOrder(m))
 	mustSet(t, m, "f", "7", SetOptions{})
-	assert.Equal(t, []string{"a", "f", "e"}, lruOrder(m))
+	assert.Equal(t, []string{"a", "f", "e*"}, lruOrder(m))
 	requireMiss(t, m, "b")
 
 	// When every item is marked, a whole pass clears the marks and the
