@@ -402,3 +402,30 @@ func TestMemoryGetMulti(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalidKey)
 	})
 }
+
+func TestMemoryAllocations(t *testing.T) {
+	// The hot paths allocate only what they must: a get its private copy
+	// of the value, a write the stored string (value and key together).
+	ctx := context.Background()
+	m := NewMemory(MemoryOptions{})
+	value, big := make([]byte, 100), make([]byte, 1000)
+	mustSet(t, m, "user:1:profile", string(value), SetOptions{})
+	mustSet(t, m, "counter", "1", SetOptions{})
+	tests := []struct {
+		name string
+		op   func()
+		want float64
+	}{
+		{"get hit", func() { _, _, _ = m.Get(ctx, "user:1:profile", GetOptions{}) }, 1},
+		{"get miss", func() { _, _, _ = m.Get(ctx, "user:2:profile", GetOptions{}) }, 0},
+		{"set over an item", func() { _, _ = m.Set(ctx, "user:1:profile", value, SetOptions{}) }, 1},
+		{"set of a large value", func() { _, _ = m.Set(ctx, "big", big, SetOptions{}) }, 1},
+		{"incr", func() { _, _ = m.Incr(ctx, "counter", 1, IncrOptions{}) }, 1},
+		{"delete of a missing item", func() { _ = m.Delete(ctx, "none", DeleteOptions{}) }, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, testing.AllocsPerRun(100, tt.op))
+		})
+	}
+}
