@@ -175,12 +175,7 @@ func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte, left 
 	case slab == nil || n > slabMaxValue:
 		r.value = make([]byte, n)
 	default:
-		if cap(*slab)-len(*slab) < n {
-			*slab = make([]byte, 0, min(slabSize, max(n, n*left)))
-		}
-		b := *slab
-		r.value = b[len(b) : len(b)+n : len(b)+n]
-		*slab = b[:len(b)+n]
+		r.value = cutSlab(slab, n, left)
 	}
 	if n <= growFrom {
 		if br.Buffered() >= n+2 {
@@ -215,7 +210,7 @@ func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte, left 
 // index (base for the first) and the parsed reply (EN replies too, with
 // their code). It returns how many it consumed; the rest, from the reply
 // it stopped at, is for readReplySlab, which waits for data and reports
-// errors. The values are cut from *slab as readReplySlab cuts them.
+// errors. The values are cut from *slab (see cutSlab).
 func scanBuffered(br *bufio.Reader, r *reply, slab *[]byte, base, limit int, took func(int, *reply)) int {
 	buf, _ := br.Peek(br.Buffered())
 	pos, n := 0, 0
@@ -253,12 +248,7 @@ func scanBuffered(br *bufio.Reader, r *reply, slab *[]byte, base, limit int, too
 		if r.parseFlags(line[j:]) != nil {
 			break
 		}
-		if cap(*slab)-len(*slab) < v {
-			*slab = make([]byte, 0, min(slabSize, max(v, v*(limit-n))))
-		}
-		s := *slab
-		r.value = s[len(s) : len(s)+v : len(s)+v]
-		*slab = s[:len(s)+v]
+		r.value = cutSlab(slab, v, limit-n)
 		copy(r.value, b[nl+1:])
 		took(base+n, r)
 		pos += end
@@ -266,6 +256,19 @@ func scanBuffered(br *bufio.Reader, r *reply, slab *[]byte, base, limit int, too
 	}
 	_, _ = br.Discard(pos)
 	return n
+}
+
+// cutSlab returns the next n bytes of *slab, capped at their length so
+// that appending to them never overwrites the next value. When *slab has
+// no room left, a new one is made, sized for left values of n bytes (up to
+// slabSize).
+func cutSlab(slab *[]byte, n, left int) []byte {
+	if cap(*slab)-len(*slab) < n {
+		*slab = make([]byte, 0, min(slabSize, max(n, n*left)))
+	}
+	b := *slab
+	*slab = b[:len(b)+n]
+	return b[len(b) : len(b)+n : len(b)+n]
 }
 
 // unexpectedEOF turns io.EOF in the middle of a reply into
