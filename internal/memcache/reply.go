@@ -324,8 +324,8 @@ func (r *reply) parseFlags(rest []byte) error {
 }
 
 // parseUint parses a decimal uint64 without allocating. Numbers of up to
-// 19 digits (all a reply carries in practice) take the short path, which
-// the compiler inlines.
+// 19 digits (all a reply carries in practice) cannot overflow and need no
+// check per digit.
 func parseUint(b []byte) (uint64, bool) {
 	if len(b) == 0 || len(b) > 19 {
 		return parseUint20(b)
