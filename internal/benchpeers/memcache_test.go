@@ -78,21 +78,11 @@ func (g gomemcacheClient) getMulti(keys []string) (int, error) {
 // BenchmarkMemcache compares twine's meta-protocol client (and the
 // cachestruct store over it) with bradfitz/gomemcache on one real memcached:
 // get and set of a 100-byte value from 1 and 64 goroutines, and a
-// multi-get of 100 keys. gomemcache gets MaxIdleConns = 64 so that it
-// keeps a connection per goroutine instead of redialling. The environment
-// variable CONNS sets the twine client's connection count (default 2).
+// multi-get of 100 keys (see oneServer for the clients' settings). The
+// environment variable CONNS sets the twine client's connection count
+// (default 2).
 func BenchmarkMemcache(b *testing.B) {
-	srv := memcachedtest.Start(b, memcachedtest.MemoryMB(64))
-	tw := memcache.New(srv.Addr(), memcache.Config{Conns: benchConns(), Timeout: benchTimeout})
-	defer tw.Close()
-	store, err := cachestruct.NewMemcached([]string{srv.Addr()}, cachestruct.MemcachedOptions{Timeout: benchTimeout})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	gm := gomemcache.New(srv.Addr())
-	gm.MaxIdleConns = 64
-	gm.Timeout = benchTimeout
+	_, tw, store, gm := oneServer(b)
 	clients := []struct {
 		name string
 		c    memcacheClient
@@ -189,6 +179,53 @@ func BenchmarkMemcache(b *testing.B) {
 // goroutines, and all clients get the same.
 const benchTimeout = 10 * time.Second
 
+// oneServer starts one memcached (64 MB, plus MEMCACHED_ARGS) and returns
+// its address and the clients the benchmarks compare on it, closed when b
+// ends: twine's client and the cachestruct store with CONNS connections,
+// and gomemcache with MaxIdleConns = 64, so that 64 goroutines keep their
+// connections instead of redialling. All have benchTimeout.
+func oneServer(b *testing.B) (string, *memcache.Client, *cachestruct.Memcached, *gomemcache.Client) {
+	srv := memcachedtest.Start(b, append(benchServerArgs(), memcachedtest.MemoryMB(64))...)
+	tw := memcache.New(srv.Addr(), memcache.Config{Conns: benchConns(), Timeout: benchTimeout})
+	b.Cleanup(func() { _ = tw.Close() })
+	store, err := cachestruct.NewMemcached([]string{srv.Addr()},
+		cachestruct.MemcachedOptions{ConnsPerServer: benchConns(), Timeout: benchTimeout})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = store.Close() })
+	return srv.Addr(), tw, store, newGomemcache(srv.Addr())
+}
+
+// threeServers starts three memcached (64 MB each) and returns the
+// cachestruct store sharded over them by a *hashring.Ring and gomemcache
+// with its own server list, as oneServer configures them.
+func threeServers(b *testing.B) (*cachestruct.Memcached, *gomemcache.Client) {
+	addrs := memcachedtest.Addrs(memcachedtest.Cluster(b, 3, memcachedtest.MemoryMB(64)))
+	nodes := make([]hashring.Node, len(addrs))
+	for i, a := range addrs {
+		nodes[i] = hashring.Node{Name: a, Weight: 1}
+	}
+	ring, err := hashring.New(nodes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := cachestruct.NewMemcached(addrs, cachestruct.MemcachedOptions{Picker: ring, Timeout: benchTimeout})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = store.Close() })
+	return store, newGomemcache(addrs...)
+}
+
+// newGomemcache returns gomemcache on addrs as the benchmarks use it.
+func newGomemcache(addrs ...string) *gomemcache.Client {
+	gm := gomemcache.New(addrs...)
+	gm.MaxIdleConns = 64
+	gm.Timeout = benchTimeout
+	return gm
+}
+
 // benchServerArgs passes MEMCACHED_ARGS (space-separated, e.g. "-R 100")
 // to the server of BenchmarkMemcachePaired, for experiments with its
 // settings; the recorded figures use memcached's defaults.
@@ -211,24 +248,7 @@ func benchConns() int {
 // server list: a multi-get of 100 keys spread over the servers (both ask
 // the three servers in parallel) and gets from 64 goroutines.
 func BenchmarkMemcacheSharded(b *testing.B) {
-	servers := memcachedtest.Cluster(b, 3, memcachedtest.MemoryMB(64))
-	addrs := memcachedtest.Addrs(servers)
-	nodes := make([]hashring.Node, len(addrs))
-	for i, a := range addrs {
-		nodes[i] = hashring.Node{Name: a, Weight: 1}
-	}
-	ring, err := hashring.New(nodes)
-	if err != nil {
-		b.Fatal(err)
-	}
-	store, err := cachestruct.NewMemcached(addrs, cachestruct.MemcachedOptions{Picker: ring, Timeout: benchTimeout})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	gm := gomemcache.New(addrs...)
-	gm.MaxIdleConns = 64
-	gm.Timeout = benchTimeout
+	store, gm := threeServers(b)
 	clients := []struct {
 		name string
 		c    memcacheClient
@@ -282,18 +302,8 @@ func BenchmarkMemcacheSharded(b *testing.B) {
 // faster). From 1 goroutine it also times rawClient, the bare protocol
 // exchange, as the floor (raw-ns).
 func BenchmarkMemcachePaired(b *testing.B) {
-	srv := memcachedtest.Start(b, append(benchServerArgs(), memcachedtest.MemoryMB(64))...)
-	tw := memcache.New(srv.Addr(), memcache.Config{Conns: benchConns(), Timeout: benchTimeout})
-	defer tw.Close()
-	store, err := cachestruct.NewMemcached([]string{srv.Addr()}, cachestruct.MemcachedOptions{ConnsPerServer: benchConns(), Timeout: benchTimeout})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	gm := gomemcache.New(srv.Addr())
-	gm.MaxIdleConns = 64
-	gm.Timeout = benchTimeout
-	raw, err := newRawClient(srv.Addr())
+	addr, tw, store, gm := oneServer(b)
+	raw, err := newRawClient(addr)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -318,24 +328,7 @@ func BenchmarkMemcachePaired(b *testing.B) {
 // three servers against gomemcache's server list, multi-gets of 100 keys
 // and gets.
 func BenchmarkMemcacheShardedPaired(b *testing.B) {
-	servers := memcachedtest.Cluster(b, 3, memcachedtest.MemoryMB(64))
-	addrs := memcachedtest.Addrs(servers)
-	nodes := make([]hashring.Node, len(addrs))
-	for i, a := range addrs {
-		nodes[i] = hashring.Node{Name: a, Weight: 1}
-	}
-	ring, err := hashring.New(nodes)
-	if err != nil {
-		b.Fatal(err)
-	}
-	store, err := cachestruct.NewMemcached(addrs, cachestruct.MemcachedOptions{Picker: ring, Timeout: benchTimeout})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	gm := gomemcache.New(addrs...)
-	gm.MaxIdleConns = 64
-	gm.Timeout = benchTimeout
+	store, gm := threeServers(b)
 	clients := []pairedClient{{"store", storeClient{store}, true}, {"gomemcache", gomemcacheClient{gm}, true}}
 	value := make([]byte, 100)
 	keys := make([]string, 100)
