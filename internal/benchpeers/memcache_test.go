@@ -77,8 +77,8 @@ func (g gomemcacheClient) getMulti(keys []string) (int, error) {
 
 // BenchmarkMemcache compares twine's meta-protocol client (and the
 // cachestruct store over it) with bradfitz/gomemcache on one real memcached:
-// get and set of a 100-byte value from 1 and 64 goroutines, and a
-// multi-get of 100 keys (see oneServer for the clients' settings). The
+// get and set of a 100-byte value and multi-gets of 100 keys, from 1 and
+// 64 goroutines (see oneServer for the clients' settings). The
 // environment variable CONNS sets the twine client's connection count
 // (default 2).
 func BenchmarkMemcache(b *testing.B) {
@@ -120,58 +120,59 @@ func BenchmarkMemcache(b *testing.B) {
 					if op == "set" {
 						do = func(k string) error { return cl.c.set(k, value) }
 					}
-					b.ReportAllocs()
-					if g == 1 {
-						i := 0
-						for b.Loop() {
-							if err := do(keys[i%len(keys)]); err != nil {
-								b.Fatal(err)
-							}
-							i++
-						}
-						return
-					}
-					b.SetParallelism((g + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-					b.RunParallel(func(pb *testing.PB) {
-						i := 0
-						for pb.Next() {
-							if err := do(keys[i%len(keys)]); err != nil {
-								b.Error(err)
-								return
-							}
-							i++
-						}
-					})
+					benchOp(b, g, func(i int) error { return do(keys[i%len(keys)]) })
 				})
 			}
 		}
 	}
-	for _, cl := range clients {
-		b.Run("op=getmulti/keys=100/"+cl.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				n, err := cl.c.getMulti(keys)
-				if err != nil || n != len(keys) {
-					b.Fatalf("%d hits, %v", n, err)
-				}
+	for _, g := range []int{1, 64} {
+		for _, cl := range clients {
+			name := "op=getmulti/keys=100/"
+			if g > 1 {
+				name += fmt.Sprintf("goroutines=%d/", g)
 			}
-		})
-	}
-	for _, cl := range clients {
-		b.Run("op=getmulti/keys=100/goroutines=64/"+cl.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					n, err := cl.c.getMulti(keys)
-					if err != nil || n != len(keys) {
-						b.Errorf("%d hits, %v", n, err)
-						return
-					}
-				}
+			b.Run(name+cl.name, func(b *testing.B) {
+				benchOp(b, g, func(int) error { return getAll(cl.c, keys) })
 			})
-		})
+		}
 	}
+}
+
+// benchOp runs do(i), i = 0, 1, …, as the operations of b, from one
+// goroutine or from g (each counting its own i), reporting allocations.
+func benchOp(b *testing.B, g int, do func(i int) error) {
+	b.ReportAllocs()
+	if g == 1 {
+		i := 0
+		for b.Loop() {
+			if err := do(i); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		return
+	}
+	b.SetParallelism((g + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if err := do(i); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
+
+// getAll reads keys with c's multi-get and reports an error unless every
+// key was a hit.
+func getAll(c memcacheClient, keys []string) error {
+	n, err := c.getMulti(keys)
+	if err == nil && n != len(keys) {
+		err = fmt.Errorf("%d hits of %d", n, len(keys))
+	}
+	return err
 }
 
 // benchTimeout is every client's timeout in the benchmarks: gomemcache's
@@ -268,29 +269,12 @@ func BenchmarkMemcacheSharded(b *testing.B) {
 	}
 	for _, cl := range clients {
 		b.Run("op=getmulti/keys=100/"+cl.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				n, err := cl.c.getMulti(keys)
-				if err != nil || n != len(keys) {
-					b.Fatalf("%d hits, %v", n, err)
-				}
-			}
+			benchOp(b, 1, func(int) error { return getAll(cl.c, keys) })
 		})
 	}
 	for _, cl := range clients {
 		b.Run("op=get/goroutines=64/"+cl.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					if err := cl.c.get(keys[i%len(keys)]); err != nil {
-						b.Error(err)
-						return
-					}
-					i++
-				}
-			})
+			benchOp(b, 64, func(i int) error { return cl.c.get(keys[i%len(keys)]) })
 		})
 	}
 }
@@ -366,11 +350,7 @@ func pairedOps(keys []string, value []byte, names ...string) []pairedOp {
 		"get": {"get", 1280, func(c memcacheClient, i int) error { return c.get(keys[i%len(keys)]) }},
 		"set": {"set", 1280, func(c memcacheClient, i int) error { return c.set(keys[i%len(keys)], value) }},
 		"getmulti": {fmt.Sprintf("getmulti/keys=%d", len(keys)), 128, func(c memcacheClient, _ int) error {
-			n, err := c.getMulti(keys)
-			if err == nil && n != len(keys) {
-				err = fmt.Errorf("%d hits of %d", n, len(keys))
-			}
-			return err
+			return getAll(c, keys)
 		}},
 	}
 	var ops []pairedOp
