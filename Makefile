@@ -9,12 +9,12 @@ MODULES     := . examples internal/benchpeers
 BENCH       ?= .
 BENCHTIME   ?= 1s
 
-.PHONY: demo test servers fmt vet staticcheck unit bench
+.PHONY: demo test servers fmt tidy gover vet staticcheck unit bench
 
 demo: ## Run the tour of all four packages on the in-memory store.
 	cd examples && $(GO) run ./tour
 
-test: servers fmt vet staticcheck unit ## Everything CI checks.
+test: servers fmt tidy gover vet staticcheck unit ## Everything CI checks.
 
 servers: ## Install memcached, redis-server and pylibmc when missing (as root).
 	@scripts/ensure-servers
@@ -22,6 +22,15 @@ servers: ## Install memcached, redis-server and pylibmc when missing (as root).
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt: not formatted:"; echo "$$out"; exit 1; fi
+
+tidy: ## Fail when a module's go.mod or go.sum is not what `go mod tidy` makes.
+	@set -e; for m in $(MODULES); do echo "go mod tidy -diff ($$m)"; \
+	  (cd $$m && $(GO) mod tidy -diff) || { echo "$$m: not tidy; run go mod tidy there"; exit 1; }; done
+
+gover: ## Fail unless every go.mod names the same minimum Go as the root module.
+	@want=$$(awk '$$1 == "go" {print $$2}' go.mod); for m in $(MODULES); do \
+	  got=$$(awk '$$1 == "go" {print $$2}' $$m/go.mod); \
+	  if [ "$$got" != "$$want" ]; then echo "$$m/go.mod: go $$got, want go $$want"; exit 1; fi; done
 
 vet:
 	@set -e; for m in $(MODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...); done
