@@ -86,7 +86,7 @@ func TestCacheGetOrCompute(t *testing.T) {
 		assert.Equal(t, "built", v)
 	}
 	assert.Equal(t, 1, calls)
-	// The seed's debugging story: miss, lock try, written, unlock, hits.
+	// The debugging story: miss, lock try, written, unlock, hits.
 	assert.Equal(t, "MLWUHHHH", rec.Story("k"))
 
 	v, found, err := c.Get(ctx, "k")

@@ -14,8 +14,8 @@ type OnlineConfig struct {
 	// TTLs are whole seconds). Default one minute.
 	Slot time.Duration
 	// Slots is N, the number of complete slots Count sums: the window is
-	// N×Slot. N+1 keys are in use at any time. Slots == 1 is the seed's
-	// two-key "shadow" variant: one key fills while the other, complete,
+	// N×Slot. N+1 keys are in use at any time. Slots == 1 is the
+	// two-key "shadow" variant of the memcached articles' online counter: one key fills while the other, complete,
 	// is displayed, swapped every Slot by the clock. Default 5.
 	Slots int
 	// Now returns the current time. Default time.Now. Tests inject a fake

@@ -2,7 +2,8 @@
 // strategies during a server outage, using the policies and the Budget of
 // package backoff for every delay.
 //
-// The default mode reproduces the seed article's experiment: 1000 clients
+// The default mode reproduces the experiment of the Habr article
+// "Exponential Backoff или как «не завалить сервер»": 1000 clients
 // that think Exp(10 s) between requests, a server that serves 30 requests
 // at a time in 100 ms each (about 300 req/s) and slows down as requests pile
 // up, a 10 s pause of the server, 2 s client timeouts, and one retry strategy
@@ -45,7 +46,7 @@ func run(args []string, stdout io.Writer) error {
 	cfg := defaultOutage()
 	aws := defaultContention()
 	fs := flag.NewFlagSet("backoffsim", flag.ContinueOnError)
-	mode := fs.String("mode", "outage", "simulation: outage (the seed's experiment) or aws (optimistic-concurrency contention)")
+	mode := fs.String("mode", "outage", "simulation: outage (the Habr article's experiment) or aws (optimistic-concurrency contention)")
 	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "number of clients (aws mode: 100 unless set)")
 	fs.DurationVar(&cfg.Outage, "outage", cfg.Outage, "how long the server is paused")
 	fs.DurationVar(&cfg.OutageStart, "outage-start", cfg.OutageStart, "when the outage starts")
@@ -54,7 +55,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "simulated time of each run")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "client request timeout")
 	fs.Float64Var(&cfg.SlowdownMax, "slowdown-max", cfg.SlowdownMax, "cap on the server's slowdown factor (×1.05 per 15 waiting requests)")
-	fs.BoolVar(&cfg.DropExpired, "drop-expired", false, "server skips requests that cannot finish before their client's timeout (deadline propagation; not the seed's server)")
+	fs.BoolVar(&cfg.DropExpired, "drop-expired", false, "server skips requests that cannot finish before their client's timeout (deadline propagation; not the article's server)")
 	fs.BoolVar(&cfg.SharedBudget, "shared-budget", false, "one retry Budget for all clients instead of one per client")
 	asJSON := fs.Bool("json", false, "print one JSON object per strategy instead of a table")
 	plotPath := fs.String("plot", "", "write offered load and goodput over time to this file (.png or .svg)")

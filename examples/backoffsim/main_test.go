@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestOutageDefaults runs the seed's experiment with the defaults, through
+// TestOutageDefaults runs the backoff article's experiment with the defaults, through
 // the command line, and checks the claim: a fixed 100 ms retry interval
 // keeps the server down, exponential backoff lets it recover.
 func TestOutageDefaults(t *testing.T) {
@@ -74,7 +74,7 @@ func TestOutageDeterministic(t *testing.T) {
 	assert.NotEqual(t, a.Requests, c.Requests)
 }
 
-// TestOutageDropExpired checks the other half of the seed's lesson: a
+// TestOutageDropExpired checks the other half of the backoff article's lesson: a
 // server that skips requests its clients have given up on recovers at once,
 // whatever the clients do.
 func TestOutageDropExpired(t *testing.T) {

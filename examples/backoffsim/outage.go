@@ -10,7 +10,7 @@ import (
 	"github.com/twine-go/twine/backoff"
 )
 
-// outageConfig describes the seed's experiment: clients that think, call
+// outageConfig describes the backoff article's experiment: clients that think, call
 // a server with limited concurrency, time out, and retry with a strategy;
 // the server pauses for a while in the middle of the run.
 type outageConfig struct {
@@ -60,16 +60,16 @@ type strategy struct {
 
 func strategies() []strategy {
 	ms := time.Millisecond
-	// The seed's exponential backoff: ×e from 100 ms up to 5 minutes.
-	seedExp := backoff.Exponential{Base: 100 * ms, Multiplier: math.E, Max: 5 * time.Minute, Jitter: backoff.NoJitter}
-	// The package's defaults (100 ms, ×2), with the seed's 5-minute cap.
+	// The article's exponential backoff: ×e from 100 ms up to 5 minutes.
+	articleExp := backoff.Exponential{Base: 100 * ms, Multiplier: math.E, Max: 5 * time.Minute, Jitter: backoff.NoJitter}
+	// The package's defaults (100 ms, ×2), with the article's 5-minute cap.
 	jittered := func(j backoff.Jitter) backoff.Exponential {
 		return backoff.Exponential{Base: 100 * ms, Max: 5 * time.Minute, Jitter: j}
 	}
 	return []strategy{
 		{Name: "fixed 100ms", Policy: backoff.Constant{Delay: 100 * ms}},
 		{Name: "fixed 1s", Policy: backoff.Constant{Delay: time.Second}},
-		{Name: "exponential", Policy: seedExp},
+		{Name: "exponential", Policy: articleExp},
 		{Name: "full jitter", Policy: jittered(backoff.FullJitter)},
 		{Name: "equal jitter", Policy: jittered(backoff.EqualJitter)},
 		{Name: "decorrelated jitter", Policy: jittered(backoff.DecorrelatedJitter)},
@@ -269,7 +269,7 @@ func (s *outageSim) send(ci int) {
 	s.push(s.now+s.cfg.Timeout.Seconds(), evTimeout, ci, id)
 }
 
-// startNext starts serving the oldest waiting request, if any. The seed's
+// startNext starts serving the oldest waiting request, if any. The article's
 // server does not notice abandoned requests and serves them all the same.
 func (s *outageSim) startNext() bool {
 	for s.head < len(s.waitq) {

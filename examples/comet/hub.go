@@ -18,7 +18,8 @@ type Message struct {
 	Text string `json:"text"`
 }
 
-// Hub is the seed's ClientManager rebuilt on Deferreds: each waiting
+// Hub is the COMET article's ClientManager (a list of waiting requests)
+// rebuilt on Deferreds: each waiting
 // subscriber is a *deferred.Deferred[Message] that Publish fires. Cancelling
 // a subscriber's Deferred (the client went away, or its timeout passed)
 // removes it from the hub, so nothing is kept for clients that are gone.

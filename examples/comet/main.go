@@ -1,12 +1,12 @@
-// Command comet is the long-poll COMET server of the seed article (a
-// Twisted server with /subscribe and /publish) rebuilt in Go on
-// twine/deferred.
+// Command comet is the long-poll COMET server of the javascript.ru article
+// "COMET: серверная часть — паттерны реализации" (a Twisted server with
+// /subscribe and /publish) rebuilt in Go on twine/deferred.
 //
 // GET /subscribe holds the request until a message is published, and
 // answers 200 with the message as JSON, or 204 No Content when the hold
 // timeout (-timeout) passes first, so that the client polls again. Each
 // waiting subscriber is a *deferred.Deferred[Message] held by a Hub (the
-// seed's ClientManager); POST /publish with a form field "message" fires
+// article's ClientManager); POST /publish with a form field "message" fires
 // them all. A client that disconnects cancels its Deferred, which takes it
 // out of the Hub: nothing is kept for clients that are gone. ?since=ID
 // returns a recent message the client has not seen yet, if any, so that a

@@ -84,8 +84,8 @@ func (cl *cluster) showStructures(ctx context.Context, w io.Writer) error {
 
 // stampede lets 20 callers, in two Cache instances standing for two
 // processes, ask for one missing key at once; it returns how many times the
-// value was computed and the key's story as the seed article's debugging
-// letters (M miss, L lock try, W written, U unlock, H hit) seen by the
+// value was computed and the key's story as debugging letters (one per
+// event, as the memcached caching articles log them) (M miss, L lock try, W written, U unlock, H hit) seen by the
 // first instance, followed by one more read.
 func stampede(ctx context.Context, store cachestruct.Store, key string) (int64, string, error) {
 	var computes atomic.Int64

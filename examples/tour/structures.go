@@ -151,11 +151,11 @@ func tourStampede(ctx context.Context, w io.Writer, store cachestruct.Store) err
 	}
 	fmt.Fprintf(w, "\nStampede: %d goroutines call GetOrCompute(\"tour:report\") on a miss; the value is computed %d time(s)\n",
 		callers, computes.Load())
-	// The letters of the seed's debugging trick: M miss, L lock try, W
-	// written, U unlock, H hit. How many callers missed and tried depends
+	// One letter per event, a debugging trick of the memcached caching
+	// articles: M miss, L lock try, W written, U unlock, H hit. How many callers missed and tried depends
 	// on timing; what matters is a single W.
 	story := rec.Story("tour:report")
-	fmt.Fprintf(w, "  the key's story in the seed's letters has %d W (value written) and ends with a hit: %v\n",
+	fmt.Fprintf(w, "  the key's story (M miss, L lock try, W written, U unlock, H hit) has %d W (value written) and ends with a hit: %v\n",
 		strings.Count(story, "W"), strings.HasSuffix(story, "H"))
 	return nil
 }
