@@ -57,6 +57,7 @@
 // # Errors
 //
 // Bad input returns one of the Err* sentinels wrapped with details; test
-// with errors.Is. Nothing panics on bad input; NewBounded panics on a nil
-// *Ring, a programmer error.
+// with errors.Is. Nothing panics on bad input; two programmer errors panic
+// with a message that names the package: NewBounded with a nil *Ring, and
+// Jump with fewer than one bucket.
 package hashring

@@ -611,8 +611,8 @@ func TestConcurrentMembership(t *testing.T) {
 }
 
 func TestJump(t *testing.T) {
-	assert.Equal(t, -1, Jump(1, 0))
-	assert.Equal(t, -1, Jump(1, -5))
+	assert.PanicsWithValue(t, "hashring: Jump with buckets < 1", func() { Jump(1, 0) })
+	assert.PanicsWithValue(t, "hashring: Jump with buckets < 1", func() { Jump(1, -5) })
 	assert.Equal(t, 0, Jump(12345, 1))
 	const keys = 200000
 	rng := rand.New(rand.NewPCG(14, 15))

@@ -9,10 +9,12 @@ package hashring
 // keys first, for example with xxhash.Sum64String. Jump takes O(log
 // buckets) steps, about 20–40 ns at 100–1000 buckets.
 //
-// Jump returns -1 when buckets < 1.
+// Jump panics when buckets < 1: there is no bucket to return, and asking
+// for one is a programmer error (as an index out of range is), not a
+// condition to handle at run time.
 func Jump(key uint64, buckets int) int {
 	if buckets < 1 {
-		return -1
+		panic("hashring: Jump with buckets < 1")
 	}
 	b, j := int64(-1), int64(0)
 	for j < int64(buckets) {
