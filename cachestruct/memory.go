@@ -14,9 +14,9 @@ import (
 // documented on each field.
 type MemoryOptions struct {
 	// MaxBytes bounds the memory the items may use; when a write would
-	// exceed it, items are evicted from the cold end of the LRU (see
-	// NewMemory for the policy). Each item is
-	// charged its key and value lengths plus 128 bytes. Zero means 64 MiB.
+	// exceed it, items are evicted from the cold end of the LRU (see NewMemory
+	// for the policy). Each item is charged its key and value lengths plus 128
+	// bytes. Zero means 64 MiB.
 	MaxBytes int64
 	// MaxItemSize is the largest item, measured as memcached 1.6 measures
 	// it: the key and value lengths plus 59 bytes, plus 4 when the flags are
@@ -103,17 +103,17 @@ var _ Store = (*Memory)(nil)
 // Any later operation that finds the item (a read, a write, even one that
 // fails on a CAS mismatch or because the item exists, an incr, an
 // invalidation) marks it used and does not move it, so a hit costs no
-// relinking (and none of the cache misses on its neighbours). Eviction looks at the item at the cold end: if it was used
-// since it last went to the front and is not expired, or if it is the
-// item being written, it goes back to the front, unmarked, and the next
-// one is looked at; otherwise it is evicted. So an item is evicted only if
-// nobody used it since it last went to the front, and among those the one
-// that went to the front longest ago goes first; except that one eviction
-// gives at most 32 used items a second chance, and then evicts the next
-// item at the cold end even if it was used (so that a write never relinks
-// more than 32 items). The bookkeeping of a
-// shard (its hash table and pages of entries) keeps the size of the
-// largest number of items it has held.
+// relinking (and none of the cache misses on its neighbours). Eviction looks
+// at the item at the cold end: if it was used since it last went to the front
+// and is not expired, or if it is the item being written, it goes back to the
+// front, unmarked, and the next one is looked at; otherwise it is evicted. So
+// an item is evicted only if nobody used it since it last went to the front,
+// and among those the one that went to the front longest ago goes first;
+// except that one eviction gives at most 32 used items a second chance, and
+// then evicts the next item at the cold end even if it was used (so that a
+// write never relinks more than 32 items). The bookkeeping of a shard (its
+// hash table and pages of entries) keeps the size of the largest number of
+// items it has held.
 //
 // NewMemory panics if MaxBytes or MaxItemSize is negative.
 func NewMemory(opts MemoryOptions) *Memory {

@@ -9,9 +9,8 @@ import (
 )
 
 // Get implements Store.Get. A hit marks the item used in the LRU (see
-// NewMemory).
-// It reports ErrInvalidKey for a key the store does not accept, or ctx's
-// error if ctx is already done.
+// NewMemory). It reports ErrInvalidKey for a key the store does not accept, or
+// ctx's error if ctx is already done.
 //
 // As on memcached, the Won/Busy state belongs to the item, not to the
 // options: any Get of a stale item that nobody has won yet wins it, and any
