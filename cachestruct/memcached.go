@@ -24,7 +24,9 @@ type MemcachedOptions struct {
 	// base64 encoded, in addition to ordinary text keys (see Store).
 	BinaryKeys bool
 	// ConnsPerServer is the number of pipelined connections per server.
-	// Zero means 2.
+	// Zero means 2. A multi-get of 256 keys or more on one server is
+	// split over several of them: one part of at least 128 keys per
+	// connection, at most 8 parts.
 	ConnsPerServer int
 	// Timeout bounds how long a connection may wait for a reply without
 	// receiving anything before it is closed and its calls fail with

@@ -87,6 +87,12 @@ func (c *Client) Get(ctx context.Context, key string, opt GetOptions) (Item, err
 // (measured on memcached 1.6.18, 2 cores).
 const multiPart = 128
 
+// maxMultiParts is the largest number of parts a multi-get is split into,
+// whatever the number of connections: the parts live in arrays of this
+// size (no allocation per batch), and memcached's default of 4 worker
+// threads gains nothing from more.
+const maxMultiParts = 8
+
 // GetMulti reads many keys in one round trip: one mg request per key, all
 // written at once, answered in order. Misses are absent from the map; a
 // duplicate key is reported once, with the result of its first read (the
@@ -94,7 +100,8 @@ const multiPart = 128
 // sent. When the batch fails part way, the items read so far are returned
 // with the error.
 //
-// A batch of 256 keys or more is split over the client's connections:
+// A batch of 256 keys or more is split over the client's connections,
+// one part of at least 128 keys per connection and at most 8 parts:
 // memcached serves each connection on one thread and processes at most 20
 // pipelined requests per turn (-R), so parts on several connections are
 // answered in parallel while the caller parses the first.
@@ -136,7 +143,7 @@ func (c *Client) GetMultiFunc(ctx context.Context, keys []string, hit func(key s
 // Multi is a multi-get in flight: its requests are sent, its replies are
 // still to be read. StartMulti returns one; Wait reads it.
 type Multi struct {
-	parts [8]sentPart
+	parts [maxMultiParts]sentPart
 	n     int
 	err   error // the first error while sending (or a bad key)
 }
@@ -164,8 +171,8 @@ func (c *Client) StartMulti(ctx context.Context, keys []string) Multi {
 	if len(keys) == 0 {
 		return m
 	}
-	parts := min(len(c.slots), max(1, len(keys)/multiPart))
-	var pbuf [8][]string
+	parts := min(len(c.slots), maxMultiParts, max(1, len(keys)/multiPart))
+	var pbuf [maxMultiParts][]string
 	for _, ks := range split(pbuf[:0], keys, parts) {
 		if len(ks) == 0 {
 			continue // nothing to send: an empty request would be an empty line
@@ -218,16 +225,16 @@ func (m *Multi) Wait(ctx context.Context, hit func(key string, it Item)) error {
 	return firstErr
 }
 
-// split divides keys into n parts (appended to dst) by a hash of each key,
-// so that every occurrence of a key lands in the same part, in order: the
-// first read of a stale item or a lease wins it (W), and that result must
-// be the one reported, not a later Z read on another connection. The parts
-// share one new array.
+// split divides keys into n parts (appended to dst), at most
+// maxMultiParts, by a hash of each key, so that every occurrence of a key
+// lands in the same part, in order: the first read of a stale item or a
+// lease wins it (W), and that result must be the one reported, not a later
+// Z read on another connection. The parts share one new array.
 func split(dst [][]string, keys []string, n int) [][]string {
 	if n <= 1 {
 		return append(dst, keys)
 	}
-	var counts [16]int
+	var counts [maxMultiParts]int
 	n = min(n, len(counts))
 	for _, k := range keys {
 		counts[keyHash(k)%uint32(n)]++
