@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -35,8 +34,21 @@ type MemcachedOptions struct {
 	Timeout time.Duration
 	// DialTimeout bounds each connection attempt. Zero means 1s.
 	DialTimeout time.Duration
-	// MaxItemSize is the servers' item size (memcached -I); larger values
-	// report ErrValueTooLarge without being sent. Zero means 1 MiB.
+	// MaxItemSize is the servers' item size (memcached -I): a value
+	// whose item would be larger (see Store) reports ErrValueTooLarge
+	// without being sent. A value that a server refuses itself costs the
+	// key its old value (memcached deletes it), so set MaxItemSize only
+	// when it is no larger than every server's -I.
+	//
+	// Zero means each server's own, learnt from it: every connection the
+	// store opens first asks its server "stats settings" and checks
+	// values against that server's item_size_max from then on (servers
+	// may differ; a server restarted with another -I is learnt again when
+	// the store reconnects). This costs one round trip per connection
+	// opened, none per request. A server that answers without a usable
+	// item_size_max (an error line, as from a proxy) keeps the size learnt
+	// last, 1 MiB before any; one that does not answer in DialTimeout
+	// counts as a failed connection (ErrUnavailable).
 	MaxItemSize int
 	// EjectAfter is the number of consecutive failures (network errors and
 	// calls whose deadline passed while the server did not answer) after
@@ -173,20 +185,21 @@ func (m *Memcached) Close() error {
 }
 
 // LoadMaxItemSize asks every server for its item size ("stats settings",
-// item_size_max), checks values against the smallest from now on, and
-// returns it. It reports ErrUnavailable when a server cannot be asked.
+// item_size_max) and returns the smallest: the largest item that fits on
+// any server. From then on each server's values are checked against its
+// own item size, even when MaxItemSize was set. It reports ErrUnavailable
+// when a server cannot be asked; the servers asked before it keep their
+// new size.
 func (m *Memcached) LoadMaxItemSize(ctx context.Context) (int, error) {
-	sizes := make([]int, len(m.list))
-	for i, s := range m.list {
+	smallest := 0
+	for _, s := range m.list {
 		n, err := s.client.LoadMaxItemSize(ctx)
 		if err != nil {
 			return 0, mapErr(err)
 		}
-		sizes[i] = n
-	}
-	smallest := slices.Min(sizes)
-	for _, s := range m.list {
-		s.client.SetMaxItemSize(smallest)
+		if smallest == 0 || n < smallest {
+			smallest = n
+		}
 	}
 	return smallest, nil
 }

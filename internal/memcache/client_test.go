@@ -410,9 +410,9 @@ func TestClientValueTooLarge(t *testing.T) {
 // TestClientReadsValuesAboveItsLimit: a value larger than this client's
 // item size, stored by a client configured for a larger server, is read.
 func TestClientReadsValuesAboveItsLimit(t *testing.T) {
-	c, s := newClient(t, Config{}, memcachedtest.MaxItemSize(4<<20), memcachedtest.MemoryMB(32))
+	c, s := newClient(t, Config{MaxItemSize: 1 << 20}, memcachedtest.MaxItemSize(4<<20), memcachedtest.MemoryMB(32))
 	ctx := context.Background()
-	loose := New(s.Addr(), Config{MaxItemSize: 4 << 20})
+	loose := New(s.Addr(), Config{}) // learns 4 MiB
 	defer loose.Close()
 	value := []byte(strings.Repeat("v", 3<<20))
 	_, err := loose.Set(ctx, "big", value, SetOptions{})

@@ -297,13 +297,13 @@ type SetOptions struct {
 
 // Set stores value under key and returns the item's new CAS value. A
 // failed mode condition reports ErrNotStored; with a CAS, ErrCASConflict
-// when the item changed and ErrNotFound when it is missing.
+// when the item changed and ErrNotFound when it is missing. A value too
+// large for the item size (see Config.MaxItemSize) reports
+// ErrValueTooLarge without being sent (when the size is learnt, once the
+// connection is open).
 func (c *Client) Set(ctx context.Context, key string, value []byte, opt SetOptions) (uint64, error) {
 	if err := CheckKey(key, c.cfg.BinaryKeys); err != nil {
 		return 0, err
-	}
-	if itemSize(len(key), len(value), opt.Flags) > c.MaxItemSize() {
-		return 0, ErrValueTooLarge
 	}
 	r := req{op: 's', key: key, value: value, flags: opt.Flags, cas: opt.CAS,
 		mode: byte(opt.Mode), invalidate: opt.Invalidate, ttl: c.ttl(opt.TTL)}
@@ -467,19 +467,4 @@ func (c *Client) Stats(ctx context.Context, group string) (map[string]string, er
 	}
 	defer putCall(cl)
 	return cl.stats, cl.err
-}
-
-// LoadMaxItemSize reads item_size_max from "stats settings", uses it to
-// check values from now on, and returns it.
-func (c *Client) LoadMaxItemSize(ctx context.Context) (int, error) {
-	st, err := c.Stats(ctx, "settings")
-	if err != nil {
-		return 0, err
-	}
-	n, ok := parseUint([]byte(st["item_size_max"]))
-	if !ok || n == 0 || n > 1<<31 {
-		return 0, protoErr("bad item_size_max %q", st["item_size_max"])
-	}
-	c.maxItemSize.Store(int64(n))
-	return int(n), nil
 }
