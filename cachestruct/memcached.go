@@ -96,6 +96,15 @@ type MemcachedOptions struct {
 // out by the server (the request may have been sent): like any network
 // write, treat it as "maybe applied".
 //
+// # Item size
+//
+// Unless MaxItemSize is set, each connection asks its server for its item
+// size (memcached -I) when it opens, so every value is checked before it
+// is sent against the size of the server that would store it (the
+// successor's own during a failover): memcached deletes the old value of
+// a key whose new value it refuses, so a value that only the server would
+// refuse would cost the key its data.
+//
 // # Multi-gets and the server's -R setting
 //
 // The meta protocol has no multi-key get: GetMulti sends one mg request
