@@ -141,9 +141,7 @@ func TestClientLearnsItemSizeOnReconnect(t *testing.T) {
 
 // TestClientItemSizeUnanswered: a server that answers stats settings
 // without an item size (an error line, or stats without item_size_max)
-// leaves the size as it was and the connection in step; one that does not
-// answer fails the connection like a failed dial, within DialTimeout or
-// the caller's ctx.
+// leaves the size as it was and the connection in step.
 func TestClientItemSizeUnanswered(t *testing.T) {
 	s := memcachedtest.Start(t, memcachedtest.MaxItemSize(512<<10))
 	a := s.Addr()
@@ -163,30 +161,33 @@ func TestClientItemSizeUnanswered(t *testing.T) {
 			assert.Equal(t, int32(1), stats.Load())
 		})
 	}
+}
 
-	t.Run("paused", func(t *testing.T) {
-		c := New(a, Config{DialTimeout: 100 * time.Millisecond})
-		defer c.Close()
-		s.Pause()
-		defer s.Resume()
-		err := c.Noop(context.Background())
-		var ne *NetError
-		require.ErrorAs(t, err, &ne)
-		assert.Equal(t, "dial", ne.Op)
-		assert.True(t, ne.Timeout())
-		require.ErrorIs(t, err, ErrUnavailable)
+// TestClientItemSizeNotAnswered: a server that does not answer stats
+// settings fails the connection like a failed dial, within DialTimeout or
+// the caller's ctx.
+func TestClientItemSizeNotAnswered(t *testing.T) {
+	s := memcachedtest.Start(t, memcachedtest.MaxItemSize(512<<10))
+	c := New(s.Addr(), Config{DialTimeout: 100 * time.Millisecond})
+	defer c.Close()
+	s.Pause()
+	err := c.Noop(context.Background())
+	var ne *NetError
+	require.ErrorAs(t, err, &ne)
+	assert.Equal(t, "dial", ne.Op)
+	assert.True(t, ne.Timeout())
+	require.ErrorIs(t, err, ErrUnavailable)
 
-		patient := New(a, Config{DialTimeout: time.Hour})
-		defer patient.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		defer cancel()
-		err = patient.Noop(ctx)
-		require.ErrorIs(t, err, context.DeadlineExceeded, "the caller's ctx bounds the question")
+	patient := New(s.Addr(), Config{DialTimeout: time.Hour})
+	defer patient.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err = patient.Noop(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the caller's ctx bounds the question")
 
-		s.Resume()
-		require.NoError(t, c.Noop(context.Background()))
-		assert.Equal(t, 512<<10, c.MaxItemSize())
-	})
+	s.Resume()
+	require.NoError(t, c.Noop(context.Background()))
+	assert.Equal(t, 512<<10, c.MaxItemSize())
 }
 
 // TestClientItemSizeConfigured: a configured MaxItemSize is used as it
