@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -24,7 +23,9 @@ type MemcachedOptions struct {
 	// base64 encoded, in addition to ordinary text keys (see Store).
 	BinaryKeys bool
 	// ConnsPerServer is the number of pipelined connections per server.
-	// Zero means 2.
+	// Zero means 2. A multi-get of 256 keys or more on one server is
+	// split over several of them: one part of at least 128 keys per
+	// connection, at most 8 parts.
 	ConnsPerServer int
 	// Timeout bounds how long a connection may wait for a reply without
 	// receiving anything before it is closed and its calls fail with
@@ -33,8 +34,21 @@ type MemcachedOptions struct {
 	Timeout time.Duration
 	// DialTimeout bounds each connection attempt. Zero means 1s.
 	DialTimeout time.Duration
-	// MaxItemSize is the servers' item size (memcached -I); larger values
-	// report ErrValueTooLarge without being sent. Zero means 1 MiB.
+	// MaxItemSize is the servers' item size (memcached -I): a value
+	// whose item would be larger (see Store) reports ErrValueTooLarge
+	// without being sent. A value that a server refuses itself costs the
+	// key its old value (memcached deletes it), so set MaxItemSize only
+	// when it is no larger than every server's -I.
+	//
+	// Zero means each server's own, learnt from it: every connection the
+	// store opens first asks its server "stats settings" and checks
+	// values against that server's item_size_max from then on (servers
+	// may differ; a server restarted with another -I is learnt again when
+	// the store reconnects). This costs one round trip per connection
+	// opened, none per request. A server that answers without a usable
+	// item_size_max (an error line, as from a proxy) keeps the size learnt
+	// last, 1 MiB before any; one that does not answer in DialTimeout
+	// counts as a failed connection (ErrUnavailable).
 	MaxItemSize int
 	// EjectAfter is the number of consecutive failures (network errors and
 	// calls whose deadline passed while the server did not answer) after
@@ -81,6 +95,15 @@ type MemcachedOptions struct {
 // A call that returns with its ctx's error may still have been carried
 // out by the server (the request may have been sent): like any network
 // write, treat it as "maybe applied".
+//
+// # Item size
+//
+// Unless MaxItemSize is set, each connection asks its server for its item
+// size (memcached -I) when it opens, so every value is checked before it
+// is sent against the size of the server that would store it (the
+// successor's own during a failover): memcached deletes the old value of
+// a key whose new value it refuses, so a value that only the server would
+// refuse would cost the key its data.
 //
 // # Multi-gets and the server's -R setting
 //
@@ -171,20 +194,21 @@ func (m *Memcached) Close() error {
 }
 
 // LoadMaxItemSize asks every server for its item size ("stats settings",
-// item_size_max), checks values against the smallest from now on, and
-// returns it. It reports ErrUnavailable when a server cannot be asked.
+// item_size_max) and returns the smallest: the largest item that fits on
+// any server. From then on each server's values are checked against its
+// own item size, even when MaxItemSize was set. It reports ErrUnavailable
+// when a server cannot be asked; the servers asked before it keep their
+// new size.
 func (m *Memcached) LoadMaxItemSize(ctx context.Context) (int, error) {
-	sizes := make([]int, len(m.list))
-	for i, s := range m.list {
+	smallest := 0
+	for _, s := range m.list {
 		n, err := s.client.LoadMaxItemSize(ctx)
 		if err != nil {
 			return 0, mapErr(err)
 		}
-		sizes[i] = n
-	}
-	smallest := slices.Min(sizes)
-	for _, s := range m.list {
-		s.client.SetMaxItemSize(smallest)
+		if smallest == 0 || n < smallest {
+			smallest = n
+		}
 	}
 	return smallest, nil
 }

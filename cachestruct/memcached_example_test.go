@@ -23,9 +23,13 @@ func (r ring) AppendN(dst []string, key string, n int) ([]string, error) {
 }
 
 // NewMemcached connects lazily, so building a store needs no server; keys
-// and values are checked before anything is sent.
+// and values are checked before anything is sent. With MaxItemSize left
+// at zero, each server's item size is learnt when the store connects to
+// it; set, it is checked without a server.
 func ExampleNewMemcached() {
-	store, err := cachestruct.NewMemcached([]string{"127.0.0.1:11211"}, cachestruct.MemcachedOptions{})
+	store, err := cachestruct.NewMemcached([]string{"127.0.0.1:11211"}, cachestruct.MemcachedOptions{
+		MaxItemSize: 1 << 20,
+	})
 	if err != nil {
 		panic(err)
 	}

@@ -237,6 +237,26 @@ func TestClientGetMultiDuplicateWins(t *testing.T) {
 	}
 }
 
+// TestSplitParts: whatever the number of parts asked for, split returns at
+// most maxMultiParts parts (the size of Multi's arrays) holding every key
+// once.
+func TestSplitParts(t *testing.T) {
+	keys := make([]string, 2000)
+	for i := range keys {
+		keys[i] = fmt.Sprint("k", i)
+	}
+	for n := 0; n <= 70; n++ {
+		parts := split(nil, keys, n)
+		assert.LessOrEqual(t, len(parts), maxMultiParts, "n=%d", n)
+		assert.Equal(t, max(1, min(n, maxMultiParts)), len(parts), "n=%d", n)
+		total := 0
+		for _, p := range parts {
+			total += len(p)
+		}
+		assert.Equal(t, len(keys), total, "n=%d", n)
+	}
+}
+
 // TestClientGetMultiFunc: every hit is passed once per occurrence of its
 // key, the first read first, in request order on one connection; misses are
 // not passed; a nil function is a programmer error.
@@ -390,9 +410,9 @@ func TestClientValueTooLarge(t *testing.T) {
 // TestClientReadsValuesAboveItsLimit: a value larger than this client's
 // item size, stored by a client configured for a larger server, is read.
 func TestClientReadsValuesAboveItsLimit(t *testing.T) {
-	c, s := newClient(t, Config{}, memcachedtest.MaxItemSize(4<<20), memcachedtest.MemoryMB(32))
+	c, s := newClient(t, Config{MaxItemSize: 1 << 20}, memcachedtest.MaxItemSize(4<<20), memcachedtest.MemoryMB(32))
 	ctx := context.Background()
-	loose := New(s.Addr(), Config{MaxItemSize: 4 << 20})
+	loose := New(s.Addr(), Config{}) // learns 4 MiB
 	defer loose.Close()
 	value := []byte(strings.Repeat("v", 3<<20))
 	_, err := loose.Set(ctx, "big", value, SetOptions{})

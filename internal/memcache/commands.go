@@ -87,6 +87,12 @@ func (c *Client) Get(ctx context.Context, key string, opt GetOptions) (Item, err
 // (measured on memcached 1.6.18, 2 cores).
 const multiPart = 128
 
+// maxMultiParts is the largest number of parts a multi-get is split into,
+// whatever the number of connections: the parts live in arrays of this
+// size (no allocation per batch), and memcached's default of 4 worker
+// threads gains nothing from more.
+const maxMultiParts = 8
+
 // GetMulti reads many keys in one round trip: one mg request per key, all
 // written at once, answered in order. Misses are absent from the map; a
 // duplicate key is reported once, with the result of its first read (the
@@ -94,7 +100,8 @@ const multiPart = 128
 // sent. When the batch fails part way, the items read so far are returned
 // with the error.
 //
-// A batch of 256 keys or more is split over the client's connections:
+// A batch of 256 keys or more is split over the client's connections,
+// one part of at least 128 keys per connection and at most 8 parts:
 // memcached serves each connection on one thread and processes at most 20
 // pipelined requests per turn (-R), so parts on several connections are
 // answered in parallel while the caller parses the first.
@@ -136,7 +143,7 @@ func (c *Client) GetMultiFunc(ctx context.Context, keys []string, hit func(key s
 // Multi is a multi-get in flight: its requests are sent, its replies are
 // still to be read. StartMulti returns one; Wait reads it.
 type Multi struct {
-	parts [8]sentPart
+	parts [maxMultiParts]sentPart
 	n     int
 	err   error // the first error while sending (or a bad key)
 }
@@ -164,8 +171,8 @@ func (c *Client) StartMulti(ctx context.Context, keys []string) Multi {
 	if len(keys) == 0 {
 		return m
 	}
-	parts := min(len(c.slots), max(1, len(keys)/multiPart))
-	var pbuf [8][]string
+	parts := min(len(c.slots), maxMultiParts, max(1, len(keys)/multiPart))
+	var pbuf [maxMultiParts][]string
 	for _, ks := range split(pbuf[:0], keys, parts) {
 		if len(ks) == 0 {
 			continue // nothing to send: an empty request would be an empty line
@@ -218,16 +225,16 @@ func (m *Multi) Wait(ctx context.Context, hit func(key string, it Item)) error {
 	return firstErr
 }
 
-// split divides keys into n parts (appended to dst) by a hash of each key,
-// so that every occurrence of a key lands in the same part, in order: the
-// first read of a stale item or a lease wins it (W), and that result must
-// be the one reported, not a later Z read on another connection. The parts
-// share one new array.
+// split divides keys into n parts (appended to dst), at most
+// maxMultiParts, by a hash of each key, so that every occurrence of a key
+// lands in the same part, in order: the first read of a stale item or a
+// lease wins it (W), and that result must be the one reported, not a later
+// Z read on another connection. The parts share one new array.
 func split(dst [][]string, keys []string, n int) [][]string {
 	if n <= 1 {
 		return append(dst, keys)
 	}
-	var counts [16]int
+	var counts [maxMultiParts]int
 	n = min(n, len(counts))
 	for _, k := range keys {
 		counts[keyHash(k)%uint32(n)]++
@@ -290,13 +297,13 @@ type SetOptions struct {
 
 // Set stores value under key and returns the item's new CAS value. A
 // failed mode condition reports ErrNotStored; with a CAS, ErrCASConflict
-// when the item changed and ErrNotFound when it is missing.
+// when the item changed and ErrNotFound when it is missing. A value too
+// large for the item size (see Config.MaxItemSize) reports
+// ErrValueTooLarge without being sent (when the size is learnt, once the
+// connection is open).
 func (c *Client) Set(ctx context.Context, key string, value []byte, opt SetOptions) (uint64, error) {
 	if err := CheckKey(key, c.cfg.BinaryKeys); err != nil {
 		return 0, err
-	}
-	if itemSize(len(key), len(value), opt.Flags) > c.MaxItemSize() {
-		return 0, ErrValueTooLarge
 	}
 	r := req{op: 's', key: key, value: value, flags: opt.Flags, cas: opt.CAS,
 		mode: byte(opt.Mode), invalidate: opt.Invalidate, ttl: c.ttl(opt.TTL)}
@@ -460,19 +467,4 @@ func (c *Client) Stats(ctx context.Context, group string) (map[string]string, er
 	}
 	defer putCall(cl)
 	return cl.stats, cl.err
-}
-
-// LoadMaxItemSize reads item_size_max from "stats settings", uses it to
-// check values from now on, and returns it.
-func (c *Client) LoadMaxItemSize(ctx context.Context) (int, error) {
-	st, err := c.Stats(ctx, "settings")
-	if err != nil {
-		return 0, err
-	}
-	n, ok := parseUint([]byte(st["item_size_max"]))
-	if !ok || n == 0 || n > 1<<31 {
-		return 0, protoErr("bad item_size_max %q", st["item_size_max"])
-	}
-	c.maxItemSize.Store(int64(n))
-	return int(n), nil
 }

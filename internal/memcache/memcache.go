@@ -24,23 +24,6 @@ const (
 	DefaultMaxItemSize = 1 << 20
 )
 
-// ItemOverhead is the number of bytes memcached 1.6 needs in an item
-// besides the key and the value (48-byte header, 8-byte CAS, the key's NUL,
-// the value's \r\n), plus 4 when the client flags are not zero: a value
-// fits when len(key) + len(value) + ItemOverhead (+4) <= the server's item
-// size. This is exact for short keys (checked on 1.6.18 with -I 1m) and
-// errs on the safe side for long ones.
-const ItemOverhead = 59
-
-// itemSize is the size memcached gives an item.
-func itemSize(keyLen, valueLen int, flags uint32) int {
-	n := keyLen + valueLen + ItemOverhead
-	if flags != 0 {
-		n += 4
-	}
-	return n
-}
-
 // Config configures a Client. The zero value is usable: every zero field
 // means the documented default.
 type Config struct {
@@ -57,9 +40,22 @@ type Config struct {
 	// DialTimeout bounds each dial (default DefaultDialTimeout), in
 	// addition to the caller's ctx.
 	DialTimeout time.Duration
-	// MaxItemSize is the server's item size (memcached -I, default 1 MiB).
-	// Larger values are rejected with ErrValueTooLarge before sending.
-	// LoadMaxItemSize reads it from the server.
+	// MaxItemSize is the server's item size (memcached -I): a Set whose
+	// item would be larger (see ItemOverhead) reports ErrValueTooLarge
+	// without being sent. A value the server refuses itself costs the
+	// key its old value: memcached deletes it.
+	//
+	// Zero means the server's own: each new connection, before its first
+	// request, asks "stats settings" and values are checked against its
+	// item_size_max from then on, so a server restarted with another -I
+	// is learnt again when the client reconnects. This costs one round
+	// trip per connection opened, none per request. Until a connection
+	// has answered, and when a server answers without a usable
+	// item_size_max (an error line, as from a proxy that does not know the
+	// command), the size is the one learnt last, DefaultMaxItemSize (1 MiB)
+	// before any; a connection that fails to answer (network error,
+	// DialTimeout, a malformed reply) fails like a failed dial.
+	// LoadMaxItemSize reads the size at any time.
 	MaxItemSize int
 	// BinaryKeys allows keys with any bytes: keys that are not valid text
 	// keys are sent base64 encoded (see CheckKey).
@@ -82,6 +78,7 @@ type Client struct {
 	next        atomic.Uint32
 	closed      atomic.Bool
 	maxItemSize atomic.Int64
+	learn       bool // MaxItemSize is learnt from the server
 	now         func() time.Time
 }
 
@@ -105,14 +102,15 @@ func New(addr string, cfg Config) *Client {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = DefaultDialTimeout
 	}
-	if cfg.MaxItemSize <= 0 {
+	learn := cfg.MaxItemSize <= 0
+	if learn {
 		cfg.MaxItemSize = DefaultMaxItemSize
 	}
 	if cfg.Dial == nil {
 		d := &net.Dialer{}
 		cfg.Dial = d.DialContext
 	}
-	c := &Client{addr: addr, cfg: cfg, slots: make([]slot, cfg.Conns), now: time.Now}
+	c := &Client{addr: addr, cfg: cfg, slots: make([]slot, cfg.Conns), learn: learn, now: time.Now}
 	c.maxItemSize.Store(int64(cfg.MaxItemSize))
 	return c
 }
@@ -120,15 +118,9 @@ func New(addr string, cfg Config) *Client {
 // Addr returns the server's address.
 func (c *Client) Addr() string { return c.addr }
 
-// MaxItemSize returns the item size values are checked against.
+// MaxItemSize returns the item size values are checked against: the
+// configured one, or the one learnt last from the server.
 func (c *Client) MaxItemSize() int { return int(c.maxItemSize.Load()) }
-
-// SetMaxItemSize sets the item size values are checked against (n > 0).
-func (c *Client) SetMaxItemSize(n int) {
-	if n > 0 {
-		c.maxItemSize.Store(int64(n))
-	}
-}
 
 // Close closes every connection; pending calls fail with ErrClosed and
 // later calls report ErrClosed.
@@ -199,7 +191,8 @@ func (c *Client) conn(ctx context.Context) (*conn, error) {
 	}
 }
 
-// dial opens a connection within ctx and DialTimeout.
+// dial opens a connection within ctx and DialTimeout and, when the item
+// size is learnt from the server, asks it on the new connection.
 func (c *Client) dial(ctx context.Context) (*conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
@@ -213,7 +206,17 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	return newConn(nc, c.addr, c.cfg.Timeout, &c.maxItemSize), nil
+	cn := newConn(nc, c.addr, c.cfg.Timeout, &c.maxItemSize)
+	if c.learn {
+		if err := c.learnItemSize(dctx, cn); err != nil {
+			cn.close(err)
+			if ctx.Err() != nil {
+				return nil, ctxErr(ctx)
+			}
+			return nil, err
+		}
+	}
+	return cn, nil
 }
 
 // do sends r and waits for its reply. On success the caller owns the
@@ -266,9 +269,18 @@ func (c *Client) start(ctx context.Context, r *req, kind callKind) (*conn, *call
 	if err := ctx.Err(); err != nil {
 		return nil, nil, ctxErr(ctx)
 	}
+	// A value is checked against a configured item size before
+	// connecting, against a learnt one once the connection is open (a new
+	// connection learns it before its first request).
+	if r.op == 's' && !c.learn && c.tooLarge(r) {
+		return nil, nil, ErrValueTooLarge
+	}
 	cn, err := c.conn(ctx)
 	if err != nil {
 		return nil, nil, err
+	}
+	if r.op == 's' && c.learn && c.tooLarge(r) {
+		return nil, nil, ErrValueTooLarge
 	}
 	cl := getCall(kind)
 	cl.data = r.op == 's'
