@@ -349,9 +349,25 @@ func (c *Cache[T]) computeAndStore(ctx context.Context, key string, ttl time.Dur
 // Get returns the fresh value under key, without computing anything:
 // found is false when the value is missing, expired, stale or a
 // placeholder. Errors are the store's, the codec's and ErrCorrupt.
+//
+// Get never keeps the right to recompute a stale value. On memcached any
+// read of an invalidated item that nobody has won yet wins it (mg answers
+// W whatever its flags), and the memory store does the same; so when Get
+// wins, it hands the right back at once with a delete that marks the item
+// stale again if its CAS is unchanged (md with I and C, which clears the
+// token and keeps the TTL). The next GetOrCompute then wins it, as
+// Invalidate says. A GetOrCompute that reads the item between these two
+// round trips finds the right taken and returns the stale value (or waits,
+// with WaitFresh, until the right is handed back).
 func (c *Cache[T]) Get(ctx context.Context, key string) (v T, found bool, err error) {
 	it, ok, err := c.store.Get(ctx, key, GetOptions{})
-	if err != nil || !ok || len(it.Value) == 0 || it.Stale {
+	if err == nil && ok && it.Won {
+		err = c.store.Delete(ctx, key, DeleteOptions{Invalidate: true, CAS: it.CAS})
+		if errors.Is(err, ErrCASConflict) || errors.Is(err, ErrNotFound) {
+			err = nil // rewritten, invalidated again or gone: nothing to hand back
+		}
+	}
+	if err != nil || !ok || len(it.Value) == 0 || it.Stale || it.Won {
 		if err == nil {
 			observe(c.cfg.Observer, key, LetterMiss)
 		}
@@ -394,8 +410,8 @@ func (c *Cache[T]) Set(ctx context.Context, key string, v T, ttl time.Duration) 
 
 // Invalidate marks the value under key stale: the next GetOrCompute wins
 // the right to recompute it while the other callers keep getting the stale
-// value (or wait, with WaitFresh) for at most max(Grace, Lease). A missing
-// key is not an error.
+// value (or wait, with WaitFresh) for at most max(Grace, Lease). Get does
+// not take that right (see Get). A missing key is not an error.
 func (c *Cache[T]) Invalidate(ctx context.Context, key string) error {
 	err := c.store.Delete(ctx, key, DeleteOptions{Invalidate: true, TTL: max(c.cfg.Grace, c.cfg.Lease)})
 	if errors.Is(err, ErrNotFound) {

@@ -1,0 +1,217 @@
+package cachestruct
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The tests of this file prove who holds the right to recompute a Cache
+// entry (memcached's W token), on the memory store and on real memcached:
+// a plain Get never keeps it, a value's own expiry (not the store's TTL,
+// rounded up to whole seconds) decides when it is recomputed, and an early
+// recompute (XFetch) takes it like any other.
+
+// rightBackend runs body against n clients of one backend: the memory
+// store inside a synctest bubble (waits cost no real time), or one real
+// memcached server with n separate clients, as n processes would have.
+type rightBackend struct {
+	name string
+	run  func(t *testing.T, n int, body func(t *testing.T, stores []Store))
+}
+
+var rightBackends = []rightBackend{
+	{name: "memory", run: func(t *testing.T, n int, body func(t *testing.T, stores []Store)) {
+		synctest.Test(t, func(t *testing.T) {
+			m := NewMemory(MemoryOptions{})
+			stores := make([]Store, n)
+			for i := range stores {
+				stores[i] = m
+			}
+			body(t, stores)
+		})
+	}},
+	{name: "memcached", run: func(t *testing.T, n int, body func(t *testing.T, stores []Store)) {
+		_, stores := stMemcachedClients(t, 1, n, MemcachedOptions{})
+		body(t, stores)
+	}},
+}
+
+// TestCacheGetKeepsRecomputeRight: after Set, Invalidate and a plain Get,
+// the next GetOrCompute still wins the right to recompute: it computes at
+// once instead of returning the stale value (or, with WaitFresh, waiting
+// for a lease nobody holds).
+func TestCacheGetKeepsRecomputeRight(t *testing.T) {
+	for _, b := range rightBackends {
+		for _, waitFresh := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/WaitFresh=%v", b.name, waitFresh), func(t *testing.T) {
+				b.run(t, 2, func(t *testing.T, stores []Store) {
+					cfg := CacheConfig{Lease: 30 * time.Second, WaitFresh: waitFresh}
+					reader := NewCache(stores[0], StringCodec{}, cfg)
+					c := NewCache(stores[1], StringCodec{}, cfg)
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					key := fmt.Sprintf("right-get-%v-%d", waitFresh, time.Now().UnixNano())
+					require.NoError(t, c.Set(ctx, key, "old", time.Hour))
+					require.NoError(t, c.Invalidate(ctx, key))
+					for range 2 {
+						_, found, err := reader.Get(ctx, key)
+						require.NoError(t, err)
+						assert.False(t, found, "Get does not report a stale value")
+					}
+					computes := 0
+					v, err := c.GetOrCompute(ctx, key, time.Hour, func(context.Context) (string, error) {
+						computes++
+						return "new", nil
+					})
+					require.NoError(t, err)
+					assert.Equal(t, "new", v)
+					assert.Equal(t, 1, computes, "the first GetOrCompute after Invalidate recomputes")
+					got, found, err := reader.Get(ctx, key)
+					require.NoError(t, err)
+					assert.True(t, found)
+					assert.Equal(t, "new", got)
+				})
+			})
+		}
+	}
+}
+
+// TestCacheGetWhileRecomputing: a Get of an invalidated entry that another
+// caller is recomputing does not disturb it: the recompute's write lands,
+// and nobody else computes.
+func TestCacheGetWhileRecomputing(t *testing.T) {
+	for _, b := range rightBackends {
+		t.Run(b.name, func(t *testing.T) {
+			b.run(t, 2, func(t *testing.T, stores []Store) {
+				ctx := context.Background()
+				a := NewCache(stores[0], StringCodec{}, CacheConfig{})
+				reader := NewCache(stores[1], StringCodec{}, CacheConfig{})
+				key := fmt.Sprintf("right-busy-%d", time.Now().UnixNano())
+				require.NoError(t, a.Set(ctx, key, "old", time.Hour))
+				require.NoError(t, a.Invalidate(ctx, key))
+				inCompute, release := make(chan struct{}), make(chan struct{})
+				done := make(chan string)
+				go func() {
+					v, err := a.GetOrCompute(ctx, key, time.Hour, func(context.Context) (string, error) {
+						close(inCompute)
+						<-release
+						return "new", nil
+					})
+					assert.NoError(t, err)
+					done <- v
+				}()
+				<-inCompute
+				_, found, err := reader.Get(ctx, key)
+				require.NoError(t, err)
+				assert.False(t, found)
+				v, err := reader.GetOrCompute(ctx, key, time.Hour, func(context.Context) (string, error) {
+					t.Error("a holds the right to recompute")
+					return "", nil
+				})
+				require.NoError(t, err)
+				assert.Equal(t, "old", v, "the stale value while a recomputes")
+				close(release)
+				assert.Equal(t, "new", <-done)
+				got, found, err := reader.Get(ctx, key)
+				require.NoError(t, err)
+				assert.True(t, found)
+				assert.Equal(t, "new", got, "a's write was accepted")
+			})
+		})
+	}
+}
+
+// TestMemoryMatchesMemcachedRecomputeRight runs the operations that move
+// the right to recompute (memcached's W/X/Z) on the memory store and on
+// real memcached 1.6.18 and requires the same answers, and the ones
+// memcached gives: any read of a stale item that nobody has won wins it,
+// whatever its options; a read with a Recache threshold above the item's
+// TTL wins a fresh one; later reads are Busy; an invalidation (plain or
+// guarded by the current CAS) or a write guarded by the current CAS hands
+// the right back; an invalidation with an old CAS does not.
+func TestMemoryMatchesMemcachedRecomputeRight(t *testing.T) {
+	sides := newDiffSides(t)
+	ctx := context.Background()
+	type op struct {
+		name string
+		do   func(s *diffSide, key string) string
+		want string // the memory store's (and memcached's) answer
+	}
+	get := func(opt GetOptions) func(s *diffSide, key string) string {
+		return func(s *diffSide, key string) string {
+			it, found, err := s.store.Get(ctx, key, opt)
+			if err != nil || !found {
+				return fmt.Sprintf("found=%v %s", found, diffErr(err))
+			}
+			s.cas[key] = it.CAS
+			return diffItem(it, diffLoose{})
+		}
+	}
+	del := func(opt DeleteOptions, casOff uint64) func(s *diffSide, key string) string {
+		return func(s *diffSide, key string) string {
+			if casOff != 0 {
+				opt.CAS = s.cas[key] + casOff - 1
+			}
+			return diffErr(s.store.Delete(ctx, key, opt))
+		}
+	}
+	set := func(withCAS bool) func(s *diffSide, key string) string {
+		return func(s *diffSide, key string) string {
+			opt := SetOptions{TTL: 100 * time.Second}
+			if withCAS {
+				opt.CAS = s.cas[key]
+			}
+			cas, err := s.store.Set(ctx, key, []byte("v"), opt)
+			if err == nil {
+				s.cas[key] = cas
+			}
+			return diffErr(err)
+		}
+	}
+	const (
+		clean = `{"v" f0 ttl1m40s wonfalse stalefalse busyfalse}`
+		won   = `{"v" f0 ttl1m40s wontrue stalefalse busyfalse}`
+		busy  = `{"v" f0 ttl1m40s wonfalse stalefalse busytrue}`
+		sWon  = `{"v" f0 ttl1m40s wontrue staletrue busyfalse}`
+		sBusy = `{"v" f0 ttl1m40s wonfalse staletrue busytrue}`
+	)
+	ops := []op{
+		{"set", set(false), "ok"},
+		{"get", get(GetOptions{}), clean},
+		{"invalidate", del(DeleteOptions{Invalidate: true}, 0), "ok"},
+		{"plain get of a stale item wins", get(GetOptions{}), sWon},
+		{"then busy", get(GetOptions{}), sBusy},
+		{"invalidate with the current CAS", del(DeleteOptions{Invalidate: true}, 1), "ok"},
+		{"wins again", get(GetOptions{Recache: 50 * time.Second}), sWon},
+		{"invalidate with an old CAS", del(DeleteOptions{Invalidate: true}, 1+1<<40), "cachestruct: cas conflict"},
+		{"still busy", get(GetOptions{Lease: 30 * time.Second}), sBusy},
+		{"write with the current CAS", set(true), "ok"},
+		{"a new item", get(GetOptions{Recache: 50 * time.Second}), clean},
+		{"recache above the TTL wins", get(GetOptions{Recache: 5000 * time.Second}), won},
+		{"then busy for recache", get(GetOptions{Recache: 5000 * time.Second}), busy},
+		{"and for a plain get", get(GetOptions{}), busy},
+		{"invalidate a won item", del(DeleteOptions{Invalidate: true}, 0), "ok"},
+		{"wins", get(GetOptions{}), sWon},
+		{"write with the current CAS", set(true), "ok"},
+		{"clean", get(GetOptions{}), clean},
+	}
+	keys := [2]string{}
+	for i := range sides {
+		clear(sides[i].cas)
+		keys[i] = fmt.Sprintf("right-diff-%d-%d", i, time.Now().UnixNano())
+	}
+	for _, o := range ops {
+		var got [2]string
+		for i, s := range sides {
+			got[i] = o.do(s, keys[i])
+		}
+		require.Equal(t, got[1], got[0], "%s: memory and memcached differ", o.name)
+		require.Equal(t, o.want, got[0], o.name)
+	}
+}
