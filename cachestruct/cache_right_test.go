@@ -3,6 +3,8 @@ package cachestruct
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -122,6 +124,115 @@ func TestCacheGetWhileRecomputing(t *testing.T) {
 				require.NoError(t, err)
 				assert.True(t, found)
 				assert.Equal(t, "new", got, "a's write was accepted")
+			})
+		})
+	}
+}
+
+// TestCacheExpiryIsTheValues: with Grace 0 a value whose TTL is not a
+// whole number of seconds is not served past it, although the store keeps
+// it until the end of the second: GetOrCompute recomputes it, exactly once
+// among concurrent callers, and nobody gets the old value.
+func TestCacheExpiryIsTheValues(t *testing.T) {
+	for _, b := range rightBackends {
+		for _, waitFresh := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/WaitFresh=%v", b.name, waitFresh), func(t *testing.T) {
+				b.run(t, 3, func(t *testing.T, stores []Store) {
+					ctx := context.Background()
+					const ttl = 1500 * time.Millisecond
+					// The writer's clock is the real one (memcached's items
+					// age in real time); the readers' is 1.7 s ahead: the
+					// value has expired, the item (2 s) has not.
+					later := func() time.Time { return time.Now().Add(1700 * time.Millisecond) }
+					w := NewCache(stores[0], StringCodec{}, CacheConfig{})
+					key := fmt.Sprintf("right-exp-%v-%d", waitFresh, time.Now().UnixNano())
+					v, err := w.GetOrCompute(ctx, key, ttl, func(context.Context) (string, error) { return "old", nil })
+					require.NoError(t, err)
+					require.Equal(t, "old", v)
+					it, found, err := stores[1].Get(ctx, key, GetOptions{})
+					require.NoError(t, err)
+					require.True(t, found, "the store still has the item")
+					require.False(t, it.Stale || it.Won || it.Busy)
+
+					readers := []*Cache[string]{
+						NewCache(stores[1], StringCodec{}, CacheConfig{Now: later, WaitFresh: waitFresh, Poll: time.Millisecond}),
+						NewCache(stores[2], StringCodec{}, CacheConfig{Now: later, WaitFresh: waitFresh, Poll: time.Millisecond}),
+					}
+					_, found, err = readers[0].Get(ctx, key)
+					require.NoError(t, err)
+					assert.False(t, found, "Get: expired")
+					var computes atomic.Int64
+					var wg sync.WaitGroup
+					for i := range 20 {
+						wg.Go(func() {
+							v, err := readers[i%2].GetOrCompute(ctx, key, ttl, func(context.Context) (string, error) {
+								computes.Add(1)
+								time.Sleep(50 * time.Millisecond)
+								return "new", nil
+							})
+							assert.NoError(t, err)
+							assert.Equal(t, "new", v, "an expired value is not served with Grace 0")
+						})
+					}
+					wg.Wait()
+					assert.EqualValues(t, 1, computes.Load(), "one recompute")
+				})
+			})
+		}
+	}
+}
+
+// TestCacheExpiryWithinGrace: past its own expiry but within Grace, a value
+// is recomputed by one caller as soon as it expires, even when the store's
+// whole-second TTL has not reached the grace period yet, and the others
+// get the old value meanwhile.
+func TestCacheExpiryWithinGrace(t *testing.T) {
+	for _, b := range rightBackends {
+		t.Run(b.name, func(t *testing.T) {
+			b.run(t, 2, func(t *testing.T, stores []Store) {
+				ctx := context.Background()
+				const ttl, grace = 1500 * time.Millisecond, 1200 * time.Millisecond
+				later := func() time.Time { return time.Now().Add(1700 * time.Millisecond) }
+				w := NewCache(stores[0], StringCodec{}, CacheConfig{Grace: grace})
+				r := NewCache(stores[1], StringCodec{}, CacheConfig{Grace: grace, Now: later})
+				key := fmt.Sprintf("right-grace-%d", time.Now().UnixNano())
+				_, err := w.GetOrCompute(ctx, key, ttl, func(context.Context) (string, error) { return "old", nil })
+				require.NoError(t, err)
+				inCompute, release := make(chan struct{}), make(chan struct{})
+				done := make(chan string)
+				go func() {
+					v, err := r.GetOrCompute(ctx, key, ttl, func(context.Context) (string, error) {
+						close(inCompute)
+						<-release
+						return "new", nil
+					})
+					assert.NoError(t, err)
+					done <- v
+				}()
+				select {
+				case <-inCompute:
+				case v := <-done:
+					t.Fatalf("the first reader past the value's expiry got %q without recomputing", v)
+				}
+				v, err := r.GetOrCompute(ctx, key, ttl, func(context.Context) (string, error) {
+					t.Error("the first reader recomputes")
+					return "", nil
+				})
+				require.NoError(t, err)
+				assert.Equal(t, "old", v, "stale within grace")
+				close(release)
+				assert.Equal(t, "new", <-done)
+
+				// Past the grace too: not served, recomputed.
+				beyond := NewCache(stores[1], StringCodec{}, CacheConfig{Grace: grace, Now: func() time.Time {
+					return time.Now().Add(3 * time.Second)
+				}})
+				key2 := key + "-2"
+				_, err = w.GetOrCompute(ctx, key2, ttl, func(context.Context) (string, error) { return "old", nil })
+				require.NoError(t, err)
+				v, err = beyond.GetOrCompute(ctx, key2, ttl, func(context.Context) (string, error) { return "new", nil })
+				require.NoError(t, err)
+				assert.Equal(t, "new", v)
 			})
 		})
 	}
