@@ -37,10 +37,15 @@ type CacheConfig struct {
 	// jittered within ±50%. Defaults 5ms and 100ms.
 	Poll, MaxPoll time.Duration
 	// Beta, when positive, turns on probabilistic early recomputation
-	// (XFetch, Vattani et al. 2015): a reader recomputes a fresh value
-	// early when now − δ·Beta·ln(rand()) ≥ expiry, δ being how long the
-	// last computation took. 1 is the paper's default; larger recomputes
-	// earlier. Default 0 (off).
+	// (XFetch, Vattani et al. 2015): each reader of a fresh value draws
+	// whether to recompute it early, when now − δ·Beta·ln(rand()) ≥
+	// expiry, δ being how long the last computation took. A reader that
+	// draws it asks the store for the right to recompute (one more read,
+	// with memcached's mg R flag and a threshold above the item's TTL):
+	// the first, in any process, gets it and recomputes; the others, and
+	// every reader that finds the right taken, return the current value.
+	// So one early recompute happens per item and expiry. 1 is the
+	// paper's default; larger recomputes earlier. Default 0 (off).
 	Beta float64
 	// Rand returns uniform numbers in [0, 1) for the jitter and XFetch.
 	// Default math/rand/v2's Float64. It must be safe for concurrent use.
@@ -48,7 +53,8 @@ type CacheConfig struct {
 	// Now returns the current time, for the expiry stored in values and
 	// XFetch. Default time.Now.
 	Now func() time.Time
-	// Observer, when not nil, receives the seed's letters per key:
+	// Observer, when not nil, receives the letters of the package doc's
+	// debugging trick per key:
 	// LetterMiss (missing or stale), LetterLockTry (a read that competed
 	// for the right to compute), LetterWritten, LetterUnlock (the right to
 	// compute released) and LetterHit.
@@ -84,7 +90,9 @@ type CacheConfig struct {
 //     wins the right to recompute while the others get the stale value at
 //     once (or wait, with WaitFresh). Cache.Get never keeps that right.
 //   - Optionally, XFetch (Beta) recomputes hot values shortly before they
-//     expire, so that they rarely expire at all.
+//     expire, so that they rarely expire at all. Each reader draws on its
+//     own whether to recompute early, but only the one that then wins the
+//     store's right to recompute (mg with R) does it.
 //
 // Stored values carry a header (a magic byte, the expiry, the duration of
 // the computation), so the empty placeholder is never read as data, and a
@@ -294,11 +302,8 @@ func (c *Cache[T]) step(ctx context.Context, key string, ttl time.Duration, it I
 		}
 		return nv, true, err
 	case fresh:
-		if c.cfg.Beta > 0 && c.xfetch(now, exp, delta) {
-			// Early recompute, XFetch: no lease, the CAS rejects a write if
-			// another caller wrote first.
-			observe(c.cfg.Observer, key, LetterMiss)
-			if nv, err := c.computeAndStore(ctx, key, ttl, it.CAS, compute); err == nil {
+		if c.cfg.Beta > 0 && !it.Busy && c.xfetch(now, exp, delta) {
+			if nv, ok := c.early(ctx, key, ttl, it, compute); ok {
 				return nv, true, nil
 			}
 		}
@@ -352,6 +357,44 @@ func (c *Cache[T]) xfetch(now time.Time, exp, delta time.Duration) bool {
 	}
 	early := time.Duration(-float64(delta) * c.cfg.Beta * math.Log(r))
 	return time.Duration(now.UnixNano())+early >= exp
+}
+
+// maxRecache is the longest Recache threshold early asks for: memcached
+// reads a longer one as an absolute time.
+const maxRecache = 30 * 24 * time.Hour
+
+// early is XFetch's early recompute of the fresh item it, through the
+// store's right to recompute: a second read whose Recache threshold
+// exceeds the item's TTL wins it (memcached's mg R flag) unless another
+// reader, in any process, holds it already, so that one reader recomputes
+// per item and expiry however many draw an early recompute. The winner
+// computes and writes with the CAS, which hands the right back; if compute
+// fails it rewrites the old value with the CAS to hand it back. ok is
+// false when this reader did not recompute: the caller serves it.
+func (c *Cache[T]) early(ctx context.Context, key string, ttl time.Duration, it Item, compute func(context.Context) (T, error)) (v T, ok bool) {
+	if it.TTL < 0 || it.TTL >= maxRecache {
+		return v, false // NoExpiry: nothing to recompute early
+	}
+	won, found, err := c.store.Get(ctx, key, GetOptions{Recache: it.TTL + time.Second})
+	if err != nil || !found || !won.Won {
+		return v, false
+	}
+	observe(c.cfg.Observer, key, LetterMiss)
+	observe(c.cfg.Observer, key, LetterLockTry)
+	v, err = c.computeAndStore(ctx, key, ttl, won.CAS, compute)
+	if err != nil {
+		// Serve the old value and hand the right back so that the next
+		// reader may try: a write guarded by the CAS makes a new item with
+		// the same value and expiry, and an invalidation guarded by the
+		// CAS keeps a stale one stale.
+		if won.Stale {
+			_ = c.store.Delete(ctx, key, DeleteOptions{Invalidate: true, CAS: won.CAS})
+		} else {
+			_, _ = c.store.Set(ctx, key, won.Value, SetOptions{TTL: max(won.TTL, time.Second), Flags: won.Flags, CAS: won.CAS})
+		}
+		return v, false
+	}
+	return v, true
 }
 
 // computeAndStore runs compute and writes its value with cas (0: no

@@ -2,7 +2,9 @@ package cachestruct
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -238,6 +240,59 @@ func TestCacheExpiryWithinGrace(t *testing.T) {
 	}
 }
 
+// TestCacheXFetchOneRecompute: XFetch decides per reader to recompute
+// early, but the recompute goes through the store's right to recompute:
+// of 4 processes × 50 goroutines that all draw an early recompute of one
+// item, one recomputes; the others keep the current value.
+func TestCacheXFetchOneRecompute(t *testing.T) {
+	const procs, perProc = 4, 50
+	for _, b := range rightBackends {
+		t.Run(b.name, func(t *testing.T) {
+			b.run(t, procs, func(t *testing.T, stores []Store) {
+				ctx := context.Background()
+				// A clock that the first computation advances by 1 s (its δ)
+				// and that is then moved to 2 s before the value expires.
+				var offset atomic.Int64
+				now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+				caches := make([]*Cache[string], procs)
+				for i := range caches {
+					// ln(0.1) ≈ −2.3: every reader recomputes 2.3 s early.
+					caches[i] = NewCache(stores[i], StringCodec{}, CacheConfig{Beta: 1, Now: now, Rand: func() float64 { return 0.1 }})
+				}
+				key := fmt.Sprintf("right-xfetch-%d", time.Now().UnixNano())
+				_, err := caches[0].GetOrCompute(ctx, key, time.Minute, func(context.Context) (string, error) {
+					offset.Add(int64(time.Second))
+					return "v1", nil
+				})
+				require.NoError(t, err)
+				offset.Add(int64(time.Minute - 2*time.Second))
+
+				var computes atomic.Int64
+				var wg sync.WaitGroup
+				for p := range procs {
+					for range perProc {
+						wg.Go(func() {
+							v, err := caches[p].GetOrCompute(ctx, key, time.Minute, func(context.Context) (string, error) {
+								n := computes.Add(1)
+								time.Sleep(50 * time.Millisecond)
+								return "v" + strconv.FormatInt(n+1, 10), nil
+							})
+							assert.NoError(t, err)
+							assert.Contains(t, []string{"v1", "v2"}, v)
+						})
+					}
+				}
+				wg.Wait()
+				assert.EqualValues(t, 1, computes.Load(), "early recomputes of %d readers", procs*perProc)
+				v, found, err := caches[0].Get(ctx, key)
+				require.NoError(t, err)
+				assert.True(t, found)
+				assert.Equal(t, "v2", v)
+			})
+		})
+	}
+}
+
 // TestMemoryMatchesMemcachedRecomputeRight runs the operations that move
 // the right to recompute (memcached's W/X/Z) on the memory store and on
 // real memcached 1.6.18 and requires the same answers, and the ones
@@ -325,4 +380,105 @@ func TestMemoryMatchesMemcachedRecomputeRight(t *testing.T) {
 		require.Equal(t, got[1], got[0], "%s: memory and memcached differ", o.name)
 		require.Equal(t, o.want, got[0], o.name)
 	}
+}
+
+// xfetchSeed writes "v1" under key through c, with a computation that
+// advances offset (the caches' clock) by 1 s, then moves the clock to 2 s
+// before the value expires: a reader whose Rand gives 0.1 recomputes early
+// (−ln 0.1 ≈ 2.3 s ≥ 2 s).
+func xfetchSeed(t *testing.T, c *Cache[string], key string, offset *atomic.Int64) {
+	t.Helper()
+	_, err := c.GetOrCompute(context.Background(), key, time.Minute, func(context.Context) (string, error) {
+		offset.Add(int64(time.Second))
+		return "v1", nil
+	})
+	require.NoError(t, err)
+	offset.Add(int64(time.Minute - 2*time.Second))
+}
+
+// TestCacheXFetchFailureHandsBackRight: an early recompute that fails
+// serves the current value and hands the right to recompute back, keeping
+// the value and its expiry: the next reader that draws an early recompute
+// performs it.
+func TestCacheXFetchFailureHandsBackRight(t *testing.T) {
+	for _, b := range rightBackends {
+		t.Run(b.name, func(t *testing.T) {
+			b.run(t, 2, func(t *testing.T, stores []Store) {
+				ctx := context.Background()
+				var offset atomic.Int64
+				now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+				cfg := CacheConfig{Beta: 1, Now: now, Rand: func() float64 { return 0.1 }}
+				a, b := NewCache(stores[0], StringCodec{}, cfg), NewCache(stores[1], StringCodec{}, cfg)
+				key := fmt.Sprintf("right-xfail-%d", time.Now().UnixNano())
+				xfetchSeed(t, a, key, &offset)
+				before, _, err := stores[1].Get(ctx, key, GetOptions{})
+				require.NoError(t, err)
+				v, err := a.GetOrCompute(ctx, key, time.Minute, func(context.Context) (string, error) {
+					return "", errors.New("db down")
+				})
+				require.NoError(t, err)
+				assert.Equal(t, "v1", v, "a failed early recompute serves the current value")
+				after, _, err := stores[1].Get(ctx, key, GetOptions{})
+				require.NoError(t, err)
+				assert.False(t, after.Busy || after.Won || after.Stale, "the right was handed back")
+				assert.Equal(t, before.Value, after.Value, "same value, same expiry in it")
+				assert.InDelta(t, before.TTL, after.TTL, float64(time.Second), "same TTL, give or take a tick")
+				v, found, err := b.Get(ctx, key)
+				require.NoError(t, err)
+				assert.True(t, found, "the value is still fresh")
+				assert.Equal(t, "v1", v)
+				computes := 0
+				v, err = b.GetOrCompute(ctx, key, time.Minute, func(context.Context) (string, error) {
+					computes++
+					return "v2", nil
+				})
+				require.NoError(t, err)
+				assert.Equal(t, "v2", v)
+				assert.Equal(t, 1, computes, "the next early recompute happens")
+			})
+		})
+	}
+}
+
+// invalidateOnRecache is a Store that invalidates key just before the first
+// read with a Recache threshold: the item goes stale between XFetch's two
+// reads.
+type invalidateOnRecache struct {
+	Store
+	done bool
+}
+
+func (s *invalidateOnRecache) Get(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
+	if opt.Recache > 0 && !s.done {
+		s.done = true
+		if err := s.Store.Delete(ctx, key, DeleteOptions{Invalidate: true}); err != nil {
+			return Item{}, false, err
+		}
+	}
+	return s.Store.Get(ctx, key, opt)
+}
+
+// TestCacheXFetchFailureKeepsStale: when the item was invalidated between
+// XFetch's two reads and the early recompute fails, the right is handed
+// back with the item still stale: the next caller recomputes it.
+func TestCacheXFetchFailureKeepsStale(t *testing.T) {
+	ctx := context.Background()
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	m := NewMemory(MemoryOptions{})
+	a := NewCache[string](&invalidateOnRecache{Store: m}, StringCodec{}, CacheConfig{Beta: 1, Now: now, Rand: func() float64 { return 0.1 }})
+	key := "right-xstale"
+	xfetchSeed(t, a, key, &offset)
+	v, err := a.GetOrCompute(ctx, key, time.Minute, func(context.Context) (string, error) {
+		return "", errors.New("db down")
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "v1", v)
+	b := NewCache(m, StringCodec{}, CacheConfig{Now: now})
+	_, found, err := b.Get(ctx, key)
+	require.NoError(t, err)
+	assert.False(t, found, "still stale")
+	v, err = b.GetOrCompute(ctx, key, time.Minute, func(context.Context) (string, error) { return "v2", nil })
+	require.NoError(t, err)
+	assert.Equal(t, "v2", v, "the next caller wins the stale item")
 }
