@@ -18,12 +18,15 @@ type CacheConfig struct {
 	// caller may try (if the winner crashed, say). Make it longer than
 	// the slowest compute. Default 10s.
 	Lease time.Duration
-	// Grace is how long a value is kept past its TTL to be served stale
-	// while one caller recomputes it: during the last Grace of an item's
-	// life the first reader wins the right to recompute (memcached's mg R
-	// flag) and the others keep reading the old value. Zero (the default)
-	// keeps nothing past the TTL: after expiry, callers wait for the
-	// recomputed value.
+	// Grace is how long past its TTL a value may still be served, stale,
+	// while one caller recomputes it. The value's own expiry decides (it is
+	// stored in the value, to the millisecond, by Now), not the store's
+	// TTL, which is TTL+Grace rounded up to whole seconds: the first reader
+	// past the expiry wins the right to recompute (memcached's mg R flag,
+	// or a CAS-guarded md with I when the whole-second TTL lags behind) and
+	// the others keep reading the old value until Grace ends, then wait.
+	// Zero (the default) serves nothing past the TTL: after expiry, one
+	// caller recomputes and the others wait for its value.
 	Grace time.Duration
 	// WaitFresh makes callers that find a stale value while another caller
 	// recomputes it wait for the fresh value instead of returning the
@@ -34,10 +37,15 @@ type CacheConfig struct {
 	// jittered within ±50%. Defaults 5ms and 100ms.
 	Poll, MaxPoll time.Duration
 	// Beta, when positive, turns on probabilistic early recomputation
-	// (XFetch, Vattani et al. 2015): a reader recomputes a fresh value
-	// early when now − δ·Beta·ln(rand()) ≥ expiry, δ being how long the
-	// last computation took. 1 is the paper's default; larger recomputes
-	// earlier. Default 0 (off).
+	// (XFetch, Vattani et al. 2015): each reader of a fresh value draws
+	// whether to recompute it early, when now − δ·Beta·ln(rand()) ≥
+	// expiry, δ being how long the last computation took. A reader that
+	// draws it asks the store for the right to recompute (one more read,
+	// with memcached's mg R flag and a threshold above the item's TTL):
+	// the first, in any process, gets it and recomputes; the others, and
+	// every reader that finds the right taken, return the current value.
+	// So one early recompute happens per item and expiry. 1 is the
+	// paper's default; larger recomputes earlier. Default 0 (off).
 	Beta float64
 	// Rand returns uniform numbers in [0, 1) for the jitter and XFetch.
 	// Default math/rand/v2's Float64. It must be safe for concurrent use.
@@ -45,7 +53,8 @@ type CacheConfig struct {
 	// Now returns the current time, for the expiry stored in values and
 	// XFetch. Default time.Now.
 	Now func() time.Time
-	// Observer, when not nil, receives the seed's letters per key:
+	// Observer, when not nil, receives the letters of the package doc's
+	// debugging trick per key:
 	// LetterMiss (missing or stale), LetterLockTry (a read that competed
 	// for the right to compute), LetterWritten, LetterUnlock (the right to
 	// compute released) and LetterHit.
@@ -70,11 +79,20 @@ type CacheConfig struct {
 //     lease expires, or their ctx ends. The winner writes with the
 //     placeholder's CAS, so a late writer holding an older CAS (say, one
 //     whose lease expired and was retaken) is rejected.
+//   - Expiry is the value's own: its header holds the expiry to the
+//     millisecond, and a value past it is never returned as fresh, nor
+//     served past its Grace, although the store keeps the item to the end
+//     of a whole second. The first reader that finds such a value while
+//     the store has given nobody the right to recompute it marks it stale
+//     with a delete guarded by its CAS (md with I and C), so that exactly
+//     one of the next readers wins.
 //   - Stale-while-revalidate: with Grace, or after Invalidate, one reader
 //     wins the right to recompute while the others get the stale value at
-//     once (or wait, with WaitFresh).
+//     once (or wait, with WaitFresh). Cache.Get never keeps that right.
 //   - Optionally, XFetch (Beta) recomputes hot values shortly before they
-//     expire, so that they rarely expire at all.
+//     expire, so that they rarely expire at all. Each reader draws on its
+//     own whether to recompute early, but only the one that then wins the
+//     store's right to recompute (mg with R) does it.
 //
 // Stored values carry a header (a magic byte, the expiry, the duration of
 // the computation), so the empty placeholder is never read as data, and a
@@ -137,9 +155,10 @@ func NewCache[T any](store Store, codec Codec[T], cfg CacheConfig) *Cache[T] {
 // a returned value.
 //
 // If compute fails, the lease is released at once (deleted with its CAS)
-// so another caller may try, and its error is returned, unless a stale
-// value exists: then the stale value is returned and stays in the store
-// until its grace ends.
+// so another caller may try, and its error is returned, unless the old
+// value may still be served (it is not past its TTL plus Grace; it may be
+// stale, invalidated or in its grace period): then the old value is
+// returned and stays in the store until its grace ends.
 //
 // Errors: ErrNegativeTTL, ErrInvalidKey, ErrCorrupt, compute's and the
 // codec's errors, the store's errors other than ErrUnavailable (which falls
@@ -230,12 +249,20 @@ func (c *Cache[T]) fetch(ctx context.Context, key string, ttl time.Duration, com
 
 // step acts on one read of key: it computes if the read won, returns a
 // fresh value (or a stale one, as configured), and otherwise reports that
-// the caller must wait (done == false).
+// the caller must wait or read again (done == false).
+//
+// The value's own expiry, in its header, decides whether it is fresh: the
+// store keeps the item for its TTL plus Grace rounded up to whole seconds,
+// so it may still hold a value that has expired. Such a value is served
+// (stale) only within Grace of its expiry and only while another caller
+// recomputes it; when the store has given nobody the right to recompute
+// it yet, the reader takes it (see take) and reads again.
 func (c *Cache[T]) step(ctx context.Context, key string, ttl time.Duration, it Item, compute func(context.Context) (T, error)) (v T, done bool, err error) {
 	var (
 		zero       T
 		have       bool
 		fresh      bool
+		servable   bool // fresh, or expired less than Grace ago
 		exp, delta time.Duration
 	)
 	now := c.cfg.Now()
@@ -249,47 +276,73 @@ func (c *Cache[T]) step(ctx context.Context, key string, ttl time.Duration, it I
 		}
 		have = err == nil
 		exp, delta = e, d
-		fresh = have && !it.Stale && (exp == 0 || now.UnixMilli() < int64(exp/time.Millisecond))
+		ms := time.Duration(now.UnixMilli()) * time.Millisecond
+		servable = have && (exp == 0 || ms < exp || ms-exp < c.cfg.Grace)
+		fresh = have && !it.Stale && (exp == 0 || ms < exp)
 	}
 	switch {
 	case it.Won:
-		// This caller holds the lease (a miss, a stale item, or the start
-		// of the grace period): compute and write with the CAS.
+		// This caller holds the right to recompute (a miss, a stale item,
+		// or the start of the grace period): compute and write with the
+		// CAS.
 		if !fresh {
 			observe(c.cfg.Observer, key, LetterMiss)
 		}
 		observe(c.cfg.Observer, key, LetterLockTry)
 		nv, err := c.computeAndStore(ctx, key, ttl, it.CAS, compute)
-		if err != nil && have {
+		if err != nil && servable {
 			return v, true, nil // serve stale on failure; it stays until its grace ends
 		}
-		if err != nil && len(it.Value) == 0 {
-			// Release the placeholder so that another caller may try now
-			// rather than after Lease.
+		if err != nil {
+			// Release the placeholder, or the value past its grace, so
+			// that another caller may try now rather than after Lease.
 			if c.store.Delete(ctx, key, DeleteOptions{CAS: it.CAS}) == nil {
 				observe(c.cfg.Observer, key, LetterUnlock)
 			}
 		}
 		return nv, true, err
 	case fresh:
-		if c.cfg.Beta > 0 && c.xfetch(now, exp, delta) {
-			// Early recompute, XFetch: no lease, the CAS rejects a write if
-			// another caller wrote first.
-			observe(c.cfg.Observer, key, LetterMiss)
-			if nv, err := c.computeAndStore(ctx, key, ttl, it.CAS, compute); err == nil {
+		if c.cfg.Beta > 0 && !it.Busy && c.xfetch(now, exp, delta) {
+			if nv, ok := c.early(ctx, key, ttl, it, compute); ok {
 				return nv, true, nil
 			}
 		}
 		observe(c.cfg.Observer, key, LetterHit)
 		return v, true, nil
-	case have && (!it.Busy || !c.cfg.WaitFresh):
-		// Stale, and someone else recomputes it (or nobody can).
+	case have && !it.Busy && !it.Stale:
+		// Expired by its own clock, and nobody holds the right yet.
+		if err := c.take(ctx, key, it, now, exp); err != nil {
+			return zero, true, err
+		}
+		return zero, false, nil
+	case servable && !c.cfg.WaitFresh:
+		// Stale, and someone else recomputes it.
 		observe(c.cfg.Observer, key, LetterMiss)
 		return v, true, nil
 	}
 	observe(c.cfg.Observer, key, LetterMiss)
 	observe(c.cfg.Observer, key, LetterLockTry)
 	return zero, false, nil
+}
+
+// take makes the item it, whose value expired at exp by its own clock
+// while the store still holds it, stale with a delete guarded by its CAS
+// (md with I and C), so that the next read of it, in any process, wins the
+// right to recompute it (memcached's W) and the later ones are Busy. When
+// several readers take it at once, one delete succeeds and the others
+// find the CAS changed, which is as good. The stale item lives at least
+// Lease, so that the winner can write it, and at least to the end of the
+// value's grace.
+func (c *Cache[T]) take(ctx context.Context, key string, it Item, now time.Time, exp time.Duration) error {
+	life := c.cfg.Lease
+	if exp <= math.MaxInt64-c.cfg.Grace {
+		life = max(life, exp+c.cfg.Grace-time.Duration(now.UnixNano()))
+	}
+	err := c.store.Delete(ctx, key, DeleteOptions{Invalidate: true, CAS: it.CAS, TTL: life})
+	if err == nil || errors.Is(err, ErrCASConflict) || errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // xfetch reports whether XFetch decides to recompute early:
@@ -304,6 +357,44 @@ func (c *Cache[T]) xfetch(now time.Time, exp, delta time.Duration) bool {
 	}
 	early := time.Duration(-float64(delta) * c.cfg.Beta * math.Log(r))
 	return time.Duration(now.UnixNano())+early >= exp
+}
+
+// maxRecache is the longest Recache threshold early asks for: memcached
+// reads a longer one as an absolute time.
+const maxRecache = 30 * 24 * time.Hour
+
+// early is XFetch's early recompute of the fresh item it, through the
+// store's right to recompute: a second read whose Recache threshold
+// exceeds the item's TTL wins it (memcached's mg R flag) unless another
+// reader, in any process, holds it already, so that one reader recomputes
+// per item and expiry however many draw an early recompute. The winner
+// computes and writes with the CAS, which hands the right back; if compute
+// fails it rewrites the old value with the CAS to hand it back. ok is
+// false when this reader did not recompute: the caller serves it.
+func (c *Cache[T]) early(ctx context.Context, key string, ttl time.Duration, it Item, compute func(context.Context) (T, error)) (v T, ok bool) {
+	if it.TTL < 0 || it.TTL >= maxRecache {
+		return v, false // NoExpiry: nothing to recompute early
+	}
+	won, found, err := c.store.Get(ctx, key, GetOptions{Recache: it.TTL + time.Second})
+	if err != nil || !found || !won.Won {
+		return v, false
+	}
+	observe(c.cfg.Observer, key, LetterMiss)
+	observe(c.cfg.Observer, key, LetterLockTry)
+	v, err = c.computeAndStore(ctx, key, ttl, won.CAS, compute)
+	if err != nil {
+		// Serve the old value and hand the right back so that the next
+		// reader may try: a write guarded by the CAS makes a new item with
+		// the same value and expiry, and an invalidation guarded by the
+		// CAS keeps a stale one stale.
+		if won.Stale {
+			_ = c.store.Delete(ctx, key, DeleteOptions{Invalidate: true, CAS: won.CAS})
+		} else {
+			_, _ = c.store.Set(ctx, key, won.Value, SetOptions{TTL: max(won.TTL, time.Second), Flags: won.Flags, CAS: won.CAS})
+		}
+		return v, false
+	}
+	return v, true
 }
 
 // computeAndStore runs compute and writes its value with cas (0: no
@@ -349,9 +440,25 @@ func (c *Cache[T]) computeAndStore(ctx context.Context, key string, ttl time.Dur
 // Get returns the fresh value under key, without computing anything:
 // found is false when the value is missing, expired, stale or a
 // placeholder. Errors are the store's, the codec's and ErrCorrupt.
+//
+// Get never keeps the right to recompute a stale value. On memcached any
+// read of an invalidated item that nobody has won yet wins it (mg answers
+// W whatever its flags), and the memory store does the same; so when Get
+// wins, it hands the right back at once with a delete that marks the item
+// stale again if its CAS is unchanged (md with I and C, which clears the
+// token and keeps the TTL). The next GetOrCompute then wins it, as
+// Invalidate says. A GetOrCompute that reads the item between these two
+// round trips finds the right taken and returns the stale value (or waits,
+// with WaitFresh, until the right is handed back).
 func (c *Cache[T]) Get(ctx context.Context, key string) (v T, found bool, err error) {
 	it, ok, err := c.store.Get(ctx, key, GetOptions{})
-	if err != nil || !ok || len(it.Value) == 0 || it.Stale {
+	if err == nil && ok && it.Won {
+		err = c.store.Delete(ctx, key, DeleteOptions{Invalidate: true, CAS: it.CAS})
+		if errors.Is(err, ErrCASConflict) || errors.Is(err, ErrNotFound) {
+			err = nil // rewritten, invalidated again or gone: nothing to hand back
+		}
+	}
+	if err != nil || !ok || len(it.Value) == 0 || it.Stale || it.Won {
 		if err == nil {
 			observe(c.cfg.Observer, key, LetterMiss)
 		}
@@ -394,8 +501,10 @@ func (c *Cache[T]) Set(ctx context.Context, key string, v T, ttl time.Duration) 
 
 // Invalidate marks the value under key stale: the next GetOrCompute wins
 // the right to recompute it while the other callers keep getting the stale
-// value (or wait, with WaitFresh) for at most max(Grace, Lease). A missing
-// key is not an error.
+// value (or wait, with WaitFresh; and past the value's TTL plus Grace they
+// always wait). The stale item lives max(Grace, Lease): if the winner
+// writes nothing by then, the next caller misses and computes. Get does
+// not take that right (see Get). A missing key is not an error.
 func (c *Cache[T]) Invalidate(ctx context.Context, key string) error {
 	err := c.store.Delete(ctx, key, DeleteOptions{Invalidate: true, TTL: max(c.cfg.Grace, c.cfg.Lease)})
 	if errors.Is(err, ErrNotFound) {

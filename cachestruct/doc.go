@@ -33,9 +33,14 @@
 //   - Tags: an entry misses when it is gone or when any of its tags was
 //     invalidated or is missing; tag versions start from the time in
 //     nanoseconds, so an evicted tag never resurrects stale entries.
-//   - Cache: a miss is recomputed by exactly one caller among all
-//     processes (leases, stale-while-revalidate, XFetch, singleflight);
-//     when the store is down, values are computed locally and not cached.
+//   - Cache: a miss, a value past its own expiry (to the millisecond, not
+//     the store's whole seconds), an invalidated value and an early XFetch
+//     recompute are each computed by exactly one caller among all
+//     processes, the one that holds the store's right to recompute (leases
+//     and memcached's W/Z tokens; singleflight within a process), as long
+//     as it finishes within the lease; a plain Cache.Get never keeps that
+//     right. When the store is down, values are computed locally and not
+//     cached.
 //   - EventLog: a missing chunk's events are gone; the log keeps only
 //     recent history by design.
 //   - Stats: a missing counter or dirty list loses the counts not yet
@@ -45,7 +50,8 @@
 // Every structure is safe for concurrent use by multiple goroutines and by
 // several processes sharing a store, and every method that talks to the
 // store takes a context.Context first. An Observer receives the events of
-// the structures as the letters of the seed article's debugging trick (M
-// miss, L lock try, W written, U unlock, H hit); a Recorder keeps them per
-// key, so that a key's story reads "MLWUHHHH".
+// the structures as letters (M miss, L lock try, W written, U unlock, H
+// hit), the debugging trick of the post "Memcached: statistics, debugging
+// and RPC" in the "Web, caching and memcached" series on Habr; a Recorder
+// keeps them per key, so that a key's story reads "MLWUHHHH".
 package cachestruct
