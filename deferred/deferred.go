@@ -14,6 +14,7 @@ const (
 	// Deferred; everybody else just deposits state and leaves.
 	fRunning
 	// fRested: the chain came to rest with a result once; Done is closed.
+	// Whether it is at rest now is atRest's business.
 	fRested
 	// fSuppress: cancelled without a canceller; swallow one late fire.
 	fSuppress

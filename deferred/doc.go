@@ -58,13 +58,21 @@
 // before firing is therefore visible to every callback, and anything the
 // callbacks wrote is visible after <-d.Done() or d.Wait(ctx).
 //
-// Done is closed when the result is first known: the Deferred was fired,
-// is not paused, is not waiting on an inner Deferred, and every callback
-// added so far has run. A Deferred paused before it fires closes Done only
-// after the matching Unpause; one waiting on an inner Deferred closes it
-// after the inner fired and the chain caught up. Callbacks added after Done
-// closed run at once on the adding goroutine and change the result reported
-// from then on.
+// The chain is at rest with a result when the Deferred was fired, is not
+// paused, is not waiting on an inner Deferred, and every callback added so
+// far has run (none is running). Result reports a result only then, and
+// Wait returns only then, as in Twisted, where a Deferred whose chain waits
+// on another has no result until that one fires. Done is closed the first
+// time the chain comes to rest: a Deferred paused before it fires closes
+// Done only after the matching Unpause; one waiting on an inner Deferred
+// closes it after the inner fired and the chain caught up. Callbacks added
+// after that run at once on the adding goroutine and change the result
+// reported from then on; if one of them makes the chain wait on an inner
+// Deferred (or a Pause holds it), Done stays closed but the chain is no
+// longer at rest: Result reports no result and Wait waits, until the chain
+// is back at rest. A goroutine blocked in Wait while another adds a callback
+// gets the result from before that callback or from after it, never one
+// from the middle of the chain.
 //
 // # Panics
 //
