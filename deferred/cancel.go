@@ -12,6 +12,10 @@ import "runtime/debug"
 //   - While the Deferred waits on an inner Deferred returned by one of its
 //     callbacks, the inner Deferred is cancelled instead (transitively,
 //     without recursion), and the chain continues with its outcome.
+//   - The Deferreds List and Gather return forward the cancellation: each
+//     Cancel before they fired cancels every input, and they fire as the
+//     inputs' outcomes dictate, never with ErrCancelled of their own
+//     (Twisted's DeferredList.cancel).
 //   - Once the Deferred has a result, Cancel does nothing.
 //
 // The callbacks run on the calling goroutine before Cancel returns. A
@@ -34,6 +38,15 @@ func (d *Deferred[T]) Cancel() {
 			return
 		}
 		c := d.canceller
+		if d.flags&fForward != 0 {
+			// List and Gather: cancel the inputs and let their outcomes
+			// decide, as Twisted's DeferredList.cancel does.
+			d.mu.Unlock()
+			if perr := runCanceller(c, d); perr != nil {
+				_ = d.Errback(perr)
+			}
+			return
+		}
 		if c == nil {
 			d.flags |= fSuppress
 			_ = d.fireLocked(zero, ErrCancelled)

@@ -69,8 +69,11 @@ func cancelAll[T any](ds []*Deferred[T]) {
 // (and may change) what List gets; callbacks added after see the result
 // passed through, errors included unless ConsumeErrors is set.
 //
-// Cancelling the returned Deferred before it fired cancels every input (the
-// List then fires as their outcomes dictate). With no inputs, List fires at
+// Cancelling the returned Deferred before it fired cancels every input;
+// the List then fires as their outcomes dictate and never fails with
+// ErrCancelled of its own (Twisted's DeferredList.cancel), so an input that
+// is paused, or whose canceller does not fire it, keeps the List waiting
+// until it has a result. With no inputs, List fires at
 // once with an empty slice (Twisted never fires an empty FireOnOneCallback
 // list; here nothing is left to wait for). Inputs may be fired from any
 // goroutines; the List fires on the goroutine that delivers the deciding
@@ -81,7 +84,7 @@ func List[T any](ds []*Deferred[T], opts ListOptions) *Deferred[[]Outcome[T]] {
 		return Succeed([]Outcome[T]{})
 	}
 	s := &listState[T]{opts: opts, results: make([]Outcome[T], len(ds))}
-	s.out = NewWithCanceller(func(*Deferred[[]Outcome[T]]) { cancelAll(ds) })
+	s.out = newForwarding[[]Outcome[T]](func() { cancelAll(ds) })
 	attach(ds, s)
 	return s.out
 }
@@ -135,7 +138,8 @@ func (s *listState[T]) arrive(i int, v T, err error) (T, error) {
 // inputs succeeded, or fails with a *FirstError (which unwraps to the
 // input's error) as soon as one input fails. consumeErrors is
 // ListOptions.ConsumeErrors. Cancelling the returned Deferred cancels every
-// input. With no inputs it fires at once with an empty slice. Gather starts
+// input and, as with List, lets their outcomes decide: typically the first
+// input to fail with ErrCancelled fails the Gather with a *FirstError. With no inputs it fires at once with an empty slice. Gather starts
 // no goroutine: each input's outcome is recorded on the goroutine that fires
 // it, and the last (or the failing) one fires the result.
 func Gather[T any](ds []*Deferred[T], consumeErrors bool) *Deferred[[]T] {
@@ -145,7 +149,7 @@ func Gather[T any](ds []*Deferred[T], consumeErrors bool) *Deferred[[]T] {
 	}
 	s := &gatherState[T]{consume: consumeErrors, values: make([]T, len(ds))}
 	s.left.Store(int64(len(ds)))
-	s.out = NewWithCanceller(func(*Deferred[[]T]) { cancelAll(ds) })
+	s.out = newForwarding[[]T](func() { cancelAll(ds) })
 	attach(ds, s)
 	return s.out
 }

@@ -409,3 +409,39 @@ func TestFirstErrorUnwrap(t *testing.T) {
 	assert.True(t, errors.As(fmt.Errorf("wrapped: %w", fe), &target))
 	assert.Equal(t, 3, target.Index)
 }
+
+// TestCancelListWithPausedInput is issue 12, item 2: cancelling a List one
+// of whose inputs is paused cancels the inputs but never fails the List
+// itself (Twisted's DeferredList.cancel); the List fires with the outcomes
+// once the paused input resumes.
+func TestCancelListWithPausedInput(t *testing.T) {
+	d1, d2 := New[int](), New[int]()
+	d1.Pause()
+	dl := List([]*Deferred[int]{d1, d2}, ListOptions{})
+	dl.Cancel()
+	requireNoResult(t, dl)
+	dl.Cancel() // a second Cancel changes nothing either
+	requireNoResult(t, dl)
+	d1.Unpause()
+	res, err := resultOf(t, dl)
+	require.NoError(t, err, "the List fires with the outcomes, not with ErrCancelled")
+	require.Len(t, res, 2)
+	assert.ErrorIs(t, res[0].Err, ErrCancelled)
+	assert.ErrorIs(t, res[1].Err, ErrCancelled)
+}
+
+// TestCancelGatherWithPausedInput: the same for Gather, which fails with
+// the paused input's *FirstError once it resumes, not with a bare
+// ErrCancelled of its own.
+func TestCancelGatherWithPausedInput(t *testing.T) {
+	d1 := NewWithCanceller(func(d *Deferred[int]) { _ = d.Callback(7) })
+	d1.Pause()
+	d2 := NewWithCanceller(func(d *Deferred[int]) { _ = d.Callback(8) })
+	g := Gather([]*Deferred[int]{d1, d2}, false)
+	g.Cancel()
+	requireNoResult(t, g)
+	d1.Unpause()
+	vs, err := resultOf(t, g)
+	require.NoError(t, err)
+	assert.Equal(t, []int{7, 8}, vs)
+}
