@@ -94,7 +94,9 @@
 // (by default one log/slog error record), as Twisted logs "Unhandled error
 // in Deferred". An error handled by an errback, read with Wait or Result,
 // consumed by List's ConsumeErrors, or taken over by an outer Deferred is
-// never reported. SetDebug makes ErrAlreadyCalled name the sites where the
+// never reported. An unhandled error that refers back to its own Deferred
+// keeps it reachable and is never reported (SetUnhandledErrorHandler gives
+// the reason). SetDebug makes ErrAlreadyCalled name the sites where the
 // Deferred was created and first fired.
 //
 // # Coming from Twisted
