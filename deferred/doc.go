@@ -93,7 +93,7 @@
 // collected is reported through the hook set with SetUnhandledErrorHandler
 // (by default one log/slog error record), as Twisted logs "Unhandled error
 // in Deferred". An error handled by an errback, read with Wait or Result,
-// consumed by List's ConsumeErrors, or taken over by an outer Deferred is
+// consumed by List, Gather or First, or taken over by an outer Deferred is
 // never reported. An unhandled error that refers back to its own Deferred
 // keeps it reachable and is never reported (SetUnhandledErrorHandler gives
 // the reason). SetDebug makes ErrAlreadyCalled name the sites where the
@@ -109,18 +109,22 @@
 // apart; chainDeferred is Chain; pause, unpause, cancel and addTimeout are
 // Pause, Unpause, Cancel and AddTimeout; succeed, fail and maybeDeferred are
 // Succeed, Fail and MaybeDeferred; DeferredList, gatherResults and race are
-// List, Gather and Race; deferToThread is Go; DeferredLock,
+// List, Gather and Race, and DeferredList with fireOnOneCallback, whose
+// result is (result, index), is First; deferToThread is Go; DeferredLock,
 // DeferredSemaphore, DeferredQueue and their run are Lock, Semaphore, Queue
 // and Run; setDebugging is SetDebug; AlreadyCalledError, CancelledError,
 // TimeoutError, FirstError and FailureGroup are ErrAlreadyCalled,
 // ErrCancelled, ErrTimeout, *FirstError and *RaceError. What Go adds:
 // Done, Wait and Result to consume a result from any goroutine, Then to
 // change the result type, and safety for concurrent use. What differs: an
-// empty List or Race fires at once instead of never.
+// empty List, First or Race fires at once instead of never; List, Gather
+// and First consume their inputs' errors unless ListOptions.KeepErrors is
+// set (Twisted's consumeErrors defaults to false), and can cancel the other
+// inputs on the first failure (CancelOnError).
 //
 // # Collections and helpers
 //
-// List, Gather and Race combine Deferreds (Twisted's DeferredList,
+// List, Gather, First and Race combine Deferreds (Twisted's DeferredList,
 // gatherResults, race) without starting goroutines; Lock, Semaphore and
 // Queue hand out Deferreds that fire on acquire, and Run holds a Lock or a
 // Semaphore for the life of a Deferred; Go runs a function on a new

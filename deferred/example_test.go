@@ -173,7 +173,7 @@ func ExampleDeferred_AddTimeout() {
 
 func ExampleList() {
 	d1, d2 := deferred.New[int](), deferred.New[int]()
-	l := deferred.List([]*deferred.Deferred[int]{d1, d2}, deferred.ListOptions{ConsumeErrors: true})
+	l := deferred.List([]*deferred.Deferred[int]{d1, d2}, deferred.ListOptions{})
 	_ = d2.Errback(errors.New("boom"))
 	_ = d1.Callback(1)
 	outcomes, _, _ := l.Result()
@@ -187,12 +187,38 @@ func ExampleList() {
 
 func ExampleGather() {
 	ds := []*deferred.Deferred[int]{deferred.New[int](), deferred.Succeed(2), deferred.New[int]()}
-	g := deferred.Gather(ds, false)
+	g := deferred.Gather(ds, deferred.ListOptions{})
 	_ = ds[2].Callback(3)
 	_ = ds[0].Callback(1)
 	vs, err, _ := g.Result()
 	fmt.Println(vs, err)
 	// Output: [1 2 3] <nil>
+}
+
+// ExampleGather_cancelOnError shows the first failure cancelling the other
+// inputs, as errgroup.WithContext does; the input's error, reported by the
+// Gather, is consumed (the default).
+func ExampleGather_cancelOnError() {
+	slow := deferred.NewWithCanceller(func(*deferred.Deferred[int]) { fmt.Println("slow cancelled") })
+	failing := deferred.New[int]()
+	g := deferred.Gather([]*deferred.Deferred[int]{slow, failing}, deferred.ListOptions{CancelOnError: true})
+	_ = failing.Errback(errors.New("boom"))
+	_, err, _ := g.Result()
+	fmt.Println(err)
+	// Output:
+	// slow cancelled
+	// deferred: first error at index 1: boom
+}
+
+func ExampleFirst() {
+	d1, d2, d3 := deferred.New[string](), deferred.New[string](), deferred.New[string]()
+	f := deferred.First([]*deferred.Deferred[string]{d1, d2, d3}, deferred.ListOptions{})
+	_ = d1.Errback(errors.New("no route"))
+	_ = d3.Callback("replica 3")
+	_ = d2.Callback("replica 2") // too late, and not cancelled either
+	o, err, _ := f.Result()
+	fmt.Println(o.Index, o.Value, err)
+	// Output: 2 replica 3 <nil>
 }
 
 func ExampleRace() {

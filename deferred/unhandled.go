@@ -46,7 +46,7 @@ func logUnhandled(u UnhandledError) {
 // The hook runs on the runtime's cleanup goroutine (runtime.AddCleanup), at
 // an unspecified time after the Deferred became unreachable; it must not
 // block for long. Errors handled by an errback, read with Wait or Result,
-// consumed by List's ConsumeErrors or handed to an outer Deferred through
+// consumed by List, Gather or First (their default), or handed to an outer Deferred through
 // implicit chaining are never reported.
 //
 // The limit: to hand the error to h after the Deferred became unreachable,

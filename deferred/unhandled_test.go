@@ -137,13 +137,25 @@ func TestHandledErrorsNotReported(t *testing.T) {
 		"read with Wait":   func() { _, _ = Fail[int](errHandled).Wait(t.Context()) },
 		"consumed by List": func() {
 			d := New[int]()
-			List([]*Deferred[int]{d}, ListOptions{ConsumeErrors: true}).AddErrback(func(error) ([]Outcome[int], error) { return nil, nil })
+			List([]*Deferred[int]{d}, ListOptions{}).AddErrback(func(error) ([]Outcome[int], error) { return nil, nil })
 			_ = d.Errback(errHandled)
 		},
 		"consumed by Gather": func() {
 			d := New[int]()
-			Gather([]*Deferred[int]{d}, true).AddErrback(func(error) ([]int, error) { return nil, nil })
+			Gather([]*Deferred[int]{d}, ListOptions{}).AddErrback(func(error) ([]int, error) { return nil, nil })
 			_ = d.Errback(errHandled)
+		},
+		"Gather read with Wait (issue 17)": func() {
+			d := New[int]()
+			g := Gather([]*Deferred[int]{New[int](), d}, ListOptions{})
+			_ = d.Errback(errHandled)
+			_, _ = g.Wait(t.Context())
+		},
+		"First read with Wait": func() {
+			d := New[int]()
+			g := First([]*Deferred[int]{d}, ListOptions{})
+			_ = d.Errback(errHandled)
+			_, _ = g.Wait(t.Context())
 		},
 		"handed to Then": func() {
 			Then(Fail[int](errHandled), func(v int) (string, error) { return "", nil }).

@@ -122,7 +122,7 @@ func BenchmarkDeferredGather(b *testing.B) {
 				for i := range ds {
 					ds[i] = deferred.New[int]()
 				}
-				g := deferred.Gather(ds, false)
+				g := deferred.Gather(ds, deferred.ListOptions{})
 				for i, d := range ds {
 					_ = d.Callback(i)
 				}
