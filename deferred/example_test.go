@@ -171,6 +171,19 @@ func ExampleDeferred_AddTimeout() {
 	// Output: deferred: timed out after 2s true
 }
 
+// ExampleDeferred_AddTimeoutFunc turns a timeout into a fallback value
+// (Twisted's onTimeoutCancel).
+func ExampleDeferred_AddTimeoutFunc() {
+	clock := &manualClock{}
+	d := deferred.New[string]().AddTimeoutFunc(2*time.Second, clock, func(_ string, err error, timeout time.Duration) (string, error) {
+		return fmt.Sprintf("stale copy (no answer in %v)", timeout), nil
+	})
+	clock.fire()
+	v, err, _ := d.Result()
+	fmt.Println(v, err)
+	// Output: stale copy (no answer in 2s) <nil>
+}
+
 func ExampleList() {
 	d1, d2 := deferred.New[int](), deferred.New[int]()
 	l := deferred.List([]*deferred.Deferred[int]{d1, d2}, deferred.ListOptions{})
