@@ -36,6 +36,8 @@ type extra struct {
 	// rest is closed, and reset to nil, each time the chain comes to rest;
 	// Wait makes it when it finds the chain not at rest.
 	rest chan struct{}
+	// cause is the cause given to CancelCause.
+	cause error
 }
 
 func (d *Deferred[T]) recordCreation() {

@@ -114,11 +114,11 @@ func NewWithCanceller[T any](canceller func(*Deferred[T])) *Deferred[T] {
 	return d
 }
 
-// newForwarding returns a Deferred whose Cancel only calls forward (see
-// fForward): it fires as forward's effects dictate, never with
-// ErrCancelled of its own.
-func newForwarding[T any](forward func()) *Deferred[T] {
-	d := NewWithCanceller(func(*Deferred[T]) { forward() })
+// newForwarding returns a Deferred whose Cancel only calls forward with
+// the cancellation's cause (see fForward): it fires as forward's effects
+// dictate, never with ErrCancelled of its own.
+func newForwarding[T any](forward func(cause error)) *Deferred[T] {
+	d := NewWithCanceller(func(d *Deferred[T]) { forward(CancelCauseOf(d)) })
 	d.flags |= fForward
 	return d
 }

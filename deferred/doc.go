@@ -110,13 +110,17 @@
 // Pause, Unpause, Cancel and AddTimeout; succeed, fail and maybeDeferred are
 // Succeed, Fail and MaybeDeferred; DeferredList, gatherResults and race are
 // List, Gather and Race, and DeferredList with fireOnOneCallback, whose
-// result is (result, index), is First; deferToThread is Go; DeferredLock,
+// result is (result, index), is First; deferToThread is Go, and
+// inlineCallbacks is Go with Await in its body; addTimeout's
+// onTimeoutCancel is AddTimeoutFunc; DeferredLock,
 // DeferredSemaphore, DeferredQueue and their run are Lock, Semaphore, Queue
 // and Run; setDebugging is SetDebug; AlreadyCalledError, CancelledError,
 // TimeoutError, FirstError and FailureGroup are ErrAlreadyCalled,
 // ErrCancelled, ErrTimeout, *FirstError and *RaceError. What Go adds:
 // Done, Wait and Result to consume a result from any goroutine, Then to
-// change the result type, and safety for concurrent use. What differs: an
+// change the result type, CancelCause and Bind to cancel with a cause or
+// with a context, Map and MapEach for bounded fan-out, and safety for
+// concurrent use. What differs: an
 // empty List, First or Race fires at once instead of never; List, Gather
 // and First consume their inputs' errors unless ListOptions.KeepErrors is
 // set (Twisted's consumeErrors defaults to false), and can cancel the other

@@ -477,3 +477,58 @@ func ExampleRun() {
 	// a done
 	// b done
 }
+
+func ExampleDeferred_CancelCause() {
+	errShutdown := errors.New("shutting down")
+	d := deferred.New[int]()
+	d.CancelCause(errShutdown)
+	_, err, _ := d.Result()
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, deferred.ErrCancelled), errors.Is(err, errShutdown))
+	// Output:
+	// deferred: cancelled: shutting down
+	// true true
+}
+
+func ExampleCancelCauseOf() {
+	d := deferred.NewWithCanceller(func(d *deferred.Deferred[int]) {
+		fmt.Println("canceller sees:", deferred.CancelCauseOf(d))
+	})
+	d.CancelCause(errors.New("client went away"))
+	// Output: canceller sees: client went away
+}
+
+func ExampleDeferred_Bind() {
+	errShutdown := errors.New("shutting down")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	d := deferred.New[int]().Bind(ctx)
+	cancel(errShutdown)
+	_, err := d.Wait(context.Background())
+	fmt.Println(errors.Is(err, deferred.ErrCancelled), errors.Is(err, context.Canceled), errors.Is(err, errShutdown))
+	fmt.Println(context.Cause(ctx) == errShutdown)
+	// Output:
+	// true true true
+	// true
+}
+
+// ExampleAwait is Twisted's inlineCallbacks in Go: the body awaits another
+// Deferred, and when the wait is cancelled (here by the context; Cancel on
+// the Deferred Go returned does the same while the body awaits) the awaited
+// Deferred is cancelled and the body turns the cancellation into a value.
+func ExampleAwait() {
+	ctx, cancel := context.WithCancel(context.Background())
+	lookup := deferred.NewWithCanceller(func(*deferred.Deferred[string]) { fmt.Println("lookup cancelled") })
+	d := deferred.Go(ctx, func(ctx context.Context) (string, error) {
+		v, err := deferred.Await(ctx, lookup)
+		if errors.Is(err, deferred.ErrCancelled) {
+			return "default", nil
+		}
+		return v, err
+	})
+	cancel()
+	v, err := d.Wait(context.Background())
+	fmt.Println(v, err)
+	// Output:
+	// lookup cancelled
+	// default <nil>
+}

@@ -68,11 +68,11 @@ func attach[T any](ds []*Deferred[T], c collector[T]) {
 	}
 }
 
-// cancelAll is the canceller of the Deferred List, Gather and Race return:
-// it cancels every input.
-func cancelAll[T any](ds []*Deferred[T]) {
+// cancelAll is the canceller of the Deferred List, Gather, First and Race
+// return: it cancels every input with the cause.
+func cancelAll[T any](ds []*Deferred[T], cause error) {
 	for _, d := range ds {
-		d.Cancel()
+		d.CancelCause(cause)
 	}
 }
 
@@ -97,7 +97,7 @@ func List[T any](ds []*Deferred[T], opts ListOptions) *Deferred[[]Outcome[T]] {
 		return Succeed([]Outcome[T]{})
 	}
 	s := &listState[T]{opts: opts, ds: ds, results: make([]Outcome[T], len(ds))}
-	s.out = newForwarding[[]Outcome[T]](func() { cancelAll(ds) })
+	s.out = newForwarding[[]Outcome[T]](func(cause error) { cancelAll(ds, cause) })
 	attach(ds, s)
 	return s.out
 }
@@ -188,7 +188,7 @@ func Gather[T any](ds []*Deferred[T], opts ListOptions) *Deferred[[]T] {
 	}
 	s := &gatherState[T]{opts: opts, ds: ds, values: make([]T, len(ds))}
 	s.left.Store(int64(len(ds)))
-	s.out = newForwarding[[]T](func() { cancelAll(ds) })
+	s.out = newForwarding[[]T](func(cause error) { cancelAll(ds, cause) })
 	attach(ds, s)
 	return s.out
 }
@@ -240,7 +240,7 @@ func First[T any](ds []*Deferred[T], opts ListOptions) *Deferred[Outcome[T]] {
 		return Fail[Outcome[T]](&RaceError{})
 	}
 	s := &firstState[T]{opts: opts, ds: ds, errs: make([]error, len(ds))}
-	s.out = newForwarding[Outcome[T]](func() { cancelAll(ds) })
+	s.out = newForwarding[Outcome[T]](func(cause error) { cancelAll(ds, cause) })
 	attach(ds, s)
 	return s.out
 }
@@ -306,7 +306,7 @@ func Race[T any](ds []*Deferred[T]) *Deferred[Outcome[T]] {
 		return Fail[Outcome[T]](&RaceError{})
 	}
 	s := &raceState[T]{ds: ds, winner: -1, errs: make([]error, len(ds))}
-	s.out = NewWithCanceller(func(*Deferred[Outcome[T]]) { cancelAll(ds) })
+	s.out = NewWithCanceller(func(d *Deferred[Outcome[T]]) { cancelAll(ds, CancelCauseOf(d)) })
 	attach(ds, s)
 	return s.out
 }

@@ -81,23 +81,10 @@ func (d *Deferred[T]) Result() (v T, err error, ok bool) {
 // this way counts as handled.
 func (d *Deferred[T]) Wait(ctx context.Context) (T, error) {
 	for {
-		d.mu.Lock()
-		if d.atRest() {
-			v, err := d.result, d.err
-			if err != nil {
-				d.markHandled()
-			}
-			d.mu.Unlock()
+		v, err, rest := d.resultOrRest()
+		if rest == nil {
 			return v, err
 		}
-		if d.extra == nil {
-			d.extra = &extra{}
-		}
-		if d.extra.rest == nil {
-			d.extra.rest = make(chan struct{})
-		}
-		rest := d.extra.rest
-		d.mu.Unlock()
 		select {
 		case <-rest:
 		case <-ctx.Done():
@@ -105,6 +92,26 @@ func (d *Deferred[T]) Wait(ctx context.Context) (T, error) {
 			return zero, ctx.Err()
 		}
 	}
+}
+
+// resultOrRest returns the result, handled, when the chain is at rest;
+// otherwise a channel that is closed when it next comes to rest.
+func (d *Deferred[T]) resultOrRest() (v T, err error, rest <-chan struct{}) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.atRest() {
+		if d.err != nil {
+			d.markHandled()
+		}
+		return d.result, d.err, nil
+	}
+	if d.extra == nil {
+		d.extra = &extra{}
+	}
+	if d.extra.rest == nil {
+		d.extra.rest = make(chan struct{})
+	}
+	return v, nil, d.extra.rest
 }
 
 // String describes the Deferred's state, like Twisted's repr:
