@@ -532,3 +532,43 @@ func ExampleAwait() {
 	// lookup cancelled
 	// default <nil>
 }
+
+// ExampleMap fetches with at most two calls at once and gathers the results
+// in input order.
+func ExampleMap() {
+	sizes := map[string]int{"a.txt": 1, "b.txt": 20, "c.txt": 300}
+	names := []string{"a.txt", "b.txt", "c.txt"}
+	d := deferred.Map(context.Background(), 2, names, func(ctx context.Context, name string) (int, error) {
+		return sizes[name], nil
+	})
+	vs, err := d.Wait(context.Background())
+	fmt.Println(vs, err)
+	// Output: [1 20 300] <nil>
+}
+
+// ExampleMap_firstError shows the first error stopping the fan-out.
+func ExampleMap_firstError() {
+	d := deferred.Map(context.Background(), 1, []int{1, 2, 3}, func(ctx context.Context, v int) (int, error) {
+		if v == 2 {
+			return 0, errors.New("bad input")
+		}
+		return v, nil
+	})
+	_, err := d.Wait(context.Background())
+	fmt.Println(err)
+	// Output: deferred: first error at index 1: bad input
+}
+
+func ExampleMapEach() {
+	ds := deferred.MapEach(context.Background(), 2, []int{1, 2, 3}, func(ctx context.Context, v int) (string, error) {
+		return strconv.Itoa(v * 10), nil
+	})
+	for _, d := range ds {
+		v, err := d.Wait(context.Background())
+		fmt.Println(v, err)
+	}
+	// Output:
+	// 10 <nil>
+	// 20 <nil>
+	// 30 <nil>
+}
