@@ -2,7 +2,9 @@ package benchpeers
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -227,6 +229,16 @@ const (
 
 func double(_ context.Context, v int) (int, error) { return 2 * v, nil }
 
+// hashWork is a call that does some work, a SHA-256 of 256 bytes, so that
+// the fan-out's own cost is not all there is.
+func hashWork(_ context.Context, v int) (int, error) {
+	var buf [256]byte
+	buf[0] = byte(v)
+	sum := sha256.Sum256(buf[:])
+	runtime.KeepAlive(sum)
+	return 2 * v, nil
+}
+
 func fanoutInputs() []int {
 	in := make([]int, fanoutN)
 	for i := range in {
@@ -235,17 +247,19 @@ func fanoutInputs() []int {
 	return in
 }
 
-func fanoutTwine(ctx context.Context, in []int) ([]int, error) {
-	return deferred.Map(ctx, fanoutLimit, in, double).Wait(ctx)
+type fanoutFunc = func(context.Context, int) (int, error)
+
+func fanoutTwine(ctx context.Context, in []int, f fanoutFunc) ([]int, error) {
+	return deferred.Map(ctx, fanoutLimit, in, f).Wait(ctx)
 }
 
-func fanoutErrgroup(ctx context.Context, in []int) ([]int, error) {
+func fanoutErrgroup(ctx context.Context, in []int, f fanoutFunc) ([]int, error) {
 	out := make([]int, len(in))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(fanoutLimit)
 	for i, v := range in {
 		g.Go(func() error {
-			r, err := double(gctx, v)
+			r, err := f(gctx, v)
 			out[i] = r
 			return err
 		})
@@ -253,12 +267,12 @@ func fanoutErrgroup(ctx context.Context, in []int) ([]int, error) {
 	return out, g.Wait()
 }
 
-func fanoutConc(ctx context.Context, in []int) ([]int, error) {
+func fanoutConc(ctx context.Context, in []int, f fanoutFunc) ([]int, error) {
 	out := make([]int, len(in))
 	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(fanoutLimit)
 	for i, v := range in {
 		p.Go(func(ctx context.Context) error {
-			r, err := double(ctx, v)
+			r, err := f(ctx, v)
 			out[i] = r
 			return err
 		})
@@ -268,10 +282,15 @@ func fanoutConc(ctx context.Context, in []int) ([]int, error) {
 
 var fanoutLibs = []struct {
 	name string
-	run  func(context.Context, []int) ([]int, error)
+	run  func(context.Context, []int, fanoutFunc) ([]int, error)
 }{
 	{"twine", fanoutTwine}, {"errgroup", fanoutErrgroup}, {"conc", fanoutConc},
 }
+
+var fanoutWork = []struct {
+	name string
+	f    fanoutFunc
+}{{"none", double}, {"sha256", hashWork}}
 
 // checkFanout fails b unless out is double the inputs.
 func checkFanout(b *testing.B, out []int, err error) {
@@ -285,13 +304,15 @@ func checkFanout(b *testing.B, out []int, err error) {
 func BenchmarkDeferredFanout(b *testing.B) {
 	in := fanoutInputs()
 	ctx := context.Background()
-	for _, lib := range fanoutLibs {
-		b.Run(fmt.Sprintf("n=%d/limit=%d/lib=%s", fanoutN, fanoutLimit, lib.name), func(b *testing.B) {
-			loopCPU(b, func() {
-				out, err := lib.run(ctx, in)
-				checkFanout(b, out, err)
+	for _, w := range fanoutWork {
+		for _, lib := range fanoutLibs {
+			b.Run(fmt.Sprintf("n=%d/limit=%d/work=%s/lib=%s", fanoutN, fanoutLimit, w.name, lib.name), func(b *testing.B) {
+				loopCPU(b, func() {
+					out, err := lib.run(ctx, in, w.f)
+					checkFanout(b, out, err)
+				})
 			})
-		})
+		}
 	}
 }
 
@@ -302,22 +323,26 @@ func BenchmarkDeferredFanout(b *testing.B) {
 func BenchmarkDeferredFanoutPaired(b *testing.B) {
 	in := fanoutInputs()
 	ctx := context.Background()
-	total := make([]time.Duration, len(fanoutLibs))
-	round := 0
-	for b.Loop() {
-		// Rotate the order so that no library always runs first.
-		for k := range fanoutLibs {
-			j := (k + round) % len(fanoutLibs)
-			start := time.Now()
-			out, err := fanoutLibs[j].run(ctx, in)
-			total[j] += time.Since(start)
-			checkFanout(b, out, err)
-		}
-		round++
+	for _, w := range fanoutWork {
+		b.Run(fmt.Sprintf("n=%d/limit=%d/work=%s", fanoutN, fanoutLimit, w.name), func(b *testing.B) {
+			total := make([]time.Duration, len(fanoutLibs))
+			round := 0
+			for b.Loop() {
+				// Rotate the order so that no library always runs first.
+				for k := range fanoutLibs {
+					j := (k + round) % len(fanoutLibs)
+					start := time.Now()
+					out, err := fanoutLibs[j].run(ctx, in, w.f)
+					total[j] += time.Since(start)
+					checkFanout(b, out, err)
+				}
+				round++
+			}
+			for j, lib := range fanoutLibs {
+				b.ReportMetric(float64(total[j].Nanoseconds())/float64(b.N), lib.name+"-ns")
+			}
+			b.ReportMetric(float64(total[1])/float64(total[0]), "errgroup/twine")
+			b.ReportMetric(float64(total[2])/float64(total[0]), "conc/twine")
+		})
 	}
-	for j, lib := range fanoutLibs {
-		b.ReportMetric(float64(total[j].Nanoseconds())/float64(b.N), lib.name+"-ns")
-	}
-	b.ReportMetric(float64(total[1])/float64(total[0]), "errgroup/twine")
-	b.ReportMetric(float64(total[2])/float64(total[0]), "conc/twine")
 }
