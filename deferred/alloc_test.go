@@ -64,7 +64,7 @@ func TestGatherStartsNoGoroutine(t *testing.T) {
 	for i := range ds {
 		ds[i] = New[int]()
 	}
-	g := Gather(ds, false)
+	g := Gather(ds, ListOptions{})
 	assert.LessOrEqual(t, runtime.NumGoroutine(), before)
 	for i, d := range ds {
 		_ = d.Callback(i)

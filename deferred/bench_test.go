@@ -64,7 +64,7 @@ func BenchmarkGather(b *testing.B) {
 				for i := range ds {
 					ds[i] = New[int]()
 				}
-				g := Gather(ds, false)
+				g := Gather(ds, ListOptions{})
 				for i, d := range ds {
 					_ = d.Callback(i)
 				}

@@ -127,8 +127,8 @@ func (c *Deferred[T]) stop() {
 }
 
 // settle records that c's chain is at rest with a result: Done closes the
-// first time, and the unhandled-error tracker follows the current error.
-// Called with c.mu held.
+// first time, waiters in Wait are woken every time, and the
+// unhandled-error tracker follows the current error. Called with c.mu held.
 func (c *Deferred[T]) settle() {
 	if c.flags&fRested == 0 {
 		c.flags |= fRested
@@ -136,7 +136,18 @@ func (c *Deferred[T]) settle() {
 			close(c.extra.done)
 		}
 	}
+	if c.extra != nil && c.extra.rest != nil {
+		close(c.extra.rest)
+		c.extra.rest = nil
+	}
 	c.trackUnhandled()
+}
+
+// atRest reports whether c's chain is at rest with a result: c was fired,
+// is not paused, does not wait on an inner Deferred, and no goroutine runs
+// its chain (so no callback is running or pending). Called with c.mu held.
+func (c *Deferred[T]) atRest() bool {
+	return c.flags&(fFired|fRunning) == fFired && c.paused.Load() == 0 && c.waiting == nil
 }
 
 // take is called on the inner Deferred a callback of c returned. If inner
@@ -147,7 +158,7 @@ func (c *Deferred[T]) settle() {
 func (inner *Deferred[T]) take(c *Deferred[T]) (v T, ok bool, err error) {
 	var zero T
 	inner.mu.Lock()
-	if inner.flags&(fFired|fRunning) == fFired && inner.paused.Load() == 0 && inner.waiting == nil {
+	if inner.atRest() {
 		v, err = inner.result, inner.err
 		inner.result, inner.err = zero, nil
 		inner.trackUnhandled()

@@ -211,7 +211,7 @@ func TestContinueCallbackNotFirst(t *testing.T) {
 		d := New[string]()
 		d.AddCallbackDeferred(func(string) (*Deferred[string], error) {
 			results = append(results, "firstCallback")
-			return Then(Gather([]*Deferred[string]{a}, false), func(vs []string) (string, error) { return vs[0], nil }), nil
+			return Then(Gather([]*Deferred[string]{a}, ListOptions{KeepErrors: true}), func(vs []string) (string, error) { return vs[0], nil }), nil
 		})
 		d.AddCallback(func(r string) (string, error) { results = append(results, "secondCallback "+r); return r, nil })
 		require.NoError(t, d.Callback(""))

@@ -196,7 +196,7 @@ func TestNoGoroutines(t *testing.T) {
 		ds[i] = New[int]()
 		ds[i].AddCallback(inc).AddCallbackDeferred(func(v int) (*Deferred[int], error) { return Succeed(v), nil })
 	}
-	g := Gather(ds, false)
+	g := Gather(ds, ListOptions{KeepErrors: true})
 	l := List(ds, ListOptions{})
 	r := Race(ds)
 	var lock Lock

@@ -25,13 +25,19 @@ func Debugging() bool { return debugMode.Load() }
 func debugging() bool { return debugMode.Load() }
 
 // extra holds what most Deferreds never need: debug sites, the
-// unhandled-error tracker, and the Done channel of a Deferred that someone
-// waited on before it had a result.
+// unhandled-error tracker, the Done channel of a Deferred that someone
+// waited on before it had a result, and the channel Wait blocks on while
+// the chain is not at rest.
 type extra struct {
 	created string
 	fired   string
 	track   *tracker
 	done    chan struct{}
+	// rest is closed, and reset to nil, each time the chain comes to rest;
+	// Wait makes it when it finds the chain not at rest.
+	rest chan struct{}
+	// cause is the cause given to CancelCause.
+	cause error
 }
 
 func (d *Deferred[T]) recordCreation() {

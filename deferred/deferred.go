@@ -14,6 +14,7 @@ const (
 	// Deferred; everybody else just deposits state and leaves.
 	fRunning
 	// fRested: the chain came to rest with a result once; Done is closed.
+	// Whether it is at rest now is atRest's business.
 	fRested
 	// fSuppress: cancelled without a canceller; swallow one late fire.
 	fSuppress
@@ -22,6 +23,11 @@ const (
 	// fDelivered: an awaited inner Deferred handed its result over before
 	// the runner that linked it had finished setting up the wait.
 	fDelivered
+	// fForward: the canceller only forwards the cancellation (to the
+	// inputs of List and Gather); Cancel never fails the Deferred itself
+	// and calls the canceller on every Cancel before it fired, as
+	// Twisted's DeferredList.cancel does.
+	fForward
 )
 
 // A link is one (callback, errback) pair of the chain, held as one value
@@ -105,6 +111,15 @@ func New[T any]() *Deferred[T] {
 func NewWithCanceller[T any](canceller func(*Deferred[T])) *Deferred[T] {
 	d := New[T]()
 	d.canceller = canceller
+	return d
+}
+
+// newForwarding returns a Deferred whose Cancel only calls forward with
+// the cancellation's cause (see fForward): it fires as forward's effects
+// dictate, never with ErrCancelled of its own.
+func newForwarding[T any](forward func(cause error)) *Deferred[T] {
+	d := NewWithCanceller(func(d *Deferred[T]) { forward(CancelCauseOf(d)) })
+	d.flags |= fForward
 	return d
 }
 

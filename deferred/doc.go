@@ -58,13 +58,21 @@
 // before firing is therefore visible to every callback, and anything the
 // callbacks wrote is visible after <-d.Done() or d.Wait(ctx).
 //
-// Done is closed when the result is first known: the Deferred was fired,
-// is not paused, is not waiting on an inner Deferred, and every callback
-// added so far has run. A Deferred paused before it fires closes Done only
-// after the matching Unpause; one waiting on an inner Deferred closes it
-// after the inner fired and the chain caught up. Callbacks added after Done
-// closed run at once on the adding goroutine and change the result reported
-// from then on.
+// The chain is at rest with a result when the Deferred was fired, is not
+// paused, is not waiting on an inner Deferred, and every callback added so
+// far has run (none is running). Result reports a result only then, and
+// Wait returns only then, as in Twisted, where a Deferred whose chain waits
+// on another has no result until that one fires. Done is closed the first
+// time the chain comes to rest: a Deferred paused before it fires closes
+// Done only after the matching Unpause; one waiting on an inner Deferred
+// closes it after the inner fired and the chain caught up. Callbacks added
+// after that run at once on the adding goroutine and change the result
+// reported from then on; if one of them makes the chain wait on an inner
+// Deferred (or a Pause holds it), Done stays closed but the chain is no
+// longer at rest: Result reports no result and Wait waits, until the chain
+// is back at rest. A goroutine blocked in Wait while another adds a callback
+// gets the result from before that callback or from after it, never one
+// from the middle of the chain.
 //
 // # Panics
 //
@@ -85,8 +93,10 @@
 // collected is reported through the hook set with SetUnhandledErrorHandler
 // (by default one log/slog error record), as Twisted logs "Unhandled error
 // in Deferred". An error handled by an errback, read with Wait or Result,
-// consumed by List's ConsumeErrors, or taken over by an outer Deferred is
-// never reported. SetDebug makes ErrAlreadyCalled name the sites where the
+// consumed by List, Gather or First, or taken over by an outer Deferred is
+// never reported. An unhandled error that refers back to its own Deferred
+// keeps it reachable and is never reported (SetUnhandledErrorHandler gives
+// the reason). SetDebug makes ErrAlreadyCalled name the sites where the
 // Deferred was created and first fired.
 //
 // # Coming from Twisted
@@ -99,18 +109,26 @@
 // apart; chainDeferred is Chain; pause, unpause, cancel and addTimeout are
 // Pause, Unpause, Cancel and AddTimeout; succeed, fail and maybeDeferred are
 // Succeed, Fail and MaybeDeferred; DeferredList, gatherResults and race are
-// List, Gather and Race; deferToThread is Go; DeferredLock,
+// List, Gather and Race, and DeferredList with fireOnOneCallback, whose
+// result is (result, index), is First; deferToThread is Go, and
+// inlineCallbacks is Go with Await in its body; addTimeout's
+// onTimeoutCancel is AddTimeoutFunc; DeferredLock,
 // DeferredSemaphore, DeferredQueue and their run are Lock, Semaphore, Queue
 // and Run; setDebugging is SetDebug; AlreadyCalledError, CancelledError,
 // TimeoutError, FirstError and FailureGroup are ErrAlreadyCalled,
 // ErrCancelled, ErrTimeout, *FirstError and *RaceError. What Go adds:
 // Done, Wait and Result to consume a result from any goroutine, Then to
-// change the result type, and safety for concurrent use. What differs: an
-// empty List or Race fires at once instead of never.
+// change the result type, CancelCause and Bind to cancel with a cause or
+// with a context, Map and MapEach for bounded fan-out, and safety for
+// concurrent use. What differs: an
+// empty List, First or Race fires at once instead of never; List, Gather
+// and First consume their inputs' errors unless ListOptions.KeepErrors is
+// set (Twisted's consumeErrors defaults to false), and can cancel the other
+// inputs on the first failure (CancelOnError).
 //
 // # Collections and helpers
 //
-// List, Gather and Race combine Deferreds (Twisted's DeferredList,
+// List, Gather, First and Race combine Deferreds (Twisted's DeferredList,
 // gatherResults, race) without starting goroutines; Lock, Semaphore and
 // Queue hand out Deferreds that fire on acquire, and Run holds a Lock or a
 // Semaphore for the life of a Deferred; Go runs a function on a new

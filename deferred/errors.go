@@ -90,6 +90,24 @@ func (e *FirstError) Error() string {
 // Unwrap returns Err.
 func (e *FirstError) Unwrap() error { return e.Err }
 
+// CancelError is the error a Deferred fails with when CancelCause (or
+// Bind's context ending) cancelled it with a cause. It matches ErrCancelled
+// and, through Unwrap, the cause.
+type CancelError struct {
+	// Cause is the cause given to CancelCause; for Bind, the context's
+	// error joined with context.Cause.
+	Cause error
+}
+
+// Error reports the cancellation and its cause.
+func (e *CancelError) Error() string { return "deferred: cancelled: " + e.Cause.Error() }
+
+// Is reports whether target is ErrCancelled.
+func (e *CancelError) Is(target error) bool { return target == ErrCancelled }
+
+// Unwrap returns Cause.
+func (e *CancelError) Unwrap() error { return e.Cause }
+
 // RaceError is the error Race fails with when every input Deferred failed
 // (Twisted's FailureGroup). Errs holds one error per input, in input order.
 // Race of no Deferreds fails at once with a RaceError holding no errors.

@@ -171,9 +171,22 @@ func ExampleDeferred_AddTimeout() {
 	// Output: deferred: timed out after 2s true
 }
 
+// ExampleDeferred_AddTimeoutFunc turns a timeout into a fallback value
+// (Twisted's onTimeoutCancel).
+func ExampleDeferred_AddTimeoutFunc() {
+	clock := &manualClock{}
+	d := deferred.New[string]().AddTimeoutFunc(2*time.Second, clock, func(_ string, err error, timeout time.Duration) (string, error) {
+		return fmt.Sprintf("stale copy (no answer in %v)", timeout), nil
+	})
+	clock.fire()
+	v, err, _ := d.Result()
+	fmt.Println(v, err)
+	// Output: stale copy (no answer in 2s) <nil>
+}
+
 func ExampleList() {
 	d1, d2 := deferred.New[int](), deferred.New[int]()
-	l := deferred.List([]*deferred.Deferred[int]{d1, d2}, deferred.ListOptions{ConsumeErrors: true})
+	l := deferred.List([]*deferred.Deferred[int]{d1, d2}, deferred.ListOptions{})
 	_ = d2.Errback(errors.New("boom"))
 	_ = d1.Callback(1)
 	outcomes, _, _ := l.Result()
@@ -187,12 +200,38 @@ func ExampleList() {
 
 func ExampleGather() {
 	ds := []*deferred.Deferred[int]{deferred.New[int](), deferred.Succeed(2), deferred.New[int]()}
-	g := deferred.Gather(ds, false)
+	g := deferred.Gather(ds, deferred.ListOptions{})
 	_ = ds[2].Callback(3)
 	_ = ds[0].Callback(1)
 	vs, err, _ := g.Result()
 	fmt.Println(vs, err)
 	// Output: [1 2 3] <nil>
+}
+
+// ExampleGather_cancelOnError shows the first failure cancelling the other
+// inputs, as errgroup.WithContext does; the input's error, reported by the
+// Gather, is consumed (the default).
+func ExampleGather_cancelOnError() {
+	slow := deferred.NewWithCanceller(func(*deferred.Deferred[int]) { fmt.Println("slow cancelled") })
+	failing := deferred.New[int]()
+	g := deferred.Gather([]*deferred.Deferred[int]{slow, failing}, deferred.ListOptions{CancelOnError: true})
+	_ = failing.Errback(errors.New("boom"))
+	_, err, _ := g.Result()
+	fmt.Println(err)
+	// Output:
+	// slow cancelled
+	// deferred: first error at index 1: boom
+}
+
+func ExampleFirst() {
+	d1, d2, d3 := deferred.New[string](), deferred.New[string](), deferred.New[string]()
+	f := deferred.First([]*deferred.Deferred[string]{d1, d2, d3}, deferred.ListOptions{})
+	_ = d1.Errback(errors.New("no route"))
+	_ = d3.Callback("replica 3")
+	_ = d2.Callback("replica 2") // too late, and not cancelled either
+	o, err, _ := f.Result()
+	fmt.Println(o.Index, o.Value, err)
+	// Output: 2 replica 3 <nil>
 }
 
 func ExampleRace() {
@@ -437,4 +476,99 @@ func ExampleRun() {
 	// running b - free tokens: 0
 	// a done
 	// b done
+}
+
+func ExampleDeferred_CancelCause() {
+	errShutdown := errors.New("shutting down")
+	d := deferred.New[int]()
+	d.CancelCause(errShutdown)
+	_, err, _ := d.Result()
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, deferred.ErrCancelled), errors.Is(err, errShutdown))
+	// Output:
+	// deferred: cancelled: shutting down
+	// true true
+}
+
+func ExampleCancelCauseOf() {
+	d := deferred.NewWithCanceller(func(d *deferred.Deferred[int]) {
+		fmt.Println("canceller sees:", deferred.CancelCauseOf(d))
+	})
+	d.CancelCause(errors.New("client went away"))
+	// Output: canceller sees: client went away
+}
+
+func ExampleDeferred_Bind() {
+	errShutdown := errors.New("shutting down")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	d := deferred.New[int]().Bind(ctx)
+	cancel(errShutdown)
+	_, err := d.Wait(context.Background())
+	fmt.Println(errors.Is(err, deferred.ErrCancelled), errors.Is(err, context.Canceled), errors.Is(err, errShutdown))
+	fmt.Println(context.Cause(ctx) == errShutdown)
+	// Output:
+	// true true true
+	// true
+}
+
+// ExampleAwait is Twisted's inlineCallbacks in Go: the body awaits another
+// Deferred, and when the wait is cancelled (here by the context; Cancel on
+// the Deferred Go returned does the same while the body awaits) the awaited
+// Deferred is cancelled and the body turns the cancellation into a value.
+func ExampleAwait() {
+	ctx, cancel := context.WithCancel(context.Background())
+	lookup := deferred.NewWithCanceller(func(*deferred.Deferred[string]) { fmt.Println("lookup cancelled") })
+	d := deferred.Go(ctx, func(ctx context.Context) (string, error) {
+		v, err := deferred.Await(ctx, lookup)
+		if errors.Is(err, deferred.ErrCancelled) {
+			return "default", nil
+		}
+		return v, err
+	})
+	cancel()
+	v, err := d.Wait(context.Background())
+	fmt.Println(v, err)
+	// Output:
+	// lookup cancelled
+	// default <nil>
+}
+
+// ExampleMap fetches with at most two calls at once and gathers the results
+// in input order.
+func ExampleMap() {
+	sizes := map[string]int{"a.txt": 1, "b.txt": 20, "c.txt": 300}
+	names := []string{"a.txt", "b.txt", "c.txt"}
+	d := deferred.Map(context.Background(), 2, names, func(ctx context.Context, name string) (int, error) {
+		return sizes[name], nil
+	})
+	vs, err := d.Wait(context.Background())
+	fmt.Println(vs, err)
+	// Output: [1 20 300] <nil>
+}
+
+// ExampleMap_firstError shows the first error stopping the fan-out.
+func ExampleMap_firstError() {
+	d := deferred.Map(context.Background(), 1, []int{1, 2, 3}, func(ctx context.Context, v int) (int, error) {
+		if v == 2 {
+			return 0, errors.New("bad input")
+		}
+		return v, nil
+	})
+	_, err := d.Wait(context.Background())
+	fmt.Println(err)
+	// Output: deferred: first error at index 1: bad input
+}
+
+func ExampleMapEach() {
+	ds := deferred.MapEach(context.Background(), 2, []int{1, 2, 3}, func(ctx context.Context, v int) (string, error) {
+		return strconv.Itoa(v * 10), nil
+	})
+	for _, d := range ds {
+		v, err := d.Wait(context.Background())
+		fmt.Println(v, err)
+	}
+	// Output:
+	// 10 <nil>
+	// 20 <nil>
+	// 30 <nil>
 }

@@ -15,20 +15,34 @@ type Outcome[T any] struct {
 	Err error
 }
 
-// ListOptions are the flags of List (Twisted's DeferredList keywords). The
-// zero value waits for every input and leaves their errors in place.
+// ListOptions are the options of List, Gather and First. The zero value
+// waits for every input, consumes the inputs' errors and cancels nothing.
 type ListOptions struct {
-	// FireOnOneCallback fires the List with the first success alone, as a
-	// one-element slice, without waiting for the other inputs. If every
-	// input fails, the List fires with all outcomes as usual.
-	FireOnOneCallback bool
-	// FireOnOneErrback fails the List with a *FirstError as soon as one input
-	// fails.
+	// FireOnOneErrback fails the List (or First) with a *FirstError as
+	// soon as one input fails, without waiting for the others (Twisted's
+	// fireOnOneErrback). Gather always does.
 	FireOnOneErrback bool
-	// ConsumeErrors turns each input's error into a zero-value success for
-	// the callbacks added to that input after List was called, so that the
-	// errors, already reported by the List, are not reported as unhandled.
-	ConsumeErrors bool
+
+	// KeepErrors leaves each input's error in place for the callbacks
+	// added to that input after the call, as Twisted does by default
+	// (consumeErrors=False). By default the error is consumed: those
+	// callbacks see the zero value and no error, and the error is not
+	// reported as unhandled. Consuming is the Go default because the
+	// caller reads the errors from the collective result (an Outcome's
+	// Err, a *FirstError): in Twisted the default makes every input that
+	// failed log "Unhandled error in Deferred" again at garbage collection
+	// even though its error was handled through the list, which is why
+	// Twisted added consumeErrors. With consuming on, errors that arrive
+	// after a Gather (or a List with FireOnOneErrback) has failed are
+	// dropped, as they are in Twisted with consumeErrors=True.
+	KeepErrors bool
+
+	// CancelOnError cancels every other input as soon as one input fails,
+	// as errgroup.WithContext cancels its context on the first error: the
+	// work whose result can no longer matter is told to stop. The
+	// cancellations run on the goroutine that delivered the failure,
+	// before the result fires (they may complete the List themselves).
+	CancelOnError bool
 }
 
 // collector receives the outcomes of the inputs of List, Gather and Race.
@@ -54,45 +68,49 @@ func attach[T any](ds []*Deferred[T], c collector[T]) {
 	}
 }
 
-// cancelAll is the canceller of the Deferred List, Gather and Race return:
-// it cancels every input.
-func cancelAll[T any](ds []*Deferred[T]) {
+// cancelAll is the canceller of the Deferred List, Gather, First and Race
+// return: it cancels every input with the cause.
+func cancelAll[T any](ds []*Deferred[T], cause error) {
 	for _, d := range ds {
-		d.Cancel()
+		d.CancelCause(cause)
 	}
 }
 
 // List collects the outcomes of ds (Twisted's DeferredList). By default the
 // returned Deferred fires, once every input has a result, with one Outcome
-// per input in input order; ListOptions changes when it fires. List adds a
-// pair to each input's chain: callbacks added to an input before List see
-// (and may change) what List gets; callbacks added after see the result
-// passed through, errors included unless ConsumeErrors is set.
+// per input in input order; ListOptions changes when it fires, whether the
+// inputs' errors are consumed and whether the first failure cancels the
+// other inputs. List adds a pair to each input's chain: callbacks added to
+// an input before List see (and may change) what List gets; callbacks added
+// after see the result passed through (errors consumed unless KeepErrors).
 //
-// Cancelling the returned Deferred before it fired cancels every input (the
-// List then fires as their outcomes dictate). With no inputs, List fires at
-// once with an empty slice (Twisted never fires an empty FireOnOneCallback
-// list; here nothing is left to wait for). Inputs may be fired from any
-// goroutines; the List fires on the goroutine that delivers the deciding
-// outcome. List starts no goroutine.
+// Cancelling the returned Deferred before it fired cancels every input;
+// the List then fires as their outcomes dictate and never fails with
+// ErrCancelled of its own (Twisted's DeferredList.cancel), so an input that
+// is paused, or whose canceller does not fire it, keeps the List waiting
+// until it has a result. With no inputs, List fires at once with an empty
+// slice. Inputs may be fired from any goroutines; the List fires on the
+// goroutine that delivers the deciding outcome. List starts no goroutine.
 func List[T any](ds []*Deferred[T], opts ListOptions) *Deferred[[]Outcome[T]] {
 	ds = append([]*Deferred[T](nil), ds...)
 	if len(ds) == 0 {
 		return Succeed([]Outcome[T]{})
 	}
-	s := &listState[T]{opts: opts, results: make([]Outcome[T], len(ds))}
-	s.out = NewWithCanceller(func(*Deferred[[]Outcome[T]]) { cancelAll(ds) })
+	s := &listState[T]{opts: opts, ds: ds, results: make([]Outcome[T], len(ds))}
+	s.out = newForwarding[[]Outcome[T]](func(cause error) { cancelAll(ds, cause) })
 	attach(ds, s)
 	return s.out
 }
 
 type listState[T any] struct {
 	opts     ListOptions
+	ds       []*Deferred[T]
 	out      *Deferred[[]Outcome[T]]
 	mu       sync.Mutex
 	results  []Outcome[T]
 	finished int
 	fired    bool
+	failed   bool
 }
 
 func (s *listState[T]) arrive(i int, v T, err error) (T, error) {
@@ -106,8 +124,6 @@ func (s *listState[T]) arrive(i int, v T, err error) (T, error) {
 	)
 	if !s.fired {
 		switch {
-		case err == nil && s.opts.FireOnOneCallback:
-			fire, result = true, []Outcome[T]{s.results[i]}
 		case err != nil && s.opts.FireOnOneErrback:
 			fire, ferr = true, &FirstError{Index: i, Err: err}
 		case s.finished == len(s.results):
@@ -115,7 +131,12 @@ func (s *listState[T]) arrive(i int, v T, err error) (T, error) {
 		}
 		s.fired = fire
 	}
+	firstFailure := err != nil && !s.failed
+	s.failed = s.failed || err != nil
 	s.mu.Unlock()
+	if firstFailure && s.opts.CancelOnError {
+		cancelOthers(s.ds, i)
+	}
 	if fire {
 		if ferr != nil {
 			_ = s.out.Errback(ferr)
@@ -123,29 +144,51 @@ func (s *listState[T]) arrive(i int, v T, err error) (T, error) {
 			_ = s.out.Callback(result)
 		}
 	}
-	if err != nil && s.opts.ConsumeErrors {
+	return passOn(v, err, s.opts)
+}
+
+// passOn is what an input's chain continues with after List, Gather or
+// First took its outcome: the outcome itself, or, for an error consumed
+// (the default), the zero value and no error.
+func passOn[T any](v T, err error, opts ListOptions) (T, error) {
+	if err != nil && !opts.KeepErrors {
 		var zero T
 		return zero, nil
 	}
 	return v, err
 }
 
+// cancelOthers cancels every input but the i-th (CancelOnError).
+func cancelOthers[T any](ds []*Deferred[T], i int) {
+	for j, d := range ds {
+		if j != i {
+			d.Cancel()
+		}
+	}
+}
+
 // Gather collects the values of ds in input order (Twisted's
 // gatherResults): the returned Deferred fires with every value once all
 // inputs succeeded, or fails with a *FirstError (which unwraps to the
-// input's error) as soon as one input fails. consumeErrors is
-// ListOptions.ConsumeErrors. Cancelling the returned Deferred cancels every
-// input. With no inputs it fires at once with an empty slice. Gather starts
-// no goroutine: each input's outcome is recorded on the goroutine that fires
-// it, and the last (or the failing) one fires the result.
-func Gather[T any](ds []*Deferred[T], consumeErrors bool) *Deferred[[]T] {
+// input's error) as soon as one input fails. Of opts, KeepErrors and
+// CancelOnError apply as in List; FireOnOneErrback is implied. By default,
+// then, the inputs' errors are consumed, so an input whose error the
+// Gather reported is not reported again as unhandled; with CancelOnError
+// the first failure cancels the other inputs, as errgroup.WithContext
+// does. Cancelling the returned Deferred cancels every input and, as with
+// List, lets their outcomes decide: typically the first input to fail with
+// ErrCancelled fails the Gather with a *FirstError. With no inputs it fires
+// at once with an empty slice. Gather starts no goroutine: each input's
+// outcome is recorded on the goroutine that fires it, and the last (or the
+// failing) one fires the result.
+func Gather[T any](ds []*Deferred[T], opts ListOptions) *Deferred[[]T] {
 	ds = append([]*Deferred[T](nil), ds...)
 	if len(ds) == 0 {
 		return Succeed([]T{})
 	}
-	s := &gatherState[T]{consume: consumeErrors, values: make([]T, len(ds))}
+	s := &gatherState[T]{opts: opts, ds: ds, values: make([]T, len(ds))}
 	s.left.Store(int64(len(ds)))
-	s.out = NewWithCanceller(func(*Deferred[[]T]) { cancelAll(ds) })
+	s.out = newForwarding[[]T](func(cause error) { cancelAll(ds, cause) })
 	attach(ds, s)
 	return s.out
 }
@@ -155,30 +198,98 @@ func Gather[T any](ds []*Deferred[T], consumeErrors bool) *Deferred[[]T] {
 // to zero is synchronized after every other decrement (and so sees every
 // slot), per the Go memory model for sync/atomic.
 type gatherState[T any] struct {
-	consume bool
-	out     *Deferred[[]T]
-	values  []T
-	left    atomic.Int64
-	fired   atomic.Bool
+	opts   ListOptions
+	ds     []*Deferred[T]
+	out    *Deferred[[]T]
+	values []T
+	left   atomic.Int64
+	fired  atomic.Bool
 }
 
 func (s *gatherState[T]) arrive(i int, v T, err error) (T, error) {
 	if err != nil {
 		if s.fired.CompareAndSwap(false, true) {
+			if s.opts.CancelOnError {
+				cancelOthers(s.ds, i)
+			}
 			_ = s.out.Errback(&FirstError{Index: i, Err: err})
 		}
 		s.left.Add(-1)
-		if s.consume {
-			var zero T
-			return zero, nil
-		}
-		return v, err
+		return passOn(v, err, s.opts)
 	}
 	s.values[i] = v
 	if s.left.Add(-1) == 0 && s.fired.CompareAndSwap(false, true) {
 		_ = s.out.Callback(s.values)
 	}
 	return v, nil
+}
+
+// First fires with the first input to succeed, as an Outcome holding its
+// Index and Value (Twisted's DeferredList with fireOnOneCallback, whose
+// result is the pair (result, index)). Unlike Race it leaves the other
+// inputs alone. If every input fails, First fails with a *RaceError holding
+// every error in input order; with FireOnOneErrback it fails with a
+// *FirstError at the first failure instead. KeepErrors and CancelOnError
+// apply as in List. Cancelling the returned Deferred cancels every input
+// and lets their outcomes decide, as with List. With no inputs First fails
+// at once with an empty *RaceError (Twisted never fires). First starts no
+// goroutine.
+func First[T any](ds []*Deferred[T], opts ListOptions) *Deferred[Outcome[T]] {
+	ds = append([]*Deferred[T](nil), ds...)
+	if len(ds) == 0 {
+		return Fail[Outcome[T]](&RaceError{})
+	}
+	s := &firstState[T]{opts: opts, ds: ds, errs: make([]error, len(ds))}
+	s.out = newForwarding[Outcome[T]](func(cause error) { cancelAll(ds, cause) })
+	attach(ds, s)
+	return s.out
+}
+
+type firstState[T any] struct {
+	opts   ListOptions
+	ds     []*Deferred[T]
+	out    *Deferred[Outcome[T]]
+	mu     sync.Mutex
+	errs   []error
+	failed int
+	fired  bool
+}
+
+func (s *firstState[T]) arrive(i int, v T, err error) (T, error) {
+	s.mu.Lock()
+	var (
+		fire bool
+		win  Outcome[T]
+		ferr error
+	)
+	if err != nil {
+		s.errs[i] = err
+		s.failed++
+	}
+	firstFailure := err != nil && s.failed == 1
+	if !s.fired {
+		switch {
+		case err == nil:
+			fire, win = true, Outcome[T]{Index: i, Value: v}
+		case s.opts.FireOnOneErrback:
+			fire, ferr = true, &FirstError{Index: i, Err: err}
+		case s.failed == len(s.ds):
+			fire, ferr = true, &RaceError{Errs: s.errs}
+		}
+		s.fired = fire
+	}
+	s.mu.Unlock()
+	if firstFailure && s.opts.CancelOnError {
+		cancelOthers(s.ds, i)
+	}
+	if fire {
+		if ferr != nil {
+			_ = s.out.Errback(ferr)
+		} else {
+			_ = s.out.Callback(win)
+		}
+	}
+	return passOn(v, err, s.opts)
 }
 
 // Race fires with the first success among ds (Twisted's race): an Outcome
@@ -195,7 +306,7 @@ func Race[T any](ds []*Deferred[T]) *Deferred[Outcome[T]] {
 		return Fail[Outcome[T]](&RaceError{})
 	}
 	s := &raceState[T]{ds: ds, winner: -1, errs: make([]error, len(ds))}
-	s.out = NewWithCanceller(func(*Deferred[Outcome[T]]) { cancelAll(ds) })
+	s.out = NewWithCanceller(func(d *Deferred[Outcome[T]]) { cancelAll(ds, CancelCauseOf(d)) })
 	attach(ds, s)
 	return s.out
 }

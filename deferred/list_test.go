@@ -28,26 +28,29 @@ func TestDeferredList(t *testing.T) {
 	assert.ErrorIs(t, result[1].Err, errGeneric)
 	assert.Equal(t, 1, result[1].Index)
 	assert.Equal(t, Outcome[string]{Index: 2, Value: "3"}, result[2])
-	// Errors are not consumed by default: d2 still fails.
-	_, err := resultOf(t, d2)
-	assert.ErrorIs(t, err, errGeneric)
+	// Errors are consumed by default: d2 continues with no error.
+	v, err := resultOf(t, d2)
+	require.NoError(t, err)
+	assert.Empty(t, v)
 }
 
 func TestEmptyDeferredList(t *testing.T) {
-	for _, opts := range []ListOptions{{}, {FireOnOneCallback: true}, {FireOnOneErrback: true}} {
+	for _, opts := range []ListOptions{{}, {KeepErrors: true}, {FireOnOneErrback: true}} {
 		t.Run(fmt.Sprintf("%+v", opts), func(t *testing.T) {
 			v, err := resultOf(t, List[int](nil, opts))
 			require.NoError(t, err)
 			assert.Empty(t, v)
 		})
 	}
-	vs, err := resultOf(t, Gather[int](nil, false))
+	vs, err := resultOf(t, Gather[int](nil, ListOptions{}))
 	require.NoError(t, err)
 	assert.Empty(t, vs)
-	_, err = resultOf(t, Race[int](nil))
-	var re *RaceError
-	require.ErrorAs(t, err, &re)
-	assert.Empty(t, re.Errs)
+	for _, d := range []*Deferred[Outcome[int]]{Race[int](nil), First[int](nil, ListOptions{})} {
+		_, err = resultOf(t, d)
+		var re *RaceError
+		require.ErrorAs(t, err, &re)
+		assert.Empty(t, re.Errs)
+	}
 }
 
 func TestDeferredListFireOnOneError(t *testing.T) {
@@ -65,7 +68,7 @@ func TestDeferredListFireOnOneError(t *testing.T) {
 
 func TestDeferredListDontConsumeErrors(t *testing.T) {
 	d := New[int]()
-	List([]*Deferred[int]{d}, ListOptions{})
+	List([]*Deferred[int]{d}, ListOptions{KeepErrors: true})
 	require.NoError(t, d.Errback(errGeneric))
 	var r recorder[int]
 	r.attach(d)
@@ -75,7 +78,7 @@ func TestDeferredListDontConsumeErrors(t *testing.T) {
 
 func TestDeferredListConsumeErrors(t *testing.T) {
 	d := New[int]()
-	dl := List([]*Deferred[int]{d}, ListOptions{ConsumeErrors: true})
+	dl := List([]*Deferred[int]{d}, ListOptions{})
 	require.NoError(t, d.Errback(errGeneric))
 	var r recorder[int]
 	r.attach(d)
@@ -106,31 +109,51 @@ func TestDeferredListWithAlreadyFiredDeferreds(t *testing.T) {
 	assert.Equal(t, 2, res[1].Value)
 }
 
+// TestDeferredListFireOnOneCallback is Twisted's test of the same name:
+// First reports the value with its index, (result, index) in Twisted.
 func TestDeferredListFireOnOneCallback(t *testing.T) {
-	d1, d2 := New[int](), New[int]()
-	dl := List([]*Deferred[int]{d1, d2}, ListOptions{FireOnOneCallback: true})
+	d1, d2, d3 := New[int](), New[int](), New[int]()
+	dl := First([]*Deferred[int]{d1, d2, d3}, ListOptions{})
 	require.NoError(t, d1.Errback(errGeneric))
 	requireNoResult(t, dl)
 	require.NoError(t, d2.Callback(5))
 	res, err := resultOf(t, dl)
 	require.NoError(t, err)
-	assert.Equal(t, []Outcome[int]{{Index: 1, Value: 5}}, res)
-	_, _, _ = d1.Result() // handled
+	assert.Equal(t, Outcome[int]{Index: 1, Value: 5}, res)
+	requireNoResult(t, d3) // First, unlike Race, leaves the others alone
+	require.NoError(t, d3.Callback(6))
+	res, err = resultOf(t, dl)
+	require.NoError(t, err)
+	assert.Equal(t, Outcome[int]{Index: 1, Value: 5}, res, "a later success changes nothing")
 }
 
 func TestDeferredListFireOnOneCallbackAllFail(t *testing.T) {
 	d1, d2 := New[int](), New[int]()
-	dl := List([]*Deferred[int]{d1, d2}, ListOptions{FireOnOneCallback: true, ConsumeErrors: true})
+	dl := First([]*Deferred[int]{d1, d2}, ListOptions{})
 	require.NoError(t, d1.Errback(errGeneric))
+	require.NoError(t, d2.Errback(ErrCancelled))
+	_, err := resultOf(t, dl)
+	var re *RaceError
+	require.ErrorAs(t, err, &re, "with no success, every error is reported")
+	require.Len(t, re.Errs, 2)
+	assert.ErrorIs(t, re.Errs[0], errGeneric)
+	assert.ErrorIs(t, re.Errs[1], ErrCancelled)
+}
+
+func TestFirstFireOnOneErrback(t *testing.T) {
+	d1, d2 := New[int](), New[int]()
+	dl := First([]*Deferred[int]{d1, d2}, ListOptions{FireOnOneErrback: true})
 	require.NoError(t, d2.Errback(errGeneric))
-	res, err := resultOf(t, dl)
-	require.NoError(t, err)
-	require.Len(t, res, 2, "with no success, every outcome is reported")
+	_, err := resultOf(t, dl)
+	var fe *FirstError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, 1, fe.Index)
+	require.NoError(t, d1.Callback(1))
 }
 
 func TestCancelDeferredList(t *testing.T) {
 	d1, d2 := New[int](), New[int]()
-	dl := List([]*Deferred[int]{d1, d2}, ListOptions{})
+	dl := List([]*Deferred[int]{d1, d2}, ListOptions{KeepErrors: true})
 	dl.Cancel()
 	for _, d := range []*Deferred[int]{d1, d2} {
 		_, err := resultOf(t, d)
@@ -141,7 +164,7 @@ func TestCancelDeferredList(t *testing.T) {
 func TestCancelDeferredListCallback(t *testing.T) {
 	d1 := NewWithCanceller(fakeCallbackCanceller)
 	d2 := New[string]()
-	dl := List([]*Deferred[string]{d1, d2}, ListOptions{})
+	dl := List([]*Deferred[string]{d1, d2}, ListOptions{KeepErrors: true})
 	dl.Cancel()
 	_, err := resultOf(t, d2)
 	assert.ErrorIs(t, err, ErrCancelled)
@@ -154,7 +177,7 @@ func TestCancelDeferredListCallback(t *testing.T) {
 
 func TestCancelDeferredListWithFireOnOneCallback(t *testing.T) {
 	d1, d2 := New[int](), New[int]()
-	dl := List([]*Deferred[int]{d1, d2}, ListOptions{FireOnOneCallback: true})
+	dl := First([]*Deferred[int]{d1, d2}, ListOptions{KeepErrors: true})
 	dl.Cancel()
 	for _, d := range []*Deferred[int]{d1, d2} {
 		_, err := resultOf(t, d)
@@ -165,13 +188,13 @@ func TestCancelDeferredListWithFireOnOneCallback(t *testing.T) {
 func TestCancelDeferredListWithFireOnOneCallbackAndDeferredCallback(t *testing.T) {
 	d1 := NewWithCanceller(fakeCallbackCanceller)
 	d2 := New[string]()
-	dl := List([]*Deferred[string]{d1, d2}, ListOptions{FireOnOneCallback: true})
+	dl := First([]*Deferred[string]{d1, d2}, ListOptions{KeepErrors: true})
 	dl.Cancel()
 	_, err := resultOf(t, d2)
 	assert.ErrorIs(t, err, ErrCancelled)
 	res, err := resultOf(t, dl)
 	require.NoError(t, err)
-	assert.Equal(t, []Outcome[string]{{Index: 0, Value: "Callback Result"}}, res)
+	assert.Equal(t, Outcome[string]{Index: 0, Value: "Callback Result"}, res)
 }
 
 func TestCancelDeferredListWithFireOnOneErrback(t *testing.T) {
@@ -198,7 +221,7 @@ func TestCancelDeferredListWithFireOnOneErrbackAllDeferredsCallback(t *testing.T
 func TestCancelDeferredListWithOriginalDeferreds(t *testing.T) {
 	d1, d2, d3 := New[int](), New[int](), New[int]()
 	args := []*Deferred[int]{d1, d2}
-	dl := List(args, ListOptions{})
+	dl := List(args, ListOptions{KeepErrors: true})
 	_ = append(args, d3) // List copied the slice
 	dl.Cancel()
 	_, err := resultOf(t, d1)
@@ -209,7 +232,7 @@ func TestCancelDeferredListWithOriginalDeferreds(t *testing.T) {
 func TestCancelDeferredListWithException(t *testing.T) {
 	d1 := NewWithCanceller(func(*Deferred[int]) { panic("test") })
 	d2 := New[int]()
-	dl := List([]*Deferred[int]{d1, d2}, ListOptions{})
+	dl := List([]*Deferred[int]{d1, d2}, ListOptions{KeepErrors: true})
 	dl.Cancel()
 	_, err := resultOf(t, d2)
 	assert.ErrorIs(t, err, ErrCancelled, "every input is cancelled despite the panicking canceller")
@@ -221,7 +244,7 @@ func TestCancelDeferredListWithException(t *testing.T) {
 
 func TestCancelFiredOnOneCallbackDeferredList(t *testing.T) {
 	d1, d2 := New[int](), New[int]()
-	dl := List([]*Deferred[int]{d1, d2}, ListOptions{FireOnOneCallback: true})
+	dl := First([]*Deferred[int]{d1, d2}, ListOptions{KeepErrors: true})
 	require.NoError(t, d1.Callback(0))
 	dl.Cancel()
 	requireNoResult(t, d2)
@@ -229,7 +252,7 @@ func TestCancelFiredOnOneCallbackDeferredList(t *testing.T) {
 
 func TestCancelFiredOnOneErrbackDeferredList(t *testing.T) {
 	d1, d2 := New[int](), New[int]()
-	dl := List([]*Deferred[int]{d1, d2}, ListOptions{FireOnOneErrback: true})
+	dl := List([]*Deferred[int]{d1, d2}, ListOptions{FireOnOneErrback: true, KeepErrors: true})
 	require.NoError(t, d1.Errback(errGeneric))
 	dl.Cancel()
 	requireNoResult(t, d2)
@@ -241,11 +264,11 @@ func TestCancelFiredOnOneErrbackDeferredList(t *testing.T) {
 }
 
 func TestGatherResults(t *testing.T) {
-	vs, err := resultOf(t, Gather([]*Deferred[int]{Succeed(1), Succeed(2)}, false))
+	vs, err := resultOf(t, Gather([]*Deferred[int]{Succeed(1), Succeed(2)}, ListOptions{}))
 	require.NoError(t, err)
 	assert.Equal(t, []int{1, 2}, vs)
 
-	_, err = resultOf(t, Gather([]*Deferred[int]{Succeed(1), Fail[int](errGeneric)}, true))
+	_, err = resultOf(t, Gather([]*Deferred[int]{Succeed(1), Fail[int](errGeneric)}, ListOptions{}))
 	var fe *FirstError
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, 1, fe.Index)
@@ -254,7 +277,7 @@ func TestGatherResults(t *testing.T) {
 
 func TestGatherResultsOrder(t *testing.T) {
 	ds := []*Deferred[int]{New[int](), New[int](), New[int]()}
-	g := Gather(ds, false)
+	g := Gather(ds, ListOptions{KeepErrors: true})
 	for _, i := range []int{2, 0, 1} {
 		require.NoError(t, ds[i].Callback(i*10))
 	}
@@ -266,7 +289,7 @@ func TestGatherResultsOrder(t *testing.T) {
 func TestGatherResultsWithConsumeErrors(t *testing.T) {
 	dgood := Succeed(1)
 	dbad := Fail[int](errGeneric)
-	g := Gather([]*Deferred[int]{dgood, dbad}, true)
+	g := Gather([]*Deferred[int]{dgood, dbad}, ListOptions{})
 	var r recorder[int]
 	r.attach(dbad)
 	assert.Empty(t, r.errs, "the error was consumed")
@@ -276,7 +299,7 @@ func TestGatherResultsWithConsumeErrors(t *testing.T) {
 
 func TestCancelGatherResults(t *testing.T) {
 	d1, d2 := New[int](), New[int]()
-	g := Gather([]*Deferred[int]{d1, d2}, false)
+	g := Gather([]*Deferred[int]{d1, d2}, ListOptions{KeepErrors: true})
 	g.Cancel()
 	_, err := resultOf(t, g)
 	var fe *FirstError
@@ -289,7 +312,7 @@ func TestCancelGatherResults(t *testing.T) {
 func TestCancelGatherResultsWithAllDeferredsCallback(t *testing.T) {
 	d1 := NewWithCanceller(fakeCallbackCanceller)
 	d2 := NewWithCanceller(fakeCallbackCanceller)
-	g := Gather([]*Deferred[string]{d1, d2}, false)
+	g := Gather([]*Deferred[string]{d1, d2}, ListOptions{KeepErrors: true})
 	g.Cancel()
 	vs, err := resultOf(t, g)
 	require.NoError(t, err)
@@ -408,4 +431,94 @@ func TestFirstErrorUnwrap(t *testing.T) {
 	var target *FirstError
 	assert.True(t, errors.As(fmt.Errorf("wrapped: %w", fe), &target))
 	assert.Equal(t, 3, target.Index)
+}
+
+// TestCancelListWithPausedInput is issue 12, item 2: cancelling a List one
+// of whose inputs is paused cancels the inputs but never fails the List
+// itself (Twisted's DeferredList.cancel); the List fires with the outcomes
+// once the paused input resumes.
+func TestCancelListWithPausedInput(t *testing.T) {
+	d1, d2 := New[int](), New[int]()
+	d1.Pause()
+	dl := List([]*Deferred[int]{d1, d2}, ListOptions{})
+	dl.Cancel()
+	requireNoResult(t, dl)
+	dl.Cancel() // a second Cancel changes nothing either
+	requireNoResult(t, dl)
+	d1.Unpause()
+	res, err := resultOf(t, dl)
+	require.NoError(t, err, "the List fires with the outcomes, not with ErrCancelled")
+	require.Len(t, res, 2)
+	assert.ErrorIs(t, res[0].Err, ErrCancelled)
+	assert.ErrorIs(t, res[1].Err, ErrCancelled)
+}
+
+// TestCancelGatherWithPausedInput: the same for Gather, which fails with
+// the paused input's *FirstError once it resumes, not with a bare
+// ErrCancelled of its own.
+func TestCancelGatherWithPausedInput(t *testing.T) {
+	d1 := NewWithCanceller(func(d *Deferred[int]) { _ = d.Callback(7) })
+	d1.Pause()
+	d2 := NewWithCanceller(func(d *Deferred[int]) { _ = d.Callback(8) })
+	g := Gather([]*Deferred[int]{d1, d2}, ListOptions{KeepErrors: true})
+	g.Cancel()
+	requireNoResult(t, g)
+	d1.Unpause()
+	vs, err := resultOf(t, g)
+	require.NoError(t, err)
+	assert.Equal(t, []int{7, 8}, vs)
+}
+
+// TestCancelOnError: the first failure cancels the other inputs (issue 17,
+// item 1, errgroup.WithContext's behaviour) in List, Gather and First, and
+// only with CancelOnError.
+func TestCancelOnError(t *testing.T) {
+	collectors := map[string]func(ds []*Deferred[int], opts ListOptions) func() error{
+		"List": func(ds []*Deferred[int], opts ListOptions) func() error {
+			l := List(ds, opts)
+			return func() error { _, err, _ := l.Result(); return err }
+		},
+		"Gather": func(ds []*Deferred[int], opts ListOptions) func() error {
+			g := Gather(ds, opts)
+			return func() error { _, err, _ := g.Result(); return err }
+		},
+		"First": func(ds []*Deferred[int], opts ListOptions) func() error {
+			f := First(ds, opts)
+			return func() error { _, err, _ := f.Result(); return err }
+		},
+	}
+	for name, collect := range collectors {
+		for _, cancelOnError := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/CancelOnError=%v", name, cancelOnError), func(t *testing.T) {
+				ds, cancels := raceInputs(3)
+				collect(ds, ListOptions{CancelOnError: cancelOnError, KeepErrors: true})
+				require.NoError(t, ds[1].Errback(errGeneric))
+				if !cancelOnError {
+					assert.Equal(t, []int{0, 0, 0}, cancels)
+					return
+				}
+				assert.Equal(t, []int{1, 0, 1}, cancels, "every other input is cancelled once")
+				_, err := resultOf(t, ds[0])
+				assert.ErrorIs(t, err, ErrCancelled)
+			})
+		}
+	}
+}
+
+// TestCancelOnErrorFiresAfterCancelling: Gather's *FirstError names the
+// input that failed first, not the inputs it cancelled.
+func TestCancelOnErrorFiresAfterCancelling(t *testing.T) {
+	ds := []*Deferred[int]{New[int](), New[int](), New[int]()}
+	g := Gather(ds, ListOptions{CancelOnError: true})
+	require.NoError(t, ds[2].Errback(errGeneric))
+	_, err := resultOf(t, g)
+	var fe *FirstError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, 2, fe.Index)
+	assert.ErrorIs(t, err, errGeneric)
+	for _, d := range ds {
+		v, err := resultOf(t, d)
+		require.NoError(t, err, "errors are consumed by default")
+		assert.Zero(t, v)
+	}
 }

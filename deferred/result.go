@@ -25,7 +25,10 @@ var closedChan = func() chan struct{} {
 // after everything those callbacks did).
 //
 // Done closes once. Callbacks added afterwards run on the adding goroutine
-// and change the result that Result and Wait report from then on.
+// and change the result that Result and Wait report from then on; one that
+// makes the chain wait on an inner Deferred, or a Pause, leaves Done closed
+// but makes Result report no result and Wait wait again until the chain is
+// back at rest.
 func (d *Deferred[T]) Done() <-chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -41,13 +44,19 @@ func (d *Deferred[T]) Done() <-chan struct{} {
 	return d.extra.done
 }
 
-// Result reads the result without waiting. ok is false until Done is
-// closed; then v and err are the current result of the chain (the value is
-// the zero value when err is not nil). Reading an error this way counts as
+// Result reads the result without waiting. ok is true only while the
+// chain is at rest with a result: the Deferred was fired, it is not
+// paused, it does not wait on an inner Deferred, and no callback is running
+// or pending. Then v and err are the current result (the value is the zero
+// value when err is not nil). Otherwise ok is false, also after Done
+// closed: a callback added later that returns an inner Deferred without a
+// result, or a Pause, or a callback still running on another goroutine,
+// means there is no result to report, as in Twisted, where such a Deferred
+// has none until the inner one fires. Reading an error this way counts as
 // handling it: it will not be reported as unhandled.
 func (d *Deferred[T]) Result() (v T, err error, ok bool) {
 	d.mu.Lock()
-	if d.flags&fRested == 0 {
+	if !d.atRest() {
 		d.mu.Unlock()
 		return v, nil, false
 	}
@@ -59,22 +68,50 @@ func (d *Deferred[T]) Result() (v T, err error, ok bool) {
 	return v, err, true
 }
 
-// Wait blocks until Done is closed and returns the result, or until ctx is
-// done and returns ctx.Err(). Wait only stops waiting when ctx ends; it does
-// not cancel the Deferred (call Cancel for that). An error returned this way
-// counts as handled.
+// Wait blocks until the chain is at rest with a result (as Result defines
+// it) and returns that result, or until ctx is done and returns ctx.Err().
+// A Deferred that came to rest once and then left it (a callback added
+// afterwards waits on an inner Deferred, or Pause held a new callback)
+// makes Wait wait again, until the inner Deferred fired or Unpause ran the
+// callbacks. When another goroutine adds a callback while Wait is
+// blocked or about to return, Wait returns the result from before that
+// callback or from after it, whichever rest it observes first, never one
+// from the middle of the chain. Wait only stops waiting when ctx ends; it
+// does not cancel the Deferred (call Cancel for that). An error returned
+// this way counts as handled.
 func (d *Deferred[T]) Wait(ctx context.Context) (T, error) {
-	if v, err, ok := d.Result(); ok {
-		return v, err
+	for {
+		v, err, rest := d.resultOrRest()
+		if rest == nil {
+			return v, err
+		}
+		select {
+		case <-rest:
+		case <-ctx.Done():
+			var zero T
+			return zero, ctx.Err()
+		}
 	}
-	select {
-	case <-d.Done():
-		v, err, _ := d.Result()
-		return v, err
-	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
+}
+
+// resultOrRest returns the result, handled, when the chain is at rest;
+// otherwise a channel that is closed when it next comes to rest.
+func (d *Deferred[T]) resultOrRest() (v T, err error, rest <-chan struct{}) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.atRest() {
+		if d.err != nil {
+			d.markHandled()
+		}
+		return d.result, d.err, nil
 	}
+	if d.extra == nil {
+		d.extra = &extra{}
+	}
+	if d.extra.rest == nil {
+		d.extra.rest = make(chan struct{})
+	}
+	return v, nil, d.extra.rest
 }
 
 // String describes the Deferred's state, like Twisted's repr:

@@ -7,13 +7,14 @@ import "runtime/debug"
 // to d's chain, so f runs where d's callbacks run; that pair hands d's
 // result over: afterwards d keeps its value but its error counts as handled,
 // having moved to the returned Deferred. A panic in f fails the returned
-// Deferred with a *PanicError. Cancelling the returned Deferred cancels d.
+// Deferred with a *PanicError. Cancelling the returned Deferred cancels d
+// (with the same cause).
 // Then panics if f is nil.
 func Then[T, U any](d *Deferred[T], f func(T) (U, error)) *Deferred[U] {
 	if f == nil {
 		panic("deferred: Then with a nil function")
 	}
-	out := NewWithCanceller(func(*Deferred[U]) { d.Cancel() })
+	out := NewWithCanceller(func(out *Deferred[U]) { d.CancelCause(CancelCauseOf(out)) })
 	d.AddBoth(func(v T, err error) (T, error) {
 		if err != nil {
 			_ = out.Errback(err)

@@ -39,8 +39,24 @@ func (RealClock) AfterFunc(delay time.Duration, f func()) Timer {
 // cancellation and the callbacks it triggers run there. A canceller that
 // fires d with its own result wins over the timeout error. It returns d.
 func (d *Deferred[T]) AddTimeout(timeout time.Duration, clock Clock) *Deferred[T] {
+	return d.AddTimeoutFunc(timeout, clock, nil)
+}
+
+// AddTimeoutFunc is AddTimeout with Twisted's onTimeoutCancel hook: when
+// the timeout cancelled d, onTimeout is called with the result the chain
+// then has (usually an error matching ErrCancelled, but whatever the
+// canceller or the callbacks added before made of it, a success included)
+// and the timeout, and what it returns becomes the result. It is not called
+// when d got its result before the timeout, nor when d was cancelled some
+// other way. onTimeout runs as a callback of d, so a panic in it becomes a
+// *PanicError. A nil onTimeout is AddTimeout's translation of ErrCancelled
+// into ErrTimeout. It returns d.
+func (d *Deferred[T]) AddTimeoutFunc(timeout time.Duration, clock Clock, onTimeout func(v T, err error, timeout time.Duration) (T, error)) *Deferred[T] {
 	if clock == nil {
 		clock = RealClock{}
+	}
+	if onTimeout == nil {
+		onTimeout = cancelledToTimeout[T]
 	}
 	var timedOut atomic.Bool
 	t := clock.AfterFunc(timeout, func() {
@@ -49,9 +65,19 @@ func (d *Deferred[T]) AddTimeout(timeout time.Duration, clock Clock) *Deferred[T
 	})
 	return d.AddBoth(func(v T, err error) (T, error) {
 		t.Stop()
-		if err != nil && timedOut.Load() && errors.Is(err, ErrCancelled) {
-			return v, fmt.Errorf("%w after %v", ErrTimeout, timeout)
+		if timedOut.Load() {
+			return onTimeout(v, err, timeout)
 		}
 		return v, err
 	})
+}
+
+// cancelledToTimeout is the default onTimeout (Twisted's
+// _cancelledToTimedOutError): ErrCancelled becomes ErrTimeout, anything
+// else passes through.
+func cancelledToTimeout[T any](v T, err error, timeout time.Duration) (T, error) {
+	if err != nil && errors.Is(err, ErrCancelled) {
+		return v, fmt.Errorf("%w after %v", ErrTimeout, timeout)
+	}
+	return v, err
 }

@@ -224,3 +224,63 @@ func TestTimeoutNonPositive(t *testing.T) {
 	_, err := resultOf(t, d)
 	assert.ErrorIs(t, err, ErrTimeout)
 }
+
+// overrideOnTimeout is Twisted's _overrideFunc: it turns any timed-out
+// outcome into a value.
+func overrideOnTimeout(string, error, time.Duration) (string, error) { return "OVERRIDDEN", nil }
+
+// TestAddTimeoutFunc ports Twisted's *Custom addTimeout tests: the hook
+// runs only when the timeout cancelled the Deferred, whatever the outcome
+// then was, and its result becomes the Deferred's.
+func TestAddTimeoutFunc(t *testing.T) {
+	errWhat := errors.New("what!")
+	cases := []struct {
+		name      string
+		canceller func(*Deferred[string])
+		before    func(d *Deferred[string]) // fires or cancels before the timeout
+		prepare   func(d *Deferred[string]) // callbacks added before AddTimeoutFunc
+		want      string
+		wantErr   error
+	}{
+		{name: "timedOutCustom", want: "OVERRIDDEN"},
+		{name: "providedCancelCalledBeforeTimeoutCustom", canceller: func(d *Deferred[string]) { _ = d.Errback(errWhat) }, want: "OVERRIDDEN"},
+		{name: "callbackAddedToCancelerBeforeTimeoutCustom", canceller: func(d *Deferred[string]) { _ = d.Callback("success") },
+			prepare: func(d *Deferred[string]) { d.AddCallback(func(v string) (string, error) { return v + "!", nil }) }, want: "OVERRIDDEN"},
+		{name: "errbackAddedBeforeTimeoutSuppressesCancellationCustom",
+			prepare: func(d *Deferred[string]) { d.AddErrback(func(error) (string, error) { return "", nil }) }, want: "OVERRIDDEN"},
+		{name: "successResultBeforeTimeoutCustom", before: func(d *Deferred[string]) { _ = d.Callback("results") }, want: "results"},
+		{name: "failureBeforeTimeoutCustom", before: func(d *Deferred[string]) { _ = d.Errback(errWhat) }, wantErr: errWhat},
+		{name: "cancelBeforeTimeoutCustom", before: func(d *Deferred[string]) { d.Cancel() }, wantErr: ErrCancelled},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &fakeClock{}
+			d := NewWithCanceller(tc.canceller)
+			if tc.prepare != nil {
+				tc.prepare(d)
+			}
+			var hookErr error
+			d.AddTimeoutFunc(10*time.Second, clock, func(v string, err error, timeout time.Duration) (string, error) {
+				hookErr = err
+				assert.Equal(t, 10*time.Second, timeout)
+				return overrideOnTimeout(v, err, timeout)
+			})
+			requireNoResult(t, d)
+			if tc.before != nil {
+				tc.before(d)
+			}
+			clock.Advance(15 * time.Second)
+			v, err := resultOf(t, d)
+			if tc.wantErr != nil {
+				require.ErrorIs(t, err, tc.wantErr)
+				assert.NotErrorIs(t, err, ErrTimeout)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, v)
+			if tc.name == "timedOutCustom" {
+				assert.ErrorIs(t, hookErr, ErrCancelled, "the hook sees the cancellation")
+			}
+		})
+	}
+}

@@ -46,8 +46,21 @@ func logUnhandled(u UnhandledError) {
 // The hook runs on the runtime's cleanup goroutine (runtime.AddCleanup), at
 // an unspecified time after the Deferred became unreachable; it must not
 // block for long. Errors handled by an errback, read with Wait or Result,
-// consumed by List's ConsumeErrors or handed to an outer Deferred through
+// consumed by List, Gather or First (their default), or handed to an outer Deferred through
 // implicit chaining are never reported.
+//
+// The limit: to hand the error to h after the Deferred became unreachable,
+// the tracker must keep the error value reachable until then. An error that
+// refers back to its own Deferred (an error type with a field holding the
+// *Deferred, or wrapping something that does) therefore keeps that
+// Deferred reachable for as long as the error is unhandled: it is never
+// reported, and the Deferred and the error stay in memory. Go's runtime
+// offers no way around this (runtime.AddCleanup never runs when its
+// argument reaches the object, and a finalizer never runs on a cycle); a
+// tracker that held only the error's text would cost an Error call on
+// every failure. Handling the error (an errback, Result, Wait) releases
+// both at once; Deferreds that fail while tracking is off (nil h) are not
+// tracked at all.
 func SetUnhandledErrorHandler(h func(UnhandledError)) (previous func(UnhandledError)) {
 	var p *func(UnhandledError)
 	if h != nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -136,13 +137,25 @@ func TestHandledErrorsNotReported(t *testing.T) {
 		"read with Wait":   func() { _, _ = Fail[int](errHandled).Wait(t.Context()) },
 		"consumed by List": func() {
 			d := New[int]()
-			List([]*Deferred[int]{d}, ListOptions{ConsumeErrors: true}).AddErrback(func(error) ([]Outcome[int], error) { return nil, nil })
+			List([]*Deferred[int]{d}, ListOptions{}).AddErrback(func(error) ([]Outcome[int], error) { return nil, nil })
 			_ = d.Errback(errHandled)
 		},
 		"consumed by Gather": func() {
 			d := New[int]()
-			Gather([]*Deferred[int]{d}, true).AddErrback(func(error) ([]int, error) { return nil, nil })
+			Gather([]*Deferred[int]{d}, ListOptions{}).AddErrback(func(error) ([]int, error) { return nil, nil })
 			_ = d.Errback(errHandled)
+		},
+		"Gather read with Wait (issue 17)": func() {
+			d := New[int]()
+			g := Gather([]*Deferred[int]{New[int](), d}, ListOptions{})
+			_ = d.Errback(errHandled)
+			_, _ = g.Wait(t.Context())
+		},
+		"First read with Wait": func() {
+			d := New[int]()
+			g := First([]*Deferred[int]{d}, ListOptions{})
+			_ = d.Errback(errHandled)
+			_, _ = g.Wait(t.Context())
 		},
 		"handed to Then": func() {
 			Then(Fail[int](errHandled), func(v int) (string, error) { return "", nil }).
@@ -233,4 +246,62 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// selfRefError is an error that refers back to the Deferred it fails.
+type selfRefError struct{ d *Deferred[int] }
+
+func (e *selfRefError) Error() string { return "refers to its Deferred" }
+
+// failSelfRef fails a Deferred with an error referring to it and returns
+// only a weak pointer to the Deferred.
+func failSelfRef() weak.Pointer[Deferred[int]] {
+	d := New[int]()
+	_ = d.Errback(&selfRefError{d: d})
+	return weak.Make(d)
+}
+
+// handleSelfRef reads the error of the Deferred behind wp, which must still
+// be there, and so handles it.
+func handleSelfRef(t *testing.T, wp weak.Pointer[Deferred[int]]) {
+	t.Helper()
+	d := wp.Value()
+	require.NotNil(t, d, "the tracker keeps an unhandled self-referencing error, and so its Deferred")
+	_, err, ok := d.Result()
+	require.True(t, ok)
+	var sre *selfRefError
+	require.ErrorAs(t, err, &sre)
+}
+
+// TestUnhandledSelfReferenceLimit is issue 12, item 3, the documented limit
+// of SetUnhandledErrorHandler: to report an error after its Deferred was
+// collected the tracker must keep the error, so an unhandled error that
+// refers back to its Deferred keeps the Deferred reachable and is never
+// reported. Handling the error (here with Result) releases both, and with
+// tracking off nothing keeps them.
+func TestUnhandledSelfReferenceLimit(t *testing.T) {
+	c := captureUnhandled(t)
+	wp := failSelfRef()
+	for range 3 {
+		runtime.GC()
+	}
+	handleSelfRef(t, wp)
+	for range 3 {
+		runtime.GC()
+	}
+	assert.Nil(t, wp.Value(), "once handled, the Deferred is freed")
+	c.settle(t)
+	var target *selfRefError
+	c.mu.Lock()
+	for _, u := range c.got {
+		assert.False(t, errors.As(u.Err, &target), "a handled error is never reported")
+	}
+	c.mu.Unlock()
+
+	SetUnhandledErrorHandler(nil)
+	wp = failSelfRef()
+	for range 3 {
+		runtime.GC()
+	}
+	assert.Nil(t, wp.Value(), "with tracking off nothing keeps the Deferred")
 }

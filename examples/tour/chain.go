@@ -80,7 +80,7 @@ func tourDeferred(ctx context.Context, w io.Writer) error {
 	for i := 1; i <= 4; i++ {
 		ds = append(ds, deferred.Go(ctx, func(context.Context) (int, error) { return i * i, nil }))
 	}
-	squares, err := deferred.Gather(ds, false).Wait(ctx)
+	squares, err := deferred.Gather(ds, deferred.ListOptions{}).Wait(ctx)
 	if err != nil {
 		return err
 	}

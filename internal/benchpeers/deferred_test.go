@@ -1,19 +1,25 @@
 package benchpeers
 
 import (
+	"context"
+	"crypto/sha256"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	promise "github.com/fanliao/go-promise"
+	"github.com/sourcegraph/conc/pool"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/twine-go/twine/deferred"
 )
 
 // The Deferred benchmarks compare twine's deferred with a one-shot channel
-// (the Go baseline: make + send/close + receive), errgroup (for fan-in) and
+// (the Go baseline: make + send/close + receive), errgroup (for fan-in and
+// bounded fan-out), sourcegraph/conc's pool (bounded fan-out) and
 // fanliao/go-promise. chebyrash/promise is not served by the Go module proxy
 // (403), so it cannot be measured here.
 
@@ -122,7 +128,7 @@ func BenchmarkDeferredGather(b *testing.B) {
 				for i := range ds {
 					ds[i] = deferred.New[int]()
 				}
-				g := deferred.Gather(ds, false)
+				g := deferred.Gather(ds, deferred.ListOptions{})
 				for i, d := range ds {
 					_ = d.Callback(i)
 				}
@@ -208,4 +214,135 @@ func BenchmarkDeferredDeepChain(b *testing.B) {
 			}
 		})
 	})
+}
+
+// The fan-out benchmarks run a cheap function over 1,000 inputs with at
+// most 8 calls at once, the results gathered in input order and the first
+// error cancelling the rest: twine's deferred.Map against errgroup
+// (WithContext + SetLimit, one goroutine per input) and sourcegraph/conc's
+// pool (WithContext, WithCancelOnError, WithFirstError, WithMaxGoroutines),
+// both writing into an indexed slice.
+const (
+	fanoutN     = 1000
+	fanoutLimit = 8
+)
+
+func double(_ context.Context, v int) (int, error) { return 2 * v, nil }
+
+// hashWork is a call that does some work, a SHA-256 of 256 bytes, so that
+// the fan-out's own cost is not all there is.
+func hashWork(_ context.Context, v int) (int, error) {
+	var buf [256]byte
+	buf[0] = byte(v)
+	sum := sha256.Sum256(buf[:])
+	runtime.KeepAlive(sum)
+	return 2 * v, nil
+}
+
+func fanoutInputs() []int {
+	in := make([]int, fanoutN)
+	for i := range in {
+		in[i] = i
+	}
+	return in
+}
+
+type fanoutFunc = func(context.Context, int) (int, error)
+
+func fanoutTwine(ctx context.Context, in []int, f fanoutFunc) ([]int, error) {
+	return deferred.Map(ctx, fanoutLimit, in, f).Wait(ctx)
+}
+
+func fanoutErrgroup(ctx context.Context, in []int, f fanoutFunc) ([]int, error) {
+	out := make([]int, len(in))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(fanoutLimit)
+	for i, v := range in {
+		g.Go(func() error {
+			r, err := f(gctx, v)
+			out[i] = r
+			return err
+		})
+	}
+	return out, g.Wait()
+}
+
+func fanoutConc(ctx context.Context, in []int, f fanoutFunc) ([]int, error) {
+	out := make([]int, len(in))
+	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(fanoutLimit)
+	for i, v := range in {
+		p.Go(func(ctx context.Context) error {
+			r, err := f(ctx, v)
+			out[i] = r
+			return err
+		})
+	}
+	return out, p.Wait()
+}
+
+var fanoutLibs = []struct {
+	name string
+	run  func(context.Context, []int, fanoutFunc) ([]int, error)
+}{
+	{"twine", fanoutTwine}, {"errgroup", fanoutErrgroup}, {"conc", fanoutConc},
+}
+
+var fanoutWork = []struct {
+	name string
+	f    fanoutFunc
+}{{"none", double}, {"sha256", hashWork}}
+
+// checkFanout fails b unless out is double the inputs.
+func checkFanout(b *testing.B, out []int, err error) {
+	if err != nil || len(out) != fanoutN || out[fanoutN-1] != 2*(fanoutN-1) {
+		b.Fatal(len(out), err)
+	}
+}
+
+// BenchmarkDeferredFanout measures each library on its own (allocations
+// per fan-out, cpu-ns/op).
+func BenchmarkDeferredFanout(b *testing.B) {
+	in := fanoutInputs()
+	ctx := context.Background()
+	for _, w := range fanoutWork {
+		for _, lib := range fanoutLibs {
+			b.Run(fmt.Sprintf("n=%d/limit=%d/work=%s/lib=%s", fanoutN, fanoutLimit, w.name, lib.name), func(b *testing.B) {
+				loopCPU(b, func() {
+					out, err := lib.run(ctx, in, w.f)
+					checkFanout(b, out, err)
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkDeferredFanoutPaired runs the three libraries alternately in
+// every iteration, so that each sees the same load on a shared machine, and
+// reports each one's mean wall time per fan-out (<lib>-ns) and the ratios
+// errgroup/twine and conc/twine (above 1: twine is faster).
+func BenchmarkDeferredFanoutPaired(b *testing.B) {
+	in := fanoutInputs()
+	ctx := context.Background()
+	for _, w := range fanoutWork {
+		b.Run(fmt.Sprintf("n=%d/limit=%d/work=%s", fanoutN, fanoutLimit, w.name), func(b *testing.B) {
+			total := make([]time.Duration, len(fanoutLibs))
+			round := 0
+			for b.Loop() {
+				// Rotate the order so that no library always runs first.
+				for k := range fanoutLibs {
+					j := (k + round) % len(fanoutLibs)
+					start := time.Now()
+					out, err := fanoutLibs[j].run(ctx, in, w.f)
+					total[j] += time.Since(start)
+					checkFanout(b, out, err)
+				}
+				round++
+			}
+			for j, lib := range fanoutLibs {
+				b.ReportMetric(float64(total[j].Nanoseconds())/float64(b.N), lib.name+"-ns")
+			}
+			b.ReportMetric(float64(total[1])/float64(total[0]), "errgroup/twine")
+			b.ReportMetric(float64(total[2])/float64(total[0]), "conc/twine")
+		})
+	}
 }

@@ -15,6 +15,7 @@ require (
 	github.com/jpillora/backoff v1.1.0
 	github.com/serialx/hashring v0.0.0-20200727003509-22c0c7ab6b1b
 	github.com/sethvargo/go-retry v0.5.0
+	github.com/sourcegraph/conc v0.3.0
 	github.com/twine-go/twine v0.0.0-00010101000000-000000000000
 )
 
@@ -22,6 +23,8 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/smartystreets/goconvey v1.8.1 // indirect
 	github.com/stretchr/testify v1.12.1
+	go.uber.org/atomic v1.7.0 // indirect
+	go.uber.org/multierr v1.9.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/sync v0.22.0
 )
