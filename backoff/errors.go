@@ -10,8 +10,9 @@ var (
 	// ErrBudgetExhausted is joined with the last error of the operation when
 	// a Budget or a RateBudget refuses a retry.
 	ErrBudgetExhausted = errors.New("backoff: retry budget exhausted")
-	// ErrInvalidPolicy is wrapped by Validate and returned by Retry, without
-	// calling the operation, when the policy has invalid fields.
+	// ErrInvalidPolicy is wrapped by Validate, and by the error that Retry
+	// returns without calling the operation when the policy has invalid
+	// fields; the message names the field.
 	ErrInvalidPolicy = errors.New("backoff: invalid policy")
 )
 

@@ -149,7 +149,8 @@ func resolve(opts []Option) config {
 // most one timer, created at the first non-zero delay and reused; a zero
 // delay touches no timer, and a loop that needs none allocates nothing.
 // op runs on the calling goroutine; Retry starts no goroutines. It returns
-// ErrInvalidPolicy without calling op if the policy fails its Validate. It
+// the policy's Validate error, which wraps ErrInvalidPolicy and names the
+// invalid field, without calling op if the policy fails its Validate. It
 // panics if op is nil.
 func Retry(ctx context.Context, op func(context.Context) error, opts ...Option) error {
 	if op == nil {
@@ -183,7 +184,7 @@ func RetryValue[T any](ctx context.Context, op func(context.Context) (T, error),
 // run is the retry loop shared by Retry and RetryValue.
 func (c *config) run(ctx context.Context, op func(context.Context) error) error {
 	if c.spec.invalid {
-		return ErrInvalidPolicy
+		return c.spec.fault.err()
 	}
 	if ctx.Err() != nil {
 		return ctxError(ctx, nil)

@@ -282,6 +282,12 @@ func TestRetryInvalid(t *testing.T) {
 	err := Retry(t.Context(), func(context.Context) error { calls++; return nil }, WithPolicy(Exponential{Base: -1}))
 	require.ErrorIs(t, err, ErrInvalidPolicy)
 	assert.Zero(t, calls)
+	// The error carries Validate's reason, not the bare sentinel.
+	assert.Equal(t, Exponential{Base: -1}.Validate().Error(), err.Error())
+	err = Retry(t.Context(), func(context.Context) error { calls++; return nil }, WithPolicy(Constant{Spread: 2}))
+	require.ErrorIs(t, err, ErrInvalidPolicy)
+	assert.Contains(t, err.Error(), "Constant.Spread 2 not in [0, 1]")
+	assert.Zero(t, calls)
 	assert.PanicsWithValue(t, "backoff: Retry with nil op", func() { _ = Retry(t.Context(), nil) })
 	assert.PanicsWithValue(t, "backoff: RetryValue with nil op", func() {
 		_, _ = RetryValue[int](t.Context(), nil)
