@@ -75,10 +75,12 @@ const (
 	DefaultSpread = 0.2
 )
 
-// Policy computes retry delays. It is implemented by [Constant] and
-// [Exponential]; both are small immutable values, safe for concurrent use by
-// multiple goroutines. The state of one retry loop lives in the [Sequence]
-// returned by Start, never in the policy.
+// Policy computes retry delays. It is implemented by [Constant],
+// [Exponential] and [Func]; all are small immutable values, safe for
+// concurrent use by multiple goroutines. The state of one retry loop lives
+// in the [Sequence] returned by Start, never in the policy. To plug in delays
+// of one's own, convert a function to [Func]: Retry calls it without
+// allocating.
 type Policy interface {
 	// Start returns the delay sequence of one retry loop. With a nil src the
 	// sequence draws from its own PCG generator, seeded from the global
@@ -103,8 +105,9 @@ type Constant struct {
 	// Spread is a relative jitter: each delay is Delay·(1 + U(−Spread,
 	// +Spread)). Zero means none; it must be in [0, 1].
 	Spread float64
-	// Max caps delays and retry-after hints. Zero means Delay·(1 + Spread),
-	// the longest delay the policy produces.
+	// Max caps the delays. Zero means Delay·(1 + Spread), the longest
+	// delay the policy produces. Retry-after hints may exceed it; see
+	// [Hinter].
 	Max time.Duration
 }
 
@@ -120,8 +123,8 @@ type Exponential struct {
 	// DecorrelatedJitter, where it bounds the draw U(Base, Multiplier·prev).
 	// SmoothJitter ignores it: its delays double per retry by construction.
 	Multiplier float64
-	// Max caps every delay, after jitter, and every retry-after hint. Zero
-	// means DefaultMax (10 s) or Base if that is larger.
+	// Max caps every delay, after jitter. Zero means DefaultMax (10 s) or
+	// Base if that is larger. Retry-after hints may exceed it; see [Hinter].
 	Max time.Duration
 	// Jitter selects the randomisation; the zero value is FullJitter.
 	Jitter Jitter
@@ -140,6 +143,41 @@ func GRPC() Exponential {
 		Jitter:     ProportionalJitter,
 		Spread:     0.2,
 	}
+}
+
+// Func is a policy of the caller's own: the delay before retry n (0 for the
+// first retry) is f(n). A negative result counts as zero; there is no cap
+// other than the function's own, and the Max of its Sequence is the longest
+// Duration. Retry calls f on its own goroutine, without allocating; a Func
+// used by several loops at once must be safe for concurrent use, as a pure
+// function of n is. For jitter, f may draw from math/rand/v2's global
+// functions, which are safe for concurrent use.
+type Func func(n int) time.Duration
+
+// Start returns the delay sequence of one retry loop; see [Policy]. A Func
+// draws no randomness of its own, so src is unused.
+func (f Func) Start(src rand.Source) Sequence {
+	q := newSequence(f.spec(), src)
+	q.fn = f
+	return q
+}
+
+// Validate reports a nil Func as an error wrapping ErrInvalidPolicy.
+func (f Func) Validate() error { return f.fault().err() }
+
+func (f Func) fault() fault {
+	if f == nil {
+		return fault{code: faultFuncNil}
+	}
+	return fault{}
+}
+
+func (f Func) spec() spec {
+	s := spec{max: math.Inf(1), maxDur: math.MaxInt64}
+	if f == nil {
+		s.invalid, s.fault = true, f.fault()
+	}
+	return s
 }
 
 // spec is a compiled policy: defaults applied, invalid fields replaced by
@@ -258,6 +296,7 @@ const (
 	faultExponentialMultiplier
 	faultExponentialSpread
 	faultExponentialJitter
+	faultFuncNil
 )
 
 // err returns the fault as an error wrapping ErrInvalidPolicy, or nil.
@@ -281,6 +320,8 @@ func (f fault) err() error {
 		return fmt.Errorf("%w: Exponential.Spread %v not in [0, 1]", ErrInvalidPolicy, f.f)
 	case faultExponentialJitter:
 		return fmt.Errorf("%w: unknown %v", ErrInvalidPolicy, f.j)
+	case faultFuncNil:
+		return fmt.Errorf("%w: nil Func", ErrInvalidPolicy)
 	}
 	return nil
 }
