@@ -119,7 +119,7 @@ func ExampleWrap() {
 	// Wrap keeps the client's settings and sends the attempts through its
 	// transport.
 	orig := &http.Client{Transport: inProcess{flaky(1)}, Timeout: 10 * time.Second}
-	client := httpretry.Wrap(orig, httpretry.Transport{Policy: backoff.Constant{}})
+	client := httpretry.Wrap(orig, &httpretry.Transport{Policy: backoff.Constant{}})
 	resp, err := client.Get("http://service.example/")
 	if err != nil {
 		fmt.Println(err)

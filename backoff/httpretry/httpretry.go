@@ -7,7 +7,7 @@
 // Wrap an existing client with [Wrap], or set a [*Transport] as a client's
 // Transport:
 //
-//	client := httpretry.Wrap(http.DefaultClient, httpretry.Transport{
+//	client := httpretry.Wrap(http.DefaultClient, &httpretry.Transport{
 //		Policy: backoff.Exponential{Base: 200 * time.Millisecond},
 //		Budget: budget, // one *backoff.Budget per downstream service
 //	})
@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/twine-go/twine/backoff"
@@ -86,7 +87,8 @@ const DrainLimit = 64 << 10
 // first use and do not change them afterwards. A Transport is safe for
 // concurrent use by multiple goroutines; share one Budget or RateBudget
 // among all the transports that call one service. An http.Client's Timeout
-// bounds the whole request, retries and waits included.
+// bounds the whole request, retries and waits included. A Transport must
+// not be copied after first use.
 type Transport struct {
 	// Base sends each attempt; nil means http.DefaultTransport.
 	Base http.RoundTripper
@@ -125,6 +127,10 @@ type Transport struct {
 	// that called RoundTrip, before any wait; use it for logging and
 	// metrics. It must not read or close the response's body.
 	OnAttempt func(Attempt)
+
+	// opts are the loop's options, built from the fields at first use.
+	once sync.Once
+	opts [5]backoff.Option
 }
 
 // Attempt describes one attempt, for Transport.OnAttempt.
@@ -163,19 +169,28 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("httpretry: %d %s", e.StatusCode, http.StatusText(e.StatusCode))
 }
 
-// Wrap returns a copy of c whose transport retries as t says. Unless t.Base
-// is set, the attempts go through c's own transport (http.DefaultTransport
-// if that is nil). A nil c means http.DefaultClient. c itself is not
-// changed.
-func Wrap(c *http.Client, t Transport) *http.Client {
+// Wrap returns a copy of c whose transport is a new Transport with the
+// settings of t. Unless t.Base is set, the attempts go through c's own
+// transport (http.DefaultTransport if that is nil). A nil c means
+// http.DefaultClient, a nil t the defaults. Neither c nor t is changed.
+func Wrap(c *http.Client, t *Transport) *http.Client {
 	if c == nil {
 		c = http.DefaultClient
 	}
-	w := *c
-	if t.Base == nil {
-		t.Base = c.Transport
+	if t == nil {
+		t = &Transport{}
 	}
-	w.Transport = &t
+	n := &Transport{
+		Base: t.Base, Policy: t.Policy, MaxAttempts: t.MaxAttempts,
+		AttemptTimeout: t.AttemptTimeout, MaxHint: t.MaxHint,
+		Budget: t.Budget, RateBudget: t.RateBudget,
+		Retryable: t.Retryable, Repeatable: t.Repeatable, OnAttempt: t.OnAttempt,
+	}
+	if n.Base == nil {
+		n.Base = c.Transport
+	}
+	w := *c
+	w.Transport = n
 	return &w
 }
 
@@ -201,24 +216,32 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.repeatable(req) {
 		return c.once()
 	}
+	t.once.Do(t.init)
+	var err error
+	if t.OnAttempt == nil {
+		err = backoff.Retry(req.Context(), c.attempt, t.opts[:]...)
+	} else {
+		var opts [len(t.opts) + 1]backoff.Option
+		copy(opts[:], t.opts[:])
+		opts[len(t.opts)] = backoff.Notify(c.notify)
+		err = backoff.Retry(req.Context(), c.attempt, opts[:]...)
+	}
+	return c.finish(err)
+}
+
+// init builds the options of the retry loop from the fields.
+func (t *Transport) init() {
 	attempts := t.MaxAttempts
 	if attempts == 0 {
 		attempts = DefaultMaxAttempts
 	}
-	opts := [...]backoff.Option{
+	t.opts = [...]backoff.Option{
 		backoff.WithPolicy(t.Policy),
 		backoff.MaxAttempts(attempts),
 		backoff.MaxHint(t.MaxHint),
 		backoff.WithBudget(t.Budget),
 		backoff.WithRateBudget(t.RateBudget),
-		backoff.Notify(c.notify),
 	}
-	n := len(opts)
-	if t.OnAttempt == nil {
-		n-- // no Notify: the hook is its only use
-	}
-	err := backoff.Retry(req.Context(), c.attempt, opts[:n]...)
-	return c.finish(err)
 }
 
 // repeatable reports whether req may be sent more than once.

@@ -515,7 +515,7 @@ func TestWrap(t *testing.T) {
 	u, base := loopback(t, srv)
 	jar := &nullJar{}
 	orig := &http.Client{Transport: base, Jar: jar, Timeout: time.Minute}
-	c := Wrap(orig, Transport{Policy: quick})
+	c := Wrap(orig, &Transport{Policy: quick})
 	assert.Same(t, base, orig.Transport, "the original is not changed")
 	tr, ok := c.Transport.(*Transport)
 	require.True(t, ok)
@@ -528,7 +528,7 @@ func TestWrap(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, 2, srv.Hits())
 
-	d := Wrap(nil, Transport{})
+	d := Wrap(nil, nil)
 	assert.Nil(t, d.Transport.(*Transport).Base, "http.DefaultClient's nil transport")
 	c.CloseIdleConnections()
 }
@@ -536,7 +536,7 @@ func TestWrap(t *testing.T) {
 type nullJar struct{}
 
 func (*nullJar) SetCookies(*url.URL, []*http.Cookie) {}
-func (*nullJar) Cookies(*url.URL) []*http.Cookie   { return nil }
+func (*nullJar) Cookies(*url.URL) []*http.Cookie     { return nil }
 
 func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
