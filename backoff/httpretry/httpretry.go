@@ -128,9 +128,12 @@ type Transport struct {
 	// metrics. It must not read or close the response's body.
 	OnAttempt func(Attempt)
 
-	// opts are the loop's options, built from the fields at first use.
-	once sync.Once
-	opts [5]backoff.Option
+	// opts[:nopts] are the loop's options, built from the fields at first
+	// use; options that would change nothing are left out, which keeps
+	// backoff's resolving of them short.
+	once  sync.Once
+	opts  [5]backoff.Option
+	nopts int
 }
 
 // Attempt describes one attempt, for Transport.OnAttempt.
@@ -219,12 +222,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.once.Do(t.init)
 	var err error
 	if t.OnAttempt == nil {
-		err = backoff.Retry(req.Context(), c.attempt, t.opts[:]...)
+		err = backoff.Retry(req.Context(), c.attempt, t.opts[:t.nopts]...)
 	} else {
 		var opts [len(t.opts) + 1]backoff.Option
-		copy(opts[:], t.opts[:])
-		opts[len(t.opts)] = backoff.Notify(c.notify)
-		err = backoff.Retry(req.Context(), c.attempt, opts[:]...)
+		copy(opts[:], t.opts[:t.nopts])
+		opts[t.nopts] = backoff.Notify(c.notify)
+		err = backoff.Retry(req.Context(), c.attempt, opts[:t.nopts+1]...)
 	}
 	return c.finish(err)
 }
@@ -235,12 +238,20 @@ func (t *Transport) init() {
 	if attempts == 0 {
 		attempts = DefaultMaxAttempts
 	}
-	t.opts = [...]backoff.Option{
-		backoff.WithPolicy(t.Policy),
-		backoff.MaxAttempts(attempts),
-		backoff.MaxHint(t.MaxHint),
-		backoff.WithBudget(t.Budget),
-		backoff.WithRateBudget(t.RateBudget),
+	add := func(o backoff.Option) {
+		t.opts[t.nopts] = o
+		t.nopts++
+	}
+	add(backoff.WithPolicy(t.Policy))
+	add(backoff.MaxAttempts(attempts))
+	if t.MaxHint != 0 {
+		add(backoff.MaxHint(t.MaxHint))
+	}
+	if t.Budget != nil {
+		add(backoff.WithBudget(t.Budget))
+	}
+	if t.RateBudget != nil {
+		add(backoff.WithRateBudget(t.RateBudget))
 	}
 }
 
