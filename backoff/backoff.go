@@ -4,8 +4,8 @@
 // struggling server down.
 //
 // A policy is a small immutable config value whose zero fields mean
-// documented defaults: [Constant], [Exponential] with a [Jitter] mode, and
-// the [GRPC] preset. The state of one loop lives in a [Sequence] (or in
+// documented defaults: [Constant], [Exponential] with a [Jitter] mode, the
+// [GRPC] preset, and [Func] for delays of one's own. The state of one loop lives in a [Sequence] (or in
 // [Retry]), so one policy value can serve every goroutine. Every delay is
 // capped after jitter: none ever exceeds the policy's Max.
 //
@@ -26,11 +26,20 @@
 //	   11   0–10 s          10 s                            88.0–120 s
 //	  12+   0–10 s          10 s                            96.0–120 s
 //
+// A retry-after hint from the server replaces the policy's delay for one
+// retry and is never shortened, not even to the policy's Max: after a 503
+// with "Retry-After: 30", the next attempt starts 30 s later, whatever the
+// table says. A hint beyond [MaxHint] (one minute by default) ends the loop
+// instead.
+//
 // [Retry] and [RetryValue] run an operation until it succeeds, returns a
-// [Permanent] error, runs out of attempts, time or budget, or its context
-// ends. They honour retry-after hints carried by errors ([RetryAfter],
-// [Hinter]), capped at the policy's maximum. A loop whose delays are zero
-// allocates nothing; otherwise it uses one timer for all its waits.
+// [Permanent] error or one that the [RetryIf] predicate refuses, runs out of
+// attempts, time or budget, receives a hint it will not honour, or its
+// context ends. When they give up they return a [StopError], whose Reason
+// tells which of these ended the loop and which still unwraps to the
+// operation's last error. They honour retry-after hints carried by errors
+// ([RetryAfter], [Hinter]). A loop whose delays are zero allocates nothing
+// until it fails for good; otherwise it uses one timer for all its waits.
 //
 // A [Budget] shared by the loops that call one service refuses retries when
 // too many calls fail, in the manner of gRPC retry throttling; a

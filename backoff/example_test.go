@@ -129,25 +129,92 @@ func ExamplePermanent() {
 }
 
 func ExampleRetryAfter() {
-	// A 503 with "Retry-After: 3600" asks for an hour; the policy's Max
-	// (here 5 ms) caps the wait.
+	// A 503 with "Retry-After: 0.02" asks for 20 ms: longer than the
+	// policy's Max (5 ms), but Retry never retries earlier than a hint.
+	// A hint beyond MaxHint (here 1 s) stops the loop instead.
 	errUnavailable := errors.New("503 service unavailable")
+	hints := []time.Duration{20 * time.Millisecond, time.Hour}
 	calls := 0
 	err := backoff.Retry(context.Background(), func(ctx context.Context) error {
 		calls++
-		if calls == 1 {
-			return backoff.RetryAfter(errUnavailable, time.Hour)
-		}
-		return nil
+		return backoff.RetryAfter(errUnavailable, hints[calls-1])
 	},
 		backoff.WithPolicy(backoff.Exponential{Base: time.Millisecond, Max: 5 * time.Millisecond}),
+		backoff.MaxHint(time.Second),
 		backoff.Notify(func(_ int, err error, next time.Duration) {
 			fmt.Printf("%v: waiting %v\n", err, next)
 		}))
 	fmt.Println(err)
+	fmt.Println(errors.Is(err, backoff.ErrHintTooLong), errors.Is(err, errUnavailable))
 	// Output:
-	// 503 service unavailable: waiting 5ms
-	// <nil>
+	// 503 service unavailable: waiting 20ms
+	// backoff: retry-after hint beyond MaxHint after 2 attempts: 503 service unavailable
+	// true true
+}
+
+func ExampleRetryIf() {
+	// Retry timeouts only; any other error is returned at once.
+	errTimeout := errors.New("timeout")
+	errDenied := errors.New("permission denied")
+	errs := []error{errTimeout, errDenied}
+	calls := 0
+	err := backoff.Retry(context.Background(), func(ctx context.Context) error {
+		calls++
+		return errs[calls-1]
+	},
+		backoff.WithPolicy(backoff.Constant{}),
+		backoff.RetryIf(func(err error) bool { return errors.Is(err, errTimeout) }))
+	fmt.Println(calls, err)
+	// Output:
+	// 2 permission denied
+}
+
+func ExampleStopError() {
+	errRefused := errors.New("connection refused")
+	err := backoff.Retry(context.Background(), func(ctx context.Context) error {
+		return errRefused
+	}, backoff.WithPolicy(backoff.Constant{}), backoff.MaxAttempts(3))
+	fmt.Println(err)
+	var stop *backoff.StopError
+	if errors.As(err, &stop) {
+		fmt.Println(stop.Reason == backoff.ErrMaxAttempts, stop.Attempts, stop.Err == errRefused)
+	}
+	fmt.Println(errors.Is(err, backoff.ErrMaxAttempts), errors.Is(err, errRefused))
+	// Output:
+	// backoff: attempts exhausted after 3 attempts: connection refused
+	// true 3 true
+	// true true
+}
+
+func ExampleMaxHint() {
+	// Honour hints of up to two minutes, longer than the one-minute default.
+	calls := 0
+	err := backoff.Retry(context.Background(), func(ctx context.Context) error {
+		calls++
+		return backoff.RetryAfter(errors.New("429 too many requests"), 90*time.Second)
+	}, backoff.MaxHint(2*time.Minute), backoff.MaxElapsed(time.Minute))
+	// MaxElapsed stops before a 90 s wait that would end past its minute.
+	fmt.Println(calls, errors.Is(err, backoff.ErrMaxElapsed))
+	// Output:
+	// 1 true
+}
+
+func ExampleFunc() {
+	// A policy of one's own: the Fibonacci delays, in tens of milliseconds.
+	fib := backoff.Func(func(n int) time.Duration {
+		a, b := 1, 1
+		for range n {
+			a, b = b, a+b
+		}
+		return time.Duration(a) * 10 * time.Millisecond
+	})
+	q := fib.Start(nil)
+	for range 6 {
+		fmt.Print(q.Next(), " ")
+	}
+	fmt.Println()
+	// Output:
+	// 10ms 10ms 20ms 30ms 50ms 80ms
 }
 
 func ExampleBudget() {

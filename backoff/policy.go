@@ -75,10 +75,12 @@ const (
 	DefaultSpread = 0.2
 )
 
-// Policy computes retry delays. It is implemented by [Constant] and
-// [Exponential]; both are small immutable values, safe for concurrent use by
-// multiple goroutines. The state of one retry loop lives in the [Sequence]
-// returned by Start, never in the policy.
+// Policy computes retry delays. It is implemented by [Constant],
+// [Exponential] and [Func]; all are small immutable values, safe for
+// concurrent use by multiple goroutines. The state of one retry loop lives
+// in the [Sequence] returned by Start, never in the policy. To plug in delays
+// of one's own, convert a function to [Func]: Retry calls it without
+// allocating.
 type Policy interface {
 	// Start returns the delay sequence of one retry loop. With a nil src the
 	// sequence draws from its own PCG generator, seeded from the global
@@ -103,8 +105,9 @@ type Constant struct {
 	// Spread is a relative jitter: each delay is Delay·(1 + U(−Spread,
 	// +Spread)). Zero means none; it must be in [0, 1].
 	Spread float64
-	// Max caps delays and retry-after hints. Zero means Delay·(1 + Spread),
-	// the longest delay the policy produces.
+	// Max caps the delays. Zero means Delay·(1 + Spread), the longest
+	// delay the policy produces. Retry-after hints may exceed it; see
+	// [Hinter].
 	Max time.Duration
 }
 
@@ -120,8 +123,8 @@ type Exponential struct {
 	// DecorrelatedJitter, where it bounds the draw U(Base, Multiplier·prev).
 	// SmoothJitter ignores it: its delays double per retry by construction.
 	Multiplier float64
-	// Max caps every delay, after jitter, and every retry-after hint. Zero
-	// means DefaultMax (10 s) or Base if that is larger.
+	// Max caps every delay, after jitter. Zero means DefaultMax (10 s) or
+	// Base if that is larger. Retry-after hints may exceed it; see [Hinter].
 	Max time.Duration
 	// Jitter selects the randomisation; the zero value is FullJitter.
 	Jitter Jitter
@@ -142,6 +145,41 @@ func GRPC() Exponential {
 	}
 }
 
+// Func is a policy of the caller's own: the delay before retry n (0 for the
+// first retry) is f(n). A negative result counts as zero; there is no cap
+// other than the function's own, and the Max of its Sequence is the longest
+// Duration. Retry calls f on its own goroutine, without allocating; a Func
+// used by several loops at once must be safe for concurrent use, as a pure
+// function of n is. For jitter, f may draw from math/rand/v2's global
+// functions, which are safe for concurrent use.
+type Func func(n int) time.Duration
+
+// Start returns the delay sequence of one retry loop; see [Policy]. A Func
+// draws no randomness of its own, so src is unused.
+func (f Func) Start(src rand.Source) Sequence {
+	q := newSequence(f.spec(), src)
+	q.fn = f
+	return q
+}
+
+// Validate reports a nil Func as an error wrapping ErrInvalidPolicy.
+func (f Func) Validate() error { return f.fault().err() }
+
+func (f Func) fault() fault {
+	if f == nil {
+		return fault{code: faultFuncNil}
+	}
+	return fault{}
+}
+
+func (f Func) spec() spec {
+	s := spec{max: math.Inf(1), maxDur: math.MaxInt64}
+	if f == nil {
+		s.invalid, s.fault = true, f.fault()
+	}
+	return s
+}
+
 // spec is a compiled policy: defaults applied, invalid fields replaced by
 // defaults, durations as float64 nanoseconds. It is a small plain value so
 // that options can carry it without allocating and Start stays cheap.
@@ -154,6 +192,7 @@ type spec struct {
 	jitter    Jitter
 	linear    bool
 	invalid   bool
+	fault     fault // why, when invalid is set
 }
 
 // Start returns the delay sequence of one retry loop; see [Policy].
@@ -168,23 +207,25 @@ func (c Constant) Delays(src rand.Source) iter.Seq2[int, time.Duration] {
 
 // Validate reports a negative Delay or Max, or a Spread outside [0, 1], as an
 // error wrapping ErrInvalidPolicy.
-func (c Constant) Validate() error {
+func (c Constant) Validate() error { return c.fault().err() }
+
+func (c Constant) fault() fault {
 	switch {
 	case c.Delay < 0:
-		return fmt.Errorf("%w: negative Constant.Delay %v", ErrInvalidPolicy, c.Delay)
+		return fault{code: faultConstantDelay, d1: c.Delay}
 	case c.Max < 0:
-		return fmt.Errorf("%w: negative Constant.Max %v", ErrInvalidPolicy, c.Max)
+		return fault{code: faultConstantMax, d1: c.Max}
 	case !(c.Spread >= 0 && c.Spread <= 1):
-		return fmt.Errorf("%w: Constant.Spread %v not in [0, 1]", ErrInvalidPolicy, c.Spread)
+		return fault{code: faultConstantSpread, f: c.Spread}
 	}
-	return nil
+	return fault{}
 }
 
 func (c Constant) spec() spec {
 	s := spec{linear: true, mult: 1}
 	d, spread, m := c.Delay, c.Spread, c.Max
 	if d < 0 || m < 0 || !(spread >= 0 && spread <= 1) { // Validate's checks
-		s.invalid = true
+		s.invalid, s.fault = true, c.fault()
 		d, m = max(d, 0), max(m, 0)
 		if !(spread >= 0 && spread <= 1) {
 			spread = 0
@@ -212,20 +253,75 @@ func (e Exponential) Delays(src rand.Source) iter.Seq2[int, time.Duration] {
 // Validate reports negative durations, a Multiplier below 1 (other than the
 // zero default) or not finite, a Spread outside [0, 1], an unknown Jitter or
 // a Base above an explicit Max, as an error wrapping ErrInvalidPolicy.
-func (e Exponential) Validate() error {
+func (e Exponential) Validate() error { return e.fault().err() }
+
+func (e Exponential) fault() fault {
 	switch {
 	case e.Base < 0:
-		return fmt.Errorf("%w: negative Exponential.Base %v", ErrInvalidPolicy, e.Base)
+		return fault{code: faultExponentialBase, d1: e.Base}
 	case e.Max < 0:
-		return fmt.Errorf("%w: negative Exponential.Max %v", ErrInvalidPolicy, e.Max)
+		return fault{code: faultExponentialMax, d1: e.Max}
 	case e.Max > 0 && e.Base > e.Max:
-		return fmt.Errorf("%w: Exponential.Base %v above Max %v", ErrInvalidPolicy, e.Base, e.Max)
+		return fault{code: faultExponentialBaseAboveMax, d1: e.Base, d2: e.Max}
 	case e.Multiplier != 0 && !(e.Multiplier >= 1 && e.Multiplier <= math.MaxFloat64):
-		return fmt.Errorf("%w: Exponential.Multiplier %v not a finite number ≥ 1", ErrInvalidPolicy, e.Multiplier)
+		return fault{code: faultExponentialMultiplier, f: e.Multiplier}
 	case !(e.Spread >= 0 && e.Spread <= 1):
-		return fmt.Errorf("%w: Exponential.Spread %v not in [0, 1]", ErrInvalidPolicy, e.Spread)
+		return fault{code: faultExponentialSpread, f: e.Spread}
 	case e.Jitter >= jitterModes:
-		return fmt.Errorf("%w: unknown %v", ErrInvalidPolicy, e.Jitter)
+		return fault{code: faultExponentialJitter, j: e.Jitter}
+	}
+	return fault{}
+}
+
+// fault describes what Validate finds wrong with a policy as plain data:
+// a spec carries it so that Retry can report the reason, and it holds no
+// pointer, so the options that carry it do not escape to the heap.
+type fault struct {
+	code   faultCode
+	j      Jitter
+	d1, d2 time.Duration
+	f      float64
+}
+
+type faultCode uint8
+
+const (
+	faultNone faultCode = iota
+	faultConstantDelay
+	faultConstantMax
+	faultConstantSpread
+	faultExponentialBase
+	faultExponentialMax
+	faultExponentialBaseAboveMax
+	faultExponentialMultiplier
+	faultExponentialSpread
+	faultExponentialJitter
+	faultFuncNil
+)
+
+// err returns the fault as an error wrapping ErrInvalidPolicy, or nil.
+func (f fault) err() error {
+	switch f.code {
+	case faultConstantDelay:
+		return fmt.Errorf("%w: negative Constant.Delay %v", ErrInvalidPolicy, f.d1)
+	case faultConstantMax:
+		return fmt.Errorf("%w: negative Constant.Max %v", ErrInvalidPolicy, f.d1)
+	case faultConstantSpread:
+		return fmt.Errorf("%w: Constant.Spread %v not in [0, 1]", ErrInvalidPolicy, f.f)
+	case faultExponentialBase:
+		return fmt.Errorf("%w: negative Exponential.Base %v", ErrInvalidPolicy, f.d1)
+	case faultExponentialMax:
+		return fmt.Errorf("%w: negative Exponential.Max %v", ErrInvalidPolicy, f.d1)
+	case faultExponentialBaseAboveMax:
+		return fmt.Errorf("%w: Exponential.Base %v above Max %v", ErrInvalidPolicy, f.d1, f.d2)
+	case faultExponentialMultiplier:
+		return fmt.Errorf("%w: Exponential.Multiplier %v not a finite number ≥ 1", ErrInvalidPolicy, f.f)
+	case faultExponentialSpread:
+		return fmt.Errorf("%w: Exponential.Spread %v not in [0, 1]", ErrInvalidPolicy, f.f)
+	case faultExponentialJitter:
+		return fmt.Errorf("%w: unknown %v", ErrInvalidPolicy, f.j)
+	case faultFuncNil:
+		return fmt.Errorf("%w: nil Func", ErrInvalidPolicy)
 	}
 	return nil
 }
@@ -237,6 +333,9 @@ func (e Exponential) spec() spec {
 	s.invalid = base < 0 || m < 0 || (m > 0 && base > m) ||
 		(mult != 0 && !(mult >= 1 && mult <= math.MaxFloat64)) ||
 		!(spread >= 0 && spread <= 1) || s.jitter >= jitterModes
+	if s.invalid {
+		s.fault = e.fault()
+	}
 	if s.jitter >= jitterModes {
 		s.jitter = FullJitter
 	}

@@ -3,6 +3,7 @@ package backoff
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 )
 
@@ -16,6 +17,11 @@ type Option struct {
 	budget *Budget
 	rate   *RateBudget
 	notify func(attempt int, err error, next time.Duration)
+	retry  func(err error) bool
+	// fn is the function of a Func policy. It is kept out of spec and of
+	// the Sequence that Retry uses, whose contents escape (through the
+	// rand.Source it may call), so that calling it lets nothing escape.
+	fn func(int) time.Duration
 }
 
 type optionKind uint8
@@ -30,7 +36,14 @@ const (
 	optRateBudget
 	optNotify
 	optSeed
+	optRetryIf
+	optMaxHint
 )
+
+// DefaultMaxHint is the longest retry-after hint that Retry honours when
+// MaxHint is not set: a minute, beyond which a caller in a request path is
+// usually better told that the server is unavailable.
+const DefaultMaxHint = time.Minute
 
 // WithPolicy sets the delay policy. The default, also used for a nil p, is
 // Exponential{}: 100 ms, ×2, full jitter, capped at 10 s.
@@ -38,19 +51,21 @@ func WithPolicy(p Policy) Option {
 	if p == nil {
 		return Option{}
 	}
-	return Option{kind: optPolicy, spec: p.spec()}
+	f, _ := p.(Func)
+	return Option{kind: optPolicy, spec: p.spec(), fn: f}
 }
 
 // MaxAttempts stops after n calls of the operation (the first call and n−1
-// retries) and returns the last error as it is. Zero or less means no
+// retries), with a StopError whose Reason is ErrMaxAttempts. Zero or less means no
 // limit: then the other conditions listed at Retry end the loop, the
 // context's deadline first among them. Google's SRE book advises at most 3
 // attempts per request, and retrying in one layer only.
 func MaxAttempts(n int) Option { return Option{kind: optMaxAttempts, n: int64(n)} }
 
 // MaxElapsed stops retrying when the next delay would end more than d after
-// the first call started, and returns the last error as it is. Zero or less
-// means no limit.
+// the first call started, with a StopError whose Reason is ErrMaxElapsed;
+// so does a first call that alone takes longer than d. Zero or less means no
+// limit.
 func MaxElapsed(d time.Duration) Option { return Option{kind: optMaxElapsed, n: int64(d)} }
 
 // AttemptTimeout gives each call of the operation a context that expires
@@ -62,14 +77,14 @@ func AttemptTimeout(d time.Duration) Option {
 
 // WithBudget makes the loop report each outcome to b (a Permanent error
 // counts as neither success nor failure) and ask b before each retry; when
-// b refuses, Retry stops and returns ErrBudgetExhausted joined with the last
-// error. A nil b means no budget.
+// b refuses, Retry stops with a StopError whose Reason is
+// ErrBudgetExhausted. A nil b means no budget.
 func WithBudget(b *Budget) Option { return Option{kind: optBudget, budget: b} }
 
 // WithRateBudget makes the loop deposit into b for its first attempt and
-// withdraw from b for each retry; when b has nothing left, Retry stops and
-// returns ErrBudgetExhausted joined with the last error. A nil b means no
-// rate budget. It combines with WithBudget.
+// withdraw from b for each retry; when b has nothing left, Retry stops with
+// a StopError whose Reason is ErrBudgetExhausted. A nil b means no rate
+// budget. It combines with WithBudget.
 func WithRateBudget(b *RateBudget) Option { return Option{kind: optRateBudget, rate: b} }
 
 // Notify sets a hook called after each failed attempt that will be retried,
@@ -79,6 +94,21 @@ func WithRateBudget(b *RateBudget) Option { return Option{kind: optRateBudget, r
 func Notify(f func(attempt int, err error, next time.Duration)) Option {
 	return Option{kind: optNotify, notify: f}
 }
+
+// RetryIf sets a predicate that decides, for each error of the operation,
+// whether it may be retried; when f returns false, Retry returns the error
+// as it is, as for a Permanent error (neither counts for a Budget). f runs
+// on the goroutine that called Retry, after the Permanent check and before
+// the other stop conditions. A nil f means every error but a Permanent one
+// may be retried.
+func RetryIf(f func(err error) bool) Option { return Option{kind: optRetryIf, retry: f} }
+
+// MaxHint bounds the retry-after hints that Retry honours. Retry never
+// retries earlier than a hint, even one longer than the policy's Max; a hint
+// longer than d stops the loop with a StopError whose Reason is
+// ErrHintTooLong. Zero means DefaultMaxHint (one minute); a negative d means
+// no bound.
+func MaxHint(d time.Duration) Option { return Option{kind: optMaxHint, n: int64(d)} }
 
 // WithSeed seeds the loop's PCG generator with seed instead of a draw from
 // the global generator of math/rand/v2: the same seed gives the same delays,
@@ -97,6 +127,9 @@ type config struct {
 	budget      *Budget
 	rate        *RateBudget
 	notify      func(int, error, time.Duration)
+	retryIf     func(error) bool
+	fn          func(int) time.Duration
+	maxHint     time.Duration
 	seed        uint64
 	seeded      bool
 }
@@ -109,7 +142,7 @@ func resolve(opts []Option) config {
 		o := &opts[i]
 		switch o.kind {
 		case optPolicy:
-			c.spec, c.hasSpec = o.spec, true
+			c.spec, c.fn, c.hasSpec = o.spec, o.fn, true
 		case optMaxAttempts:
 			c.maxAttempts = o.n
 		case optMaxElapsed:
@@ -124,7 +157,17 @@ func resolve(opts []Option) config {
 			c.notify = o.notify
 		case optSeed:
 			c.seed, c.seeded = uint64(o.n), true
+		case optRetryIf:
+			c.retryIf = o.retry
+		case optMaxHint:
+			c.maxHint = time.Duration(o.n)
 		}
+	}
+	switch {
+	case c.maxHint == 0:
+		c.maxHint = DefaultMaxHint
+	case c.maxHint < 0:
+		c.maxHint = math.MaxInt64
 	}
 	if !c.hasSpec {
 		c.spec = Exponential{}.spec()
@@ -135,21 +178,26 @@ func resolve(opts []Option) config {
 // Retry calls op until it succeeds and returns nil, or until one of these
 // ends the loop:
 //
-//   - op returns a Permanent error: Retry returns the error inside it;
-//   - MaxAttempts or MaxElapsed is reached: Retry returns op's last error;
-//   - the Budget or the RateBudget refuses a retry: Retry returns
-//     ErrBudgetExhausted joined with op's last error;
-//   - op's error carries a negative retry-after hint: Retry returns it;
+//   - op returns a Permanent error, or an error that the RetryIf predicate
+//     refuses: Retry returns that error as it is (without the Permanent
+//     wrapper);
+//   - MaxAttempts or MaxElapsed is reached, the Budget or the RateBudget
+//     refuses a retry, or op's error carries a retry-after hint that is
+//     negative or longer than MaxHint: Retry returns a *[StopError] whose
+//     Reason is ErrMaxAttempts, ErrMaxElapsed, ErrBudgetExhausted,
+//     ErrHintRefused or ErrHintTooLong, and whose Err is op's last error;
 //   - ctx ends, during a wait or before a call: Retry returns promptly with
-//     ctx.Err() (and its cause, if different) joined with op's last error,
-//     so that errors.Is finds both; if op never ran, with ctx.Err() alone.
+//     a *StopError whose Reason is ctx.Err() (errors.Is also finds the
+//     context's cause and op's last error); if op never ran, with ctx.Err()
+//     alone.
 //
 // Between attempts Retry waits the policy's next delay, or the error's
-// retry-after hint (see [Hinter]) capped at the policy's maximum. It uses at
+// retry-after hint (see [Hinter]), which may exceed the policy's Max. It uses at
 // most one timer, created at the first non-zero delay and reused; a zero
 // delay touches no timer, and a loop that needs none allocates nothing.
 // op runs on the calling goroutine; Retry starts no goroutines. It returns
-// ErrInvalidPolicy without calling op if the policy fails its Validate. It
+// the policy's Validate error, which wraps ErrInvalidPolicy and names the
+// invalid field, without calling op if the policy fails its Validate. It
 // panics if op is nil.
 func Retry(ctx context.Context, op func(context.Context) error, opts ...Option) error {
 	if op == nil {
@@ -183,10 +231,10 @@ func RetryValue[T any](ctx context.Context, op func(context.Context) (T, error),
 // run is the retry loop shared by Retry and RetryValue.
 func (c *config) run(ctx context.Context, op func(context.Context) error) error {
 	if c.spec.invalid {
-		return ErrInvalidPolicy
+		return c.spec.fault.err()
 	}
 	if ctx.Err() != nil {
-		return ctxError(ctx, nil)
+		return ctxError(ctx, nil, 0)
 	}
 	var start time.Time
 	if c.maxElapsed > 0 {
@@ -226,30 +274,41 @@ func (c *config) run(ctx context.Context, op func(context.Context) error) error 
 			}
 			return err
 		}
+		if c.retryIf != nil && !c.retryIf(err) {
+			return err
+		}
 		if c.budget != nil {
 			c.budget.RecordFailure()
 		}
 		if ctx.Err() != nil {
-			return ctxError(ctx, err)
+			return ctxError(ctx, err, attempt)
 		}
 		if hinted && hint < 0 {
-			return err
+			return stop(ErrHintRefused, err, attempt)
 		}
 		if c.maxAttempts > 0 && attempt >= c.maxAttempts {
-			return err
+			return stop(ErrMaxAttempts, err, attempt)
 		}
-		// Choose the delay: the policy's, or the server's hint capped at
-		// the policy's maximum. The sequence advances either way so that
-		// stateful jitter keeps its own history.
-		delay := seq.Next()
+		// Choose the delay: the policy's, or the server's hint, never
+		// shortened. The sequence advances either way so that stateful
+		// jitter keeps its own history.
+		var delay time.Duration
+		if c.fn != nil {
+			delay = max(c.fn(int(attempt-1)), 0)
+		} else {
+			delay = seq.Next()
+		}
 		if hinted {
-			delay = min(hint, c.spec.maxDur)
+			if hint > c.maxHint {
+				return stop(ErrHintTooLong, err, attempt)
+			}
+			delay = hint
 		}
 		if c.maxElapsed > 0 && time.Since(start)+delay > c.maxElapsed {
-			return err
+			return stop(ErrMaxElapsed, err, attempt)
 		}
 		if (c.budget != nil && !c.budget.Allow()) || (c.rate != nil && !c.rate.TryRetry()) {
-			return errors.Join(ErrBudgetExhausted, err)
+			return stop(ErrBudgetExhausted, err, attempt)
 		}
 		if c.notify != nil {
 			c.notify(int(attempt), err, delay)
@@ -263,11 +322,11 @@ func (c *config) run(ctx context.Context, op func(context.Context) error) error 
 			}
 			select {
 			case <-ctx.Done():
-				return ctxError(ctx, err)
+				return ctxError(ctx, err, attempt)
 			case <-timer.C:
 			}
 		} else if ctx.Err() != nil {
-			return ctxError(ctx, err)
+			return ctxError(ctx, err, attempt)
 		}
 	}
 }
@@ -279,16 +338,31 @@ func (c *config) callWithTimeout(ctx context.Context, op func(context.Context) e
 	return op(actx)
 }
 
-// ctxError joins ctx's error, its cause if different, and the last error
-// of the operation (if any).
-func ctxError(ctx context.Context, last error) error {
+// stop returns the StopError for reason after attempts calls of the
+// operation, the last of which failed with last. It is out of line so that
+// the loop, which only fails through it, stays small.
+//
+//go:noinline
+func stop(reason, last error, attempts int64) error {
+	return &StopError{Reason: reason, Err: last, Attempts: int(attempts)}
+}
+
+// ctxError returns the StopError for ctx's end after attempts calls of the
+// operation, with the context's cause if it differs from its error.
+//
+//go:noinline
+func ctxError(ctx context.Context, last error, attempts int64) error {
 	err := ctx.Err()
 	cause := context.Cause(ctx)
 	if cause == err {
 		cause = nil
 	}
-	if last == nil && cause == nil {
-		return err
+	if last == nil {
+		// The operation never ran: the context's error, and its cause.
+		if cause == nil {
+			return err
+		}
+		return errors.Join(err, cause)
 	}
-	return errors.Join(err, cause, last)
+	return &StopError{Reason: err, Err: last, Attempts: int(attempts), cause: cause}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -120,6 +121,125 @@ func TestRetryStops(t *testing.T) {
 	}
 }
 
+// TestRetryStopReason checks that every way Retry gives up is told by the
+// StopError's Reason, and that the operation's last error stays reachable.
+func TestRetryStopReason(t *testing.T) {
+	slow := func(ctx context.Context) error {
+		time.Sleep(3 * time.Second)
+		return errTemp
+	}
+	tests := []struct {
+		name     string
+		op       func(context.Context) error
+		opts     []Option
+		reason   error
+		attempts int
+	}{
+		{"max attempts", nil, []Option{WithPolicy(Constant{Delay: time.Second}), MaxAttempts(3)}, ErrMaxAttempts, 3},
+		{"max elapsed", nil, []Option{WithPolicy(Constant{Delay: time.Second}), MaxElapsed(2500 * time.Millisecond)}, ErrMaxElapsed, 3},
+		{"max elapsed before any retry", slow, []Option{WithPolicy(Constant{}), MaxElapsed(2 * time.Second)}, ErrMaxElapsed, 1},
+		{"budget", nil, []Option{WithPolicy(Constant{}), WithBudget(&Budget{MaxTokens: 4})}, ErrBudgetExhausted, 2},
+		{"rate budget", nil, []Option{WithPolicy(Constant{}), WithRateBudget(&RateBudget{Percent: 0.1, MinPerSecond: 0.1, TTL: time.Second})}, ErrBudgetExhausted, 1},
+		{"negative hint", func(context.Context) error { return RetryAfter(errTemp, -1) }, nil, ErrHintRefused, 1},
+		{"hint beyond default bound", func(context.Context) error { return RetryAfter(errTemp, DefaultMaxHint+1) }, nil, ErrHintTooLong, 1},
+		{"hint beyond MaxHint", func(context.Context) error { return RetryAfter(errTemp, 2*time.Second) }, []Option{MaxHint(time.Second)}, ErrHintTooLong, 1},
+		{"deadline", nil, []Option{WithPolicy(Constant{Delay: time.Second}), MaxAttempts(100), AttemptTimeout(time.Hour)}, context.DeadlineExceeded, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(t.Context(), 9500*time.Millisecond)
+				defer cancel()
+				op := tt.op
+				if op == nil {
+					op = func(context.Context) error { return errTemp }
+				}
+				err := Retry(ctx, op, tt.opts...)
+				require.ErrorIs(t, err, tt.reason)
+				require.ErrorIs(t, err, errTemp, "the operation's last error is reachable")
+				var stop *StopError
+				require.ErrorAs(t, err, &stop)
+				assert.Equal(t, tt.reason, stop.Reason)
+				assert.Equal(t, tt.attempts, stop.Attempts)
+				assert.ErrorIs(t, stop.Err, errTemp)
+				assert.Contains(t, err.Error(), tt.reason.Error())
+				assert.Contains(t, err.Error(), errTemp.Error())
+			})
+		})
+	}
+}
+
+func TestRetryHintNeverEarly(t *testing.T) {
+	// A hint longer than the policy's Max is waited in full, and a hint up
+	// to MaxHint too; a negative MaxHint means no bound.
+	synctest.Test(t, func(t *testing.T) {
+		op, calls := failing(1, RetryAfter(errTemp, 2*time.Hour))
+		start := time.Now()
+		require.NoError(t, Retry(t.Context(), op, WithPolicy(Constant{Delay: time.Second}), MaxHint(-1)))
+		assert.Equal(t, 2, *calls)
+		assert.Equal(t, 2*time.Hour, time.Since(start))
+	})
+}
+
+func TestRetryIf(t *testing.T) {
+	errOther := errors.New("other")
+	var seen []error
+	budget := &Budget{MaxTokens: 10}
+	calls := 0
+	err := Retry(t.Context(), func(context.Context) error {
+		calls++
+		if calls < 3 {
+			return errTemp
+		}
+		return fmt.Errorf("wrapped: %w", errOther)
+	}, WithPolicy(Constant{}), WithBudget(budget), RetryIf(func(err error) bool {
+		seen = append(seen, err)
+		return errors.Is(err, errTemp)
+	}))
+	assert.Equal(t, 3, calls)
+	require.ErrorIs(t, err, errOther)
+	assert.Equal(t, "wrapped: other", err.Error(), "returned as it is, not as a StopError")
+	var stop *StopError
+	assert.False(t, errors.As(err, &stop))
+	assert.Len(t, seen, 3)
+	assert.InDelta(t, 8, budget.Tokens(), 1e-9, "the refused error costs no token")
+
+	// Permanent wins over the predicate, which is not even asked.
+	err = Retry(t.Context(), func(context.Context) error { return Permanent(errTemp) },
+		RetryIf(func(error) bool { t.Error("predicate called for a Permanent error"); return true }))
+	assert.Same(t, errTemp, err)
+	// A nil predicate retries everything.
+	op, n := failing(2, errTemp)
+	require.NoError(t, Retry(t.Context(), op, WithPolicy(Constant{}), RetryIf(nil)))
+	assert.Equal(t, 3, *n)
+}
+
+func TestFunc(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var delays []time.Duration
+		f := Func(func(n int) time.Duration { return time.Duration(n-1) * time.Second })
+		op, _ := failing(4, errTemp)
+		start := time.Now()
+		require.NoError(t, Retry(t.Context(), op, WithPolicy(f),
+			Notify(func(_ int, _ error, d time.Duration) { delays = append(delays, d) })))
+		assert.Equal(t, []time.Duration{0, 0, time.Second, 2 * time.Second}, delays, "negative means zero")
+		assert.Equal(t, 3*time.Second, time.Since(start))
+		q := f.Start(nil)
+		assert.Equal(t, time.Duration(0), q.Next())
+		assert.Equal(t, time.Duration(0), q.Next())
+		assert.Equal(t, time.Second, q.Next())
+		assert.Equal(t, 3, q.Attempts())
+		assert.Equal(t, time.Duration(math.MaxInt64), q.Max())
+		q.Reset()
+		assert.Equal(t, time.Duration(0), q.Next())
+		assert.NoError(t, f.Validate())
+	})
+	err := Retry(t.Context(), func(context.Context) error { return nil }, WithPolicy(Func(nil)))
+	require.ErrorIs(t, err, ErrInvalidPolicy)
+	assert.Contains(t, err.Error(), "nil Func")
+	require.ErrorIs(t, Func(nil).Validate(), ErrInvalidPolicy)
+}
+
 func TestRetryPermanentUnwrapped(t *testing.T) {
 	err := Retry(t.Context(), func(context.Context) error { return Permanent(errTemp) })
 	assert.Same(t, errTemp, err)
@@ -201,7 +321,8 @@ func TestRetryHints(t *testing.T) {
 	}{
 		{"shorter than policy", 50 * time.Millisecond, 50 * time.Millisecond},
 		{"longer than policy", 1500 * time.Millisecond, 1500 * time.Millisecond},
-		{"clamped to max", time.Hour, 2 * time.Second},
+		{"longer than max", 5 * time.Second, 5 * time.Second},
+		{"at max hint", DefaultMaxHint, DefaultMaxHint},
 		{"zero", 0, 0},
 	}
 	for _, tt := range tests {
@@ -282,6 +403,12 @@ func TestRetryInvalid(t *testing.T) {
 	err := Retry(t.Context(), func(context.Context) error { calls++; return nil }, WithPolicy(Exponential{Base: -1}))
 	require.ErrorIs(t, err, ErrInvalidPolicy)
 	assert.Zero(t, calls)
+	// The error carries Validate's reason, not the bare sentinel.
+	assert.Equal(t, Exponential{Base: -1}.Validate().Error(), err.Error())
+	err = Retry(t.Context(), func(context.Context) error { calls++; return nil }, WithPolicy(Constant{Spread: 2}))
+	require.ErrorIs(t, err, ErrInvalidPolicy)
+	assert.Contains(t, err.Error(), "Constant.Spread 2 not in [0, 1]")
+	assert.Zero(t, calls)
 	assert.PanicsWithValue(t, "backoff: Retry with nil op", func() { _ = Retry(t.Context(), nil) })
 	assert.PanicsWithValue(t, "backoff: RetryValue with nil op", func() {
 		_, _ = RetryValue[int](t.Context(), nil)
@@ -327,6 +454,10 @@ func TestRetryAllocs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+		}},
+		{"func policy, predicate and hint bound", func() {
+			_ = Retry(ctx, op, WithPolicy(Func(func(n int) time.Duration { return 0 })),
+				RetryIf(func(err error) bool { return err == errTemp }), MaxHint(time.Second))
 		}},
 		{"value", func() {
 			_, _ = RetryValue(ctx, func(ctx context.Context) (int, error) { return n, op(ctx) }, WithPolicy(Constant{}))

@@ -24,6 +24,8 @@ type Sequence struct {
 	// concrete value, so drawing from it is cheap and lets nothing escape.
 	pcg    rand.PCG
 	seeded bool
+	// fn is the function of a Func policy.
+	fn func(int) time.Duration
 }
 
 func newSequence(s spec, src rand.Source) Sequence {
@@ -37,14 +39,20 @@ func newSequence(s spec, src rand.Source) Sequence {
 // Attempts returns how many delays Next has returned.
 func (q *Sequence) Attempts() int { return q.n }
 
-// Max returns the longest delay the sequence can return; it is also the cap
-// that Retry applies to retry-after hints.
+// Max returns the longest delay the sequence can return: the policy's Max,
+// or the longest Duration for a [Func]. Retry-after hints are not bound by
+// it (see [MaxHint]).
 func (q *Sequence) Max() time.Duration { return q.s.maxDur }
 
 // Next returns the delay before the next retry. It never returns a negative
 // delay or one above Max, however many times it is called.
 func (q *Sequence) Next() time.Duration {
 	s := &q.s
+	if q.fn != nil {
+		d := q.fn(q.n)
+		q.n++
+		return max(d, 0)
+	}
 	var d float64
 	if s.linear {
 		// Constant, none, full, equal and proportional jitter are all

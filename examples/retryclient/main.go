@@ -1,13 +1,15 @@
-// Command retryclient shows an HTTP client that retries with backoff: an
-// http.RoundTripper (Transport) that retries idempotent requests on
-// network errors and 408/429/5xx answers, honours Retry-After (seconds or
-// HTTP-date), stops at once on other 4xx answers, replays request bodies
-// through Request.GetBody, respects the request's context, and shares a
+// Command retryclient shows an HTTP client that retries with backoff,
+// through the importable transport of package
+// github.com/twine-go/twine/backoff/httpretry: it retries requests that are
+// safe to repeat on connection errors and 429/502/503/504 answers, honours
+// Retry-After (seconds or HTTP-date) and never retries before it, hands
+// other answers over at once, replays request bodies through
+// Request.GetBody, respects the request's context, and shares a
 // backoff.Budget so that a server that is down hard sees first attempts
 // only, not a retry storm.
 //
 // Without flags it starts a deliberately flaky server on a loopback port
-// and walks through five scenarios:
+// and walks through seven scenarios:
 //
 //	go run ./retryclient
 //
@@ -31,6 +33,7 @@ import (
 	"time"
 
 	"github.com/twine-go/twine/backoff"
+	"github.com/twine-go/twine/backoff/httpretry"
 )
 
 func main() {
@@ -92,7 +95,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	policy := backoff.Exponential{Base: c.base, Jitter: c.jitter}
 	if c.url != "" {
-		status, attempts, err := fetch(ctx, stdout, &Transport{Policy: policy, MaxAttempts: c.attempts}, http.MethodGet, c.url, "")
+		status, attempts, err := fetch(ctx, stdout, &httpretry.Transport{Policy: policy, MaxAttempts: c.attempts}, http.MethodGet, c.url, "")
 		if err != nil {
 			return err
 		}
@@ -107,8 +110,8 @@ func demo(ctx context.Context, w io.Writer, c config, policy backoff.Policy) err
 	srv := newFlakyServer()
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
-	tr := func() *Transport {
-		return &Transport{Base: ts.Client().Transport, Policy: policy, MaxAttempts: c.attempts}
+	tr := func() *httpretry.Transport {
+		return &httpretry.Transport{Base: ts.Client().Transport, Policy: policy, MaxAttempts: c.attempts}
 	}
 	fmt.Fprintf(w, "retryclient: retrying %s; backoff from %v, jitter %s, %d attempts\n",
 		ts.URL, c.base, c.jitter, c.attempts)
@@ -122,6 +125,8 @@ func demo(ctx context.Context, w io.Writer, c config, policy backoff.Policy) err
 		{"3. 400 is permanent: not retried", "GET", "/bad", "", false},
 		{"4a. POST is not idempotent: not retried", "POST", "/echo/a", "hello", false},
 		{"4b. POST with an Idempotency-Key: retried, body replayed", "POST", "/echo/b", "hello", true},
+		{"5. 503 until the attempts run out: the last answer is returned", "GET", "/flaky/b?fail=100", "", false},
+		{"6. Retry-After: 120 is beyond MaxHint (1m): not waited", "GET", "/throttle/b?after=120", "", false},
 	}
 	for _, s := range steps {
 		fmt.Fprintf(w, "\n%s: %s %s\n", s.title, s.method, s.path)
@@ -142,14 +147,13 @@ func demo(ctx context.Context, w io.Writer, c config, policy backoff.Policy) err
 		fmt.Fprintf(w, "   -> %s after %d attempt(s)\n", status, attempts)
 	}
 
-	// 5. A server down hard: the same requests with and without a Budget.
+	// 7. A server down hard: the same requests with and without a Budget.
 	// Tiny delays keep the demo quick; the counts do not depend on them.
-	fmt.Fprintf(w, "\n5. server down hard (always 503): %d GETs, %d attempts each allowed\n", c.requests, c.attempts)
+	fmt.Fprintf(w, "\n7. server down hard (always 503): %d GETs, %d attempts each allowed\n", c.requests, c.attempts)
 	quick := backoff.Exponential{Base: time.Millisecond, Max: 10 * time.Millisecond}
 	for _, budget := range []*backoff.Budget{nil, new(backoff.Budget)} {
 		before := srv.Hits("/down")
-		t := &Transport{Base: ts.Client().Transport, Policy: quick, MaxAttempts: c.attempts, Budget: budget}
-		client := &http.Client{Transport: t}
+		client := httpretry.Wrap(ts.Client(), &httpretry.Transport{Policy: quick, MaxAttempts: c.attempts, Budget: budget})
 		for range c.requests {
 			if err := get(ctx, client, ts.URL+"/down"); err != nil {
 				return err
@@ -180,7 +184,7 @@ func get(ctx context.Context, client *http.Client, url string) error {
 
 // fetch sends one request through t, printing each failed attempt, and
 // returns the final status line and the number of attempts.
-func fetch(ctx context.Context, w io.Writer, t *Transport, method, url, body string) (string, int, error) {
+func fetch(ctx context.Context, w io.Writer, t *httpretry.Transport, method, url, body string) (string, int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, bodyReader(body))
 	if err != nil {
 		return "", 0, err
@@ -189,7 +193,7 @@ func fetch(ctx context.Context, w io.Writer, t *Transport, method, url, body str
 }
 
 // fetchKeyed is fetch for a POST marked idempotent by the client.
-func fetchKeyed(ctx context.Context, w io.Writer, t *Transport, url, body string) (string, int, error) {
+func fetchKeyed(ctx context.Context, w io.Writer, t *httpretry.Transport, url, body string) (string, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		return "", 0, err
@@ -198,11 +202,22 @@ func fetchKeyed(ctx context.Context, w io.Writer, t *Transport, url, body string
 	return do(w, t, req)
 }
 
-func do(w io.Writer, t *Transport, req *http.Request) (string, int, error) {
-	attempts := 1
-	t.Notify = func(_ *http.Request, attempt int, err error, next time.Duration) {
-		attempts = attempt + 1
-		fmt.Fprintf(w, "   attempt %d: %v; retrying in %v\n", attempt, err, next.Round(time.Millisecond))
+// do sends req through t, printing each attempt that is retried and why
+// the retries stopped, if they did before a success.
+func do(w io.Writer, t *httpretry.Transport, req *http.Request) (string, int, error) {
+	attempts := 0
+	t.OnAttempt = func(a httpretry.Attempt) {
+		attempts = a.Number
+		outcome := fmt.Sprint(a.Err)
+		if a.Response != nil {
+			outcome = a.Response.Status
+		}
+		switch {
+		case a.Retry:
+			fmt.Fprintf(w, "   attempt %d: %s; retrying in %v\n", a.Number, outcome, a.Delay.Round(time.Millisecond))
+		case a.Stop != nil:
+			fmt.Fprintf(w, "   attempt %d: %s; stopped: %v\n", a.Number, outcome, stopReason(a.Stop))
+		}
 	}
 	resp, err := (&http.Client{Transport: t}).Do(req)
 	if err != nil {
@@ -214,6 +229,15 @@ func do(w io.Writer, t *Transport, req *http.Request) (string, int, error) {
 		return "", attempts, err
 	}
 	return fmt.Sprintf("%s %q", resp.Status, strings.TrimSpace(string(b))), attempts, nil
+}
+
+// stopReason names why the retries stopped.
+func stopReason(err error) string {
+	var stop *backoff.StopError
+	if errors.As(err, &stop) {
+		return stop.Reason.Error()
+	}
+	return err.Error()
 }
 
 func bodyReader(body string) io.Reader {

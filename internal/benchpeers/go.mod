@@ -12,12 +12,15 @@ require (
 	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f
 	github.com/fanliao/go-promise v0.0.0-20141029170127-1890db352a72
 	github.com/golang/groupcache v0.0.0-20241129210726-2c02b8208cf8
+	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/jpillora/backoff v1.1.0
 	github.com/serialx/hashring v0.0.0-20200727003509-22c0c7ab6b1b
 	github.com/sethvargo/go-retry v0.5.0
 	github.com/sourcegraph/conc v0.3.0
 	github.com/twine-go/twine v0.0.0-00010101000000-000000000000
 )
+
+require github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0
