@@ -177,18 +177,13 @@ func appendRecord(b []byte, t time.Time, data []byte) []byte {
 // reports ErrCorrupt for anything else and never panics.
 func decodeRecords(b []byte) ([]Event, error) {
 	var out []Event
-	for len(b) > 0 {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || l > uint64(len(b)-n) {
+	for f := (frame{b: b}); f.more(); {
+		body := frame{b: f.field()}
+		ts := body.varint()
+		if body.bad {
 			return nil, ErrCorrupt
 		}
-		body := b[n : n+int(l)]
-		b = b[n+int(l):]
-		ts, k := binary.Varint(body)
-		if k <= 0 {
-			return nil, ErrCorrupt
-		}
-		out = append(out, Event{Time: time.Unix(0, ts), Data: body[k:]})
+		out = append(out, Event{Time: time.Unix(0, ts), Data: body.b})
 	}
 	return out, nil
 }

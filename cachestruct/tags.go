@@ -335,8 +335,7 @@ func encodeTagged(value []byte, vs TagVersions) []byte {
 	b = append(b, tagMagic)
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, tag := range names {
-		b = binary.AppendUvarint(b, uint64(len(tag)))
-		b = append(b, tag...)
+		b = appendField(b, tag)
 		b = binary.AppendUvarint(b, vs[tag])
 	}
 	return append(b, value...)
@@ -345,29 +344,15 @@ func encodeTagged(value []byte, vs TagVersions) []byte {
 // decodeTagged splits an entry written by encodeTagged. It reports
 // ErrCorrupt for anything else, never panics.
 func decodeTagged(b []byte) ([]byte, TagVersions, error) {
-	if len(b) == 0 || b[0] != tagMagic {
-		return nil, nil, ErrCorrupt
-	}
-	b = b[1:]
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
-		return nil, nil, ErrCorrupt
-	}
-	b = b[k:]
+	f := openFrame(b, tagMagic)
+	n := f.count()
 	vs := make(TagVersions, n)
 	for range n {
-		l, k := binary.Uvarint(b)
-		if k <= 0 || l > uint64(len(b)-k) {
-			return nil, nil, ErrCorrupt
-		}
-		tag := string(b[k : k+int(l)])
-		b = b[k+int(l):]
-		v, k := binary.Uvarint(b)
-		if k <= 0 {
-			return nil, nil, ErrCorrupt
-		}
-		b = b[k:]
-		vs[tag] = v
+		tag := string(f.field())
+		vs[tag] = f.uvarint()
 	}
-	return b, vs, nil
+	if f.bad {
+		return nil, nil, ErrCorrupt
+	}
+	return f.b, vs, nil
 }
