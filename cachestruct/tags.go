@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -177,24 +175,23 @@ func (t *Tags) Versions(ctx context.Context, tags ...string) (TagVersions, error
 // seed creates the missing tag with the time as its version, or reads the
 // version another caller created first.
 func (t *Tags) seed(ctx context.Context, tag string, now time.Time) (uint64, error) {
-	for range counterSeedTries {
-		v := uint64(now.UnixNano())
-		_, err := t.store.Set(ctx, t.tagKey(tag), strconv.AppendUint(nil, v, 10), SetOptions{Mode: ModeAdd})
-		if err == nil {
-			return v, nil
+	key := t.tagKey(tag)
+	missing := true // Versions found it so: the first turn adds at once
+	get := func() (uint64, bool, error) {
+		if missing {
+			missing = false
+			return 0, false, nil
 		}
-		if !errors.Is(err, ErrNotStored) {
-			return 0, err
+		it, found, err := t.store.Get(ctx, key, GetOptions{})
+		if err != nil || !found {
+			return 0, false, err
 		}
-		it, found, err := t.store.Get(ctx, t.tagKey(tag), GetOptions{})
-		if err != nil {
-			return 0, err
-		}
-		if found {
-			return parseVersion(it.Value)
-		}
+		v, err := parseVersion(it.Value)
+		return v, true, err
 	}
-	return 0, fmt.Errorf("cachestruct: tag %q vanished %d times while being seeded: %w", tag, counterSeedTries, ErrUnavailable)
+	return seedCounter(ctx, t.store, key, 0, "tag", get, func() (uint64, error) {
+		return uint64(now.UnixNano()), nil
+	})
 }
 
 // parseVersion parses a stored tag version.
