@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/twine-go/twine/internal/fnv"
 )
 
 // StatsConfig configures a Stats buffer. Its zero value is usable: the
@@ -165,11 +167,7 @@ func (s *Stats) dirtyKey(i int) string { return s.prefix + ":dirty:" + strconv.I
 
 // dirtyList returns the dirty list of id: FNV-1a of id modulo DirtyLists.
 func (s *Stats) dirtyList(id string) int {
-	h := uint32(2166136261)
-	for i := 0; i < len(id); i++ {
-		h = (h ^ uint32(id[i])) * 16777619
-	}
-	return int(h % uint32(s.cfg.DirtyLists))
+	return int(fnv.Sum32a(id) % uint32(s.cfg.DirtyLists))
 }
 
 // markDirty appends (id, h) to id's dirty list, creating it if missing.
