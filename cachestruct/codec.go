@@ -79,18 +79,10 @@ func encodeCached(payload []byte, exp, delta time.Duration) []byte {
 // decodeCached splits a value written by encodeCached; it reports
 // ErrCorrupt for anything else and never panics.
 func decodeCached(b []byte) (payload []byte, exp, delta time.Duration, err error) {
-	if len(b) == 0 || b[0] != cacheMagic {
+	f := openFrame(b, cacheMagic)
+	e, d := f.uvarint(), f.uvarint()
+	if f.bad || e > math.MaxInt64/uint64(time.Millisecond) || d > math.MaxInt64/uint64(time.Microsecond) {
 		return nil, 0, 0, ErrCorrupt
 	}
-	b = b[1:]
-	e, n := binary.Uvarint(b)
-	if n <= 0 || e > math.MaxInt64/uint64(time.Millisecond) {
-		return nil, 0, 0, ErrCorrupt
-	}
-	b = b[n:]
-	d, n := binary.Uvarint(b)
-	if n <= 0 || d > math.MaxInt64/uint64(time.Microsecond) {
-		return nil, 0, 0, ErrCorrupt
-	}
-	return b[n:], time.Duration(e) * time.Millisecond, time.Duration(d) * time.Microsecond, nil
+	return f.b, time.Duration(e) * time.Millisecond, time.Duration(d) * time.Microsecond, nil
 }

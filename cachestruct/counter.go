@@ -56,10 +56,38 @@ func NewCounter(store Store, cfg CounterConfig) *Counter {
 	return &Counter{store: store, cfg: cfg}
 }
 
-// counterSeedTries bounds the add-then-incr loop: each turn ends either with
-// a stored add or an increment of a counter someone else added; a counter
+// counterSeedTries bounds the loop of seedCounter: each turn ends either
+// with a stored add or a read of a counter someone else added; a counter
 // evicted between the two can make one turn fail, never many.
 const counterSeedTries = 8
+
+// seedCounter returns the decimal counter under key, creating it if it is
+// missing, race-free: read reads it (found false: missing); a missing
+// counter is added (Store.Set in ModeAdd, with ttl) holding what seed
+// returns, and of concurrent seeders the one whose add is stored returns
+// its seed while the others read again, so they see (or increment) the
+// winner's counter. Counter and Tags seed their keys with it; kind names
+// the key's kind in the error of a key that keeps vanishing.
+func seedCounter(ctx context.Context, store Store, key string, ttl time.Duration, kind string,
+	read func() (v uint64, found bool, err error), seed func() (uint64, error)) (uint64, error) {
+	for range counterSeedTries {
+		v, found, err := read()
+		if err != nil || found {
+			return v, err
+		}
+		if v, err = seed(); err != nil {
+			return 0, err
+		}
+		_, err = store.Set(ctx, key, strconv.AppendUint(nil, v, 10), SetOptions{Mode: ModeAdd, TTL: ttl})
+		if err == nil {
+			return v, nil
+		}
+		if !errors.Is(err, ErrNotStored) {
+			return 0, err
+		}
+	}
+	return 0, fmt.Errorf("cachestruct: %s %q vanished %d times while being seeded: %w", kind, key, counterSeedTries, ErrUnavailable)
+}
 
 // Incr adds delta to the counter under key and returns the new value.
 // Increments wrap at 2^64. A missing counter is created (see Counter).
@@ -88,27 +116,19 @@ func (c *Counter) add(ctx context.Context, key string, d int64, fresh uint64) (u
 		// One round trip: memcached's ma with N (vivify) and J (initial).
 		return c.store.Incr(ctx, key, d, IncrOptions{Vivify: true, Initial: fresh, TTL: c.cfg.TTL})
 	}
-	for range counterSeedTries {
+	// Missing: seed it from Load with the delta applied; a loser of the
+	// add increments the winner's counter.
+	incr := func() (uint64, bool, error) {
 		n, err := c.store.Incr(ctx, key, d, IncrOptions{})
-		if !errors.Is(err, ErrNotFound) {
-			return n, err
+		if errors.Is(err, ErrNotFound) {
+			return 0, false, nil
 		}
-		// Missing: seed it from Load with the delta applied, by add so that
-		// only one seeder wins; a loser loops and increments the winner's.
-		base, err := c.cfg.Load(ctx, key)
-		if err != nil {
-			return 0, err
-		}
-		v := applyDelta(base, d)
-		_, err = c.store.Set(ctx, key, strconv.AppendUint(nil, v, 10), SetOptions{Mode: ModeAdd, TTL: c.cfg.TTL})
-		if err == nil {
-			return v, nil
-		}
-		if !errors.Is(err, ErrNotStored) {
-			return 0, err
-		}
+		return n, true, err
 	}
-	return 0, fmt.Errorf("cachestruct: counter %q vanished %d times while being seeded: %w", key, counterSeedTries, ErrUnavailable)
+	return seedCounter(ctx, c.store, key, c.cfg.TTL, "counter", incr, func() (uint64, error) {
+		base, err := c.cfg.Load(ctx, key)
+		return applyDelta(base, d), err
+	})
 }
 
 // parseCounter parses a stored decimal counter. memcached pads a counter
@@ -138,30 +158,23 @@ func applyDelta(v uint64, d int64) uint64 {
 // as zero, or, with Load, is seeded from Load (one add, as in Incr) and
 // reads as the seed.
 func (c *Counter) Get(ctx context.Context, key string) (uint64, error) {
-	for range counterSeedTries {
+	get := func() (uint64, bool, error) {
 		it, found, err := c.store.Get(ctx, key, GetOptions{})
-		if err != nil {
-			return 0, err
+		if err != nil || !found {
+			if err == nil {
+				observe(c.cfg.Observer, key, LetterMiss)
+			}
+			return 0, false, err
 		}
-		if found {
-			observe(c.cfg.Observer, key, LetterHit)
-			return parseCounter(it.Value)
-		}
-		observe(c.cfg.Observer, key, LetterMiss)
-		if c.cfg.Load == nil {
-			return 0, nil
-		}
-		base, err := c.cfg.Load(ctx, key)
-		if err != nil {
-			return 0, err
-		}
-		_, err = c.store.Set(ctx, key, strconv.AppendUint(nil, base, 10), SetOptions{Mode: ModeAdd, TTL: c.cfg.TTL})
-		if err == nil {
-			return base, nil
-		}
-		if !errors.Is(err, ErrNotStored) {
-			return 0, err
-		}
+		observe(c.cfg.Observer, key, LetterHit)
+		v, err := parseCounter(it.Value)
+		return v, true, err
 	}
-	return 0, fmt.Errorf("cachestruct: counter %q vanished %d times while being seeded: %w", key, counterSeedTries, ErrUnavailable)
+	if c.cfg.Load == nil {
+		v, _, err := get()
+		return v, err
+	}
+	return seedCounter(ctx, c.store, key, c.cfg.TTL, "counter", get, func() (uint64, error) {
+		return c.cfg.Load(ctx, key)
+	})
 }

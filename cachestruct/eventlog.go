@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"slices"
-	"strconv"
 	"time"
 )
 
@@ -49,11 +48,9 @@ type Event struct {
 //
 // Create an EventLog with NewEventLog; the zero value is not usable.
 type EventLog struct {
-	store  Store
-	prefix string
-	chunk  time.Duration
-	n      int
-	now    func() time.Time
+	slotRing // Chunks keys of Chunk each
+	store    Store
+	now      func() time.Time
 }
 
 // NewEventLog returns the event log under prefix in store. It panics if
@@ -66,9 +63,6 @@ func NewEventLog(store Store, prefix string, cfg EventLogConfig) *EventLog {
 	if cfg.Chunk == 0 {
 		cfg.Chunk = time.Minute
 	}
-	if cfg.Chunk < time.Second || cfg.Chunk%time.Second != 0 {
-		panic("cachestruct: NewEventLog with a Chunk that is not a positive whole number of seconds")
-	}
 	if cfg.Chunks == 0 {
 		cfg.Chunks = 60
 	}
@@ -78,23 +72,10 @@ func NewEventLog(store Store, prefix string, cfg EventLogConfig) *EventLog {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &EventLog{store: store, prefix: prefix, chunk: cfg.Chunk, n: cfg.Chunks, now: cfg.Now}
-}
-
-// slot returns the chunk number of t (floor of t / Chunk).
-func (l *EventLog) slot(t time.Time) int64 {
-	ns, c := t.UnixNano(), l.chunk.Nanoseconds()
-	q := ns / c
-	if ns%c < 0 {
-		q--
+	return &EventLog{
+		slotRing: newSlotRing(prefix, cfg.Chunk, cfg.Chunks, "NewEventLog with a Chunk"),
+		store:    store, now: cfg.Now,
 	}
-	return q
-}
-
-// key returns the ring key of chunk number s.
-func (l *EventLog) key(s int64) string {
-	m := int64(l.n)
-	return l.prefix + ":" + strconv.FormatInt((s%m+m)%m, 10)
 }
 
 // Append adds an event with data, time-stamped now, to the log. Errors are
@@ -102,8 +83,8 @@ func (l *EventLog) key(s int64) string {
 // chunk is full, ErrUnavailable, ctx errors).
 func (l *EventLog) Append(ctx context.Context, data []byte) error {
 	now := l.now()
-	_, err := l.store.Set(ctx, l.key(l.slot(now)), appendRecord(nil, now, data),
-		SetOptions{Mode: ModeAppend, Vivify: true, TTL: time.Duration(l.n-1) * l.chunk})
+	_, err := l.store.Set(ctx, l.slotKey(l.slot(now)), appendRecord(nil, now, data),
+		SetOptions{Mode: ModeAppend, Vivify: true, TTL: time.Duration(l.n-1) * l.period})
 	return err
 }
 
@@ -120,7 +101,7 @@ func (l *EventLog) Range(ctx context.Context, from, to time.Time) ([]Event, erro
 	keys := make([]string, 0, last-first+1)
 	slots := make(map[string]int64, cap(keys))
 	for s := first; s <= last; s++ {
-		k := l.key(s)
+		k := l.slotKey(s)
 		keys = append(keys, k)
 		slots[k] = s
 	}
@@ -156,7 +137,7 @@ func (l *EventLog) Tail(ctx context.Context, n int) ([]Event, error) {
 		return nil, nil
 	}
 	now := l.now()
-	evs, err := l.Range(ctx, now.Add(-time.Duration(l.n)*l.chunk), now.Add(time.Nanosecond))
+	evs, err := l.Range(ctx, now.Add(-time.Duration(l.n)*l.period), now.Add(time.Nanosecond))
 	if err != nil || len(evs) <= n {
 		return evs, err
 	}
@@ -177,18 +158,13 @@ func appendRecord(b []byte, t time.Time, data []byte) []byte {
 // reports ErrCorrupt for anything else and never panics.
 func decodeRecords(b []byte) ([]Event, error) {
 	var out []Event
-	for len(b) > 0 {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || l > uint64(len(b)-n) {
+	for f := (frame{b: b}); f.more(); {
+		body := frame{b: f.field()}
+		ts := body.varint()
+		if body.bad {
 			return nil, ErrCorrupt
 		}
-		body := b[n : n+int(l)]
-		b = b[n+int(l):]
-		ts, k := binary.Varint(body)
-		if k <= 0 {
-			return nil, ErrCorrupt
-		}
-		out = append(out, Event{Time: time.Unix(0, ts), Data: body[k:]})
+		out = append(out, Event{Time: time.Unix(0, ts), Data: body.b})
 	}
 	return out, nil
 }

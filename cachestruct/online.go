@@ -3,7 +3,6 @@ package cachestruct
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 )
 
@@ -50,11 +49,10 @@ type OnlineConfig struct {
 //
 // Create an Online with NewOnline; the zero value is not usable.
 type Online struct {
-	store  Store
-	prefix string
-	slot   time.Duration
-	n      int
-	now    func() time.Time
+	slotRing     // N+1 keys of Slot each
+	slots    int // N, the complete slots Count sums
+	store    Store
+	now      func() time.Time
 }
 
 // NewOnline returns an online counter with keys under prefix in store. It
@@ -67,9 +65,6 @@ func NewOnline(store Store, prefix string, cfg OnlineConfig) *Online {
 	if cfg.Slot == 0 {
 		cfg.Slot = time.Minute
 	}
-	if cfg.Slot < time.Second || cfg.Slot%time.Second != 0 {
-		panic("cachestruct: NewOnline with a Slot that is not a positive whole number of seconds")
-	}
 	if cfg.Slots < 0 {
 		panic("cachestruct: NewOnline with a negative Slots")
 	}
@@ -79,32 +74,17 @@ func NewOnline(store Store, prefix string, cfg OnlineConfig) *Online {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Online{store: store, prefix: prefix, slot: cfg.Slot, n: cfg.Slots, now: cfg.Now}
-}
-
-// slotOf returns the slot number of t and the time elapsed since its start.
-func (o *Online) slotOf(t time.Time) (int64, time.Duration) {
-	ns := t.UnixNano()
-	s := o.slot.Nanoseconds()
-	q, r := ns/s, ns%s
-	if r < 0 { // before 1970: floor, not truncation
-		q, r = q-1, r+s
+	return &Online{
+		slotRing: newSlotRing(prefix, cfg.Slot, cfg.Slots+1, "NewOnline with a Slot"),
+		slots:    cfg.Slots, store: store, now: cfg.Now,
 	}
-	return q, time.Duration(r)
-}
-
-// slotKey returns the key of slot number s.
-func (o *Online) slotKey(s int64) string {
-	m := int64(o.n + 1)
-	i := (s%m + m) % m
-	return o.prefix + ":" + strconv.FormatInt(i, 10)
 }
 
 // SlotTTL returns the TTL a slot key created at t gets: (N+1)×Slot minus the
 // time elapsed in t's slot, rounded down to whole seconds (at least one).
 func (o *Online) SlotTTL(t time.Time) time.Duration {
 	_, into := o.slotOf(t)
-	ttl := time.Duration(o.n+1)*o.slot - into
+	ttl := time.Duration(o.n)*o.period - into
 	ttl -= ttl % time.Second
 	return max(ttl, time.Second)
 }
@@ -118,23 +98,22 @@ func (o *Online) SlotTTL(t time.Time) time.Duration {
 func (o *Online) Hit(ctx context.Context, user string) error {
 	now := o.now()
 	_, err := o.store.Set(ctx, o.prefix+":u:"+user, []byte{'1'},
-		SetOptions{Mode: ModeAdd, TTL: time.Duration(o.n) * o.slot})
+		SetOptions{Mode: ModeAdd, TTL: time.Duration(o.slots) * o.period})
 	if errors.Is(err, ErrNotStored) {
 		return nil // counted already within the window
 	}
 	if err != nil {
 		return err
 	}
-	s, _ := o.slotOf(now)
-	_, err = o.store.Incr(ctx, o.slotKey(s), 1, IncrOptions{Vivify: true, Initial: 1, TTL: o.SlotTTL(now)})
+	_, err = o.store.Incr(ctx, o.slotKey(o.slot(now)), 1, IncrOptions{Vivify: true, Initial: 1, TTL: o.SlotTTL(now)})
 	return err
 }
 
 // Count returns the number of distinct users counted in the N complete
 // slots before the current one, in one multi-get. Missing keys count zero.
 func (o *Online) Count(ctx context.Context) (uint64, error) {
-	s, _ := o.slotOf(o.now())
-	keys := make([]string, o.n)
+	s := o.slot(o.now())
+	keys := make([]string, o.slots)
 	for i := range keys {
 		keys[i] = o.slotKey(s - 1 - int64(i))
 	}

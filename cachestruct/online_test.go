@@ -119,7 +119,7 @@ func TestOnlineConfig(t *testing.T) {
 		})
 	}
 	o := NewOnline(store, "on", OnlineConfig{})
-	assert.Equal(t, time.Minute, o.slot)
-	assert.Equal(t, 5, o.n)
+	assert.Equal(t, time.Minute, o.period)
+	assert.Equal(t, 5, o.slots)
 	require.ErrorIs(t, o.Hit(context.Background(), "user with spaces"), ErrInvalidKey)
 }

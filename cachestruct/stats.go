@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/twine-go/twine/internal/fnv"
 )
 
 // StatsConfig configures a Stats buffer. Its zero value is usable: the
@@ -120,9 +122,22 @@ func NewStats(store Store, prefix string, cfg StatsConfig) *Stats {
 // statHour is a time's hour number since the Unix epoch.
 func statHour(t time.Time) int64 { return t.Unix() / 3600 }
 
+// hourStart returns the start of hour number h, in UTC.
+func hourStart(h int64) time.Time { return time.Unix(h*3600, 0).UTC() }
+
+// readHour reads the varint hour number of a dirty list or batch; an hour
+// whose start in seconds overflows an int64 makes f bad.
+func readHour(f *frame) int64 {
+	h := f.varint()
+	if h > math.MaxInt64/3600 || h < math.MinInt64/3600 {
+		f.fail()
+	}
+	return h
+}
+
 // counterKey returns the key of id's counter for hour number h.
 func (s *Stats) counterKey(id string, h int64) string {
-	return s.prefix + ":" + id + ":" + time.Unix(h*3600, 0).UTC().Format("2006010215")
+	return s.prefix + ":" + id + ":" + hourStart(h).Format("2006010215")
 }
 
 // Incr adds delta to id's count for the current hour. Errors are
@@ -152,18 +167,12 @@ func (s *Stats) dirtyKey(i int) string { return s.prefix + ":dirty:" + strconv.I
 
 // dirtyList returns the dirty list of id: FNV-1a of id modulo DirtyLists.
 func (s *Stats) dirtyList(id string) int {
-	h := uint32(2166136261)
-	for i := 0; i < len(id); i++ {
-		h = (h ^ uint32(id[i])) * 16777619
-	}
-	return int(h % uint32(s.cfg.DirtyLists))
+	return int(fnv.Sum32a(id) % uint32(s.cfg.DirtyLists))
 }
 
 // markDirty appends (id, h) to id's dirty list, creating it if missing.
 func (s *Stats) markDirty(ctx context.Context, id string, h int64) error {
-	b := binary.AppendUvarint(nil, uint64(len(id)))
-	b = append(b, id...)
-	b = binary.AppendVarint(b, h)
+	b := binary.AppendVarint(appendField(nil, id), h)
 	_, err := s.store.Set(ctx, s.dirtyKey(s.dirtyList(id)), b, SetOptions{Mode: ModeAppend, Vivify: true, TTL: s.cfg.TTL})
 	return err
 }
@@ -269,17 +278,12 @@ type statKey struct {
 func decodeDirty(b []byte) ([]statKey, error) {
 	seen := make(map[statKey]bool)
 	var list []statKey
-	for len(b) > 0 {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || l > uint64(len(b)-n) {
+	for f := (frame{b: b}); f.more(); {
+		id := string(f.field())
+		k := statKey{id: id, h: readHour(&f)}
+		if f.bad {
 			return nil, ErrCorrupt
 		}
-		k := statKey{id: string(b[n : n+int(l)])}
-		b = b[n+int(l):]
-		if k.h, n = binary.Varint(b); n <= 0 {
-			return nil, ErrCorrupt
-		}
-		b = b[n:]
 		if !seen[k] {
 			seen[k] = true
 			list = append(list, k)
@@ -314,7 +318,7 @@ func (s *Stats) readCounts(ctx context.Context, dirty []byte) ([]StatCount, erro
 			return nil, err
 		}
 		if n > 0 {
-			counts = append(counts, StatCount{ID: k.id, Hour: time.Unix(k.h*3600, 0).UTC(), N: n})
+			counts = append(counts, StatCount{ID: k.id, Hour: hourStart(k.h), N: n})
 		}
 	}
 	return counts, nil
@@ -389,13 +393,10 @@ const batchMagic = 0xB5
 // flush id, uvarint count, then per count uvarint length and id, varint
 // hour number and uvarint n.
 func encodeBatch(id string, counts []StatCount) []byte {
-	b := []byte{batchMagic}
-	b = binary.AppendUvarint(b, uint64(len(id)))
-	b = append(b, id...)
+	b := appendField([]byte{batchMagic}, id)
 	b = binary.AppendUvarint(b, uint64(len(counts)))
 	for _, c := range counts {
-		b = binary.AppendUvarint(b, uint64(len(c.ID)))
-		b = append(b, c.ID...)
+		b = appendField(b, c.ID)
 		b = binary.AppendVarint(b, statHour(c.Hour))
 		b = binary.AppendUvarint(b, c.N)
 	}
@@ -405,47 +406,17 @@ func encodeBatch(id string, counts []StatCount) []byte {
 // decodeBatch decodes what encodeBatch wrote; it reports ErrCorrupt for
 // anything else and never panics.
 func decodeBatch(b []byte) (string, []StatCount, error) {
-	if len(b) == 0 || b[0] != batchMagic {
-		return "", nil, ErrCorrupt
+	f := openFrame(b, batchMagic)
+	id := string(f.field())
+	n := f.count()
+	counts := make([]StatCount, 0, n)
+	for range n {
+		c := StatCount{ID: string(f.field())}
+		c.Hour = hourStart(readHour(&f))
+		c.N = f.uvarint()
+		counts = append(counts, c)
 	}
-	b = b[1:]
-	str := func() (string, bool) {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || l > uint64(len(b)-n) {
-			return "", false
-		}
-		v := string(b[n : n+int(l)])
-		b = b[n+int(l):]
-		return v, true
-	}
-	id, ok := str()
-	if !ok {
-		return "", nil, ErrCorrupt
-	}
-	cnt, n := binary.Uvarint(b)
-	if n <= 0 || cnt > uint64(len(b)) {
-		return "", nil, ErrCorrupt
-	}
-	b = b[n:]
-	counts := make([]StatCount, 0, cnt)
-	for range cnt {
-		cid, ok := str()
-		if !ok {
-			return "", nil, ErrCorrupt
-		}
-		h, n := binary.Varint(b)
-		if n <= 0 {
-			return "", nil, ErrCorrupt
-		}
-		b = b[n:]
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return "", nil, ErrCorrupt
-		}
-		b = b[n:]
-		counts = append(counts, StatCount{ID: cid, Hour: time.Unix(h*3600, 0).UTC(), N: v})
-	}
-	if len(b) != 0 {
+	if f.bad || len(f.b) != 0 {
 		return "", nil, ErrCorrupt
 	}
 	return id, counts, nil

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -177,24 +175,23 @@ func (t *Tags) Versions(ctx context.Context, tags ...string) (TagVersions, error
 // seed creates the missing tag with the time as its version, or reads the
 // version another caller created first.
 func (t *Tags) seed(ctx context.Context, tag string, now time.Time) (uint64, error) {
-	for range counterSeedTries {
-		v := uint64(now.UnixNano())
-		_, err := t.store.Set(ctx, t.tagKey(tag), strconv.AppendUint(nil, v, 10), SetOptions{Mode: ModeAdd})
-		if err == nil {
-			return v, nil
+	key := t.tagKey(tag)
+	missing := true // Versions found it so: the first turn adds at once
+	get := func() (uint64, bool, error) {
+		if missing {
+			missing = false
+			return 0, false, nil
 		}
-		if !errors.Is(err, ErrNotStored) {
-			return 0, err
+		it, found, err := t.store.Get(ctx, key, GetOptions{})
+		if err != nil || !found {
+			return 0, false, err
 		}
-		it, found, err := t.store.Get(ctx, t.tagKey(tag), GetOptions{})
-		if err != nil {
-			return 0, err
-		}
-		if found {
-			return parseVersion(it.Value)
-		}
+		v, err := parseVersion(it.Value)
+		return v, true, err
 	}
-	return 0, fmt.Errorf("cachestruct: tag %q vanished %d times while being seeded: %w", tag, counterSeedTries, ErrUnavailable)
+	return seedCounter(ctx, t.store, key, 0, "tag", get, func() (uint64, error) {
+		return uint64(now.UnixNano()), nil
+	})
 }
 
 // parseVersion parses a stored tag version.
@@ -335,8 +332,7 @@ func encodeTagged(value []byte, vs TagVersions) []byte {
 	b = append(b, tagMagic)
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, tag := range names {
-		b = binary.AppendUvarint(b, uint64(len(tag)))
-		b = append(b, tag...)
+		b = appendField(b, tag)
 		b = binary.AppendUvarint(b, vs[tag])
 	}
 	return append(b, value...)
@@ -345,29 +341,15 @@ func encodeTagged(value []byte, vs TagVersions) []byte {
 // decodeTagged splits an entry written by encodeTagged. It reports
 // ErrCorrupt for anything else, never panics.
 func decodeTagged(b []byte) ([]byte, TagVersions, error) {
-	if len(b) == 0 || b[0] != tagMagic {
-		return nil, nil, ErrCorrupt
-	}
-	b = b[1:]
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
-		return nil, nil, ErrCorrupt
-	}
-	b = b[k:]
+	f := openFrame(b, tagMagic)
+	n := f.count()
 	vs := make(TagVersions, n)
 	for range n {
-		l, k := binary.Uvarint(b)
-		if k <= 0 || l > uint64(len(b)-k) {
-			return nil, nil, ErrCorrupt
-		}
-		tag := string(b[k : k+int(l)])
-		b = b[k+int(l):]
-		v, k := binary.Uvarint(b)
-		if k <= 0 {
-			return nil, nil, ErrCorrupt
-		}
-		b = b[k:]
-		vs[tag] = v
+		tag := string(f.field())
+		vs[tag] = f.uvarint()
 	}
-	return b, vs, nil
+	if f.bad {
+		return nil, nil, ErrCorrupt
+	}
+	return f.b, vs, nil
 }

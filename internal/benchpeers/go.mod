@@ -8,12 +8,14 @@ require (
 	github.com/avast/retry-go/v4 v4.7.0
 	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c
 	github.com/cenkalti/backoff/v5 v5.0.3
+	github.com/dgraph-io/ristretto/v2 v2.4.2
 	github.com/dgryski/go-jump v0.0.0-20170409065014-e1f439676b57
 	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f
 	github.com/fanliao/go-promise v0.0.0-20141029170127-1890db352a72
 	github.com/golang/groupcache v0.0.0-20241129210726-2c02b8208cf8
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/jpillora/backoff v1.1.0
+	github.com/maypok86/otter/v2 v2.4.0
 	github.com/serialx/hashring v0.0.0-20200727003509-22c0c7ab6b1b
 	github.com/sethvargo/go-retry v0.5.0
 	github.com/sourcegraph/conc v0.3.0
@@ -21,6 +23,11 @@ require (
 )
 
 require github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
+
+require (
+	github.com/dustin/go-humanize v1.0.1 // indirect
+	golang.org/x/sys v0.36.0 // indirect
+)
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0

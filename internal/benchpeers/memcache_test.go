@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -281,9 +278,9 @@ func BenchmarkMemcacheSharded(b *testing.B) {
 
 // BenchmarkMemcachePaired measures the operations of BenchmarkMemcache
 // interleaved, so that every client sees the same load on a noisy machine
-// (see runPaired): it reports each client's median time per operation and
-// the ratios gomemcache/twine and gomemcache/store (above 1: twine is
-// faster). From 1 goroutine it also times rawClient, the bare protocol
+// (see runPaired): it reports each client's median time and allocations
+// per operation and the ratios gomemcache/twine and gomemcache/store
+// (above 1: twine is faster). From 1 goroutine it also times rawClient, the bare protocol
 // exchange, as the floor (raw-ns).
 func BenchmarkMemcachePaired(b *testing.B) {
 	addr, tw, store, gm := oneServer(b)
@@ -292,7 +289,7 @@ func BenchmarkMemcachePaired(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer raw.nc.Close()
-	clients := []pairedClient{
+	clients := []pairedClient[memcacheClient]{
 		{"twine", twineClient{tw}, true}, {"store", storeClient{store}, true},
 		{"gomemcache", gomemcacheClient{gm}, true}, {"raw", raw, false},
 	}
@@ -304,7 +301,7 @@ func BenchmarkMemcachePaired(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	runPaired(b, clients, pairedOps(keys, value, "get", "set", "getmulti"))
+	runPaired(b, memcachePairing(clients, pairedOps(keys, value, "get", "set", "getmulti")))
 }
 
 // BenchmarkMemcacheShardedPaired is BenchmarkMemcacheSharded interleaved as
@@ -313,7 +310,7 @@ func BenchmarkMemcachePaired(b *testing.B) {
 // and gets.
 func BenchmarkMemcacheShardedPaired(b *testing.B) {
 	store, gm := threeServers(b)
-	clients := []pairedClient{{"store", storeClient{store}, true}, {"gomemcache", gomemcacheClient{gm}, true}}
+	clients := []pairedClient[memcacheClient]{{"store", storeClient{store}, true}, {"gomemcache", gomemcacheClient{gm}, true}}
 	value := make([]byte, 100)
 	keys := make([]string, 100)
 	for i := range keys {
@@ -324,123 +321,33 @@ func BenchmarkMemcacheShardedPaired(b *testing.B) {
 			}
 		}
 	}
-	runPaired(b, clients, pairedOps(keys, value, "getmulti", "get"))
+	runPaired(b, memcachePairing(clients, pairedOps(keys, value, "getmulti", "get")))
 }
 
-// pairedClient is a client of runPaired; parallel: it may be used by many
-// goroutines.
-type pairedClient struct {
-	name     string
-	c        memcacheClient
-	parallel bool
-}
-
-// pairedOp is an operation of runPaired; batch is the number of
-// operations of one turn from 64 goroutines.
-type pairedOp struct {
-	name  string
-	batch int
-	do    func(c memcacheClient, i int) error
+// memcachePairing runs ops on clients from 1 and 64 goroutines (a turn
+// from one goroutine is one operation: a round trip dwarfs the timer) and
+// reports the ratios of gomemcache's time to twine's and the store's
+// (above 1: twine is faster).
+func memcachePairing(clients []pairedClient[memcacheClient], ops []pairedOp[memcacheClient]) pairing[memcacheClient] {
+	return pairing[memcacheClient]{
+		clients: clients, ops: ops, goroutines: []int{1, 64},
+		ratios: [][2]string{{"gomemcache", "twine"}, {"gomemcache", "store"}},
+	}
 }
 
 // pairedOps returns the named operations on keys: get and set of value,
 // and a multi-get of all the keys (which must all be present).
-func pairedOps(keys []string, value []byte, names ...string) []pairedOp {
-	all := map[string]pairedOp{
-		"get": {"get", 1280, func(c memcacheClient, i int) error { return c.get(keys[i%len(keys)]) }},
-		"set": {"set", 1280, func(c memcacheClient, i int) error { return c.set(keys[i%len(keys)], value) }},
-		"getmulti": {fmt.Sprintf("getmulti/keys=%d", len(keys)), 128, func(c memcacheClient, _ int) error {
+func pairedOps(keys []string, value []byte, names ...string) []pairedOp[memcacheClient] {
+	all := map[string]pairedOp[memcacheClient]{
+		"get": {name: "get", batch: 1280, do: func(c memcacheClient, i int) error { return c.get(keys[i%len(keys)]) }},
+		"set": {name: "set", batch: 1280, do: func(c memcacheClient, i int) error { return c.set(keys[i%len(keys)], value) }},
+		"getmulti": {name: fmt.Sprintf("getmulti/keys=%d", len(keys)), batch: 128, do: func(c memcacheClient, _ int) error {
 			return getAll(c, keys)
 		}},
 	}
-	var ops []pairedOp
+	var ops []pairedOp[memcacheClient]
 	for _, n := range names {
 		ops = append(ops, all[n])
 	}
 	return ops
-}
-
-// runPaired runs each operation from 1 and from 64 goroutines as a
-// sub-benchmark in which every iteration gives each client one turn, in a
-// rotating order, and times it: from 1 goroutine a turn is one operation;
-// from 64 it is a batch of operations shared by 64 goroutines, timed as a
-// whole (clients that are not parallel sit those out). It reports each
-// client's median time per operation ("<name>-ns") and the ratios of
-// gomemcache's to twine's and the store's, when present; ns/op is one
-// iteration.
-func runPaired(b *testing.B, clients []pairedClient, ops []pairedOp) {
-	for _, g := range []int{1, 64} {
-		for _, op := range ops {
-			b.Run(fmt.Sprintf("op=%s/goroutines=%d", op.name, g), func(b *testing.B) {
-				// One turn of c: one operation, or a batch from g goroutines.
-				turn := func(c memcacheClient, i int) (time.Duration, error) {
-					start := time.Now()
-					if g == 1 {
-						err := op.do(c, i)
-						return time.Since(start), err
-					}
-					var next atomic.Int64
-					var wg sync.WaitGroup
-					errs := make(chan error, g)
-					for range g {
-						wg.Go(func() {
-							for {
-								j := int(next.Add(1)) - 1
-								if j >= op.batch {
-									return
-								}
-								if err := op.do(c, j); err != nil {
-									errs <- err
-									return
-								}
-							}
-						})
-					}
-					wg.Wait()
-					elapsed := time.Since(start) / time.Duration(op.batch)
-					select {
-					case err := <-errs:
-						return 0, err
-					default:
-						return elapsed, nil
-					}
-				}
-				var cs []pairedClient
-				for _, c := range clients {
-					if g == 1 || c.parallel {
-						cs = append(cs, c)
-					}
-				}
-				for _, c := range cs { // connections dialled, code warm
-					if _, err := turn(c.c, 0); err != nil {
-						b.Fatal(err)
-					}
-				}
-				lat := make([][]time.Duration, len(cs))
-				i := 0
-				for b.Loop() {
-					for j := range cs {
-						k := (i + j) % len(cs)
-						d, err := turn(cs[k].c, i)
-						if err != nil {
-							b.Fatal(err)
-						}
-						lat[k] = append(lat[k], d)
-					}
-					i++
-				}
-				med := map[string]float64{}
-				for k, l := range lat {
-					slices.Sort(l)
-					med[cs[k].name] = float64(l[len(l)/2])
-					b.ReportMetric(med[cs[k].name], cs[k].name+"-ns")
-				}
-				for _, n := range []string{"twine", "store"} {
-					if med[n] > 0 && med["gomemcache"] > 0 {
-						b.ReportMetric(med["gomemcache"]/med[n], "gomemcache/"+n)
-					}
-				}
-			})
-		}
-	}
 }

@@ -11,11 +11,13 @@ import (
 	_ "github.com/avast/retry-go/v4"
 	_ "github.com/bradfitz/gomemcache/memcache"
 	_ "github.com/cenkalti/backoff/v5"
+	_ "github.com/dgraph-io/ristretto/v2"
 	_ "github.com/dgryski/go-jump"
 	_ "github.com/dgryski/go-rendezvous"
 	_ "github.com/fanliao/go-promise"
 	_ "github.com/golang/groupcache/consistenthash"
 	_ "github.com/jpillora/backoff"
+	_ "github.com/maypok86/otter/v2"
 	_ "github.com/serialx/hashring"
 	_ "github.com/sethvargo/go-retry"
 
