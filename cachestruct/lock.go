@@ -26,8 +26,7 @@ type LockConfig struct {
 	// 5ms and 100ms.
 	Poll, MaxPoll time.Duration
 	// Rand returns uniform numbers in [0, 1) for the jitter. Default
-	// math/rand/v2's Float64. It must be safe for
-	// concurrent use.
+	// math/rand/v2's Float64. It must be safe for concurrent use.
 	Rand func() float64
 	// Observer, when not nil, receives LetterLockTry for every try and
 	// LetterUnlock for every release.
@@ -185,8 +184,8 @@ func (h *Held) Unlock(ctx context.Context) error {
 
 // Extend sets the remaining life of the lock to ttl if this holder still
 // holds it, in one round trip (a Store.Set guarded by the CAS); a ttl that
-// is not positive means the Lock's TTL. It reports
-// ErrNotHeld as Unlock does, and the store's other errors.
+// is not positive means the Lock's TTL. It reports ErrNotHeld as Unlock
+// does, and the store's other errors.
 func (h *Held) Extend(ctx context.Context, ttl time.Duration) error {
 	if ttl <= 0 {
 		ttl = h.lock.cfg.TTL
