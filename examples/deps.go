@@ -4,6 +4,7 @@ package examples
 
 import (
 	_ "github.com/bradfitz/gomemcache/memcache"
+	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/redis/go-redis/v9"
 	_ "gonum.org/v1/plot"
 	_ "modernc.org/sqlite"
