@@ -168,26 +168,28 @@ func TestJitter(t *testing.T) {
 }
 
 func BenchmarkLockUnlock(b *testing.B) {
-	for _, g := range []int{1, 8} {
-		b.Run(fmt.Sprintf("keys=%d", g), func(b *testing.B) {
-			ctx := context.Background()
-			store := NewMemory(MemoryOptions{})
-			locks := make([]*Lock, g)
-			for i := range locks {
-				locks[i] = NewLock(store, fmt.Sprintf("lock%d", i), LockConfig{Owner: "bench"})
-			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				h, err := locks[i%g].TryLock(ctx)
-				if err != nil {
-					b.Fatal(err)
+	for _, fencing := range []bool{false, true} {
+		for _, g := range []int{1, 8} {
+			b.Run(fmt.Sprintf("fencing=%t/keys=%d", fencing, g), func(b *testing.B) {
+				ctx := context.Background()
+				store := NewMemory(MemoryOptions{})
+				locks := make([]*Lock, g)
+				for i := range locks {
+					locks[i] = NewLock(store, fmt.Sprintf("lock%d", i), LockConfig{Owner: "bench", Fencing: fencing})
 				}
-				if err := h.Unlock(ctx); err != nil {
-					b.Fatal(err)
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					h, err := locks[i%g].TryLock(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := h.Unlock(ctx); err != nil {
+						b.Fatal(err)
+					}
+					i++
 				}
-				i++
-			}
-		})
+			})
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -63,6 +64,18 @@ type MemcachedOptions struct {
 	MaxRetryAfter time.Duration
 	// Now is the clock of ejections. Nil means time.Now.
 	Now func() time.Time
+	// Dial, when not nil, opens the connections to the servers in place of
+	// a net.Dialer: it is called with network "tcp" and a server's
+	// address as given to NewMemcached, and the ctx of the call that needs
+	// the connection, bounded by DialTimeout. Use it for TLS (crypto/tls's
+	// Dialer.DialContext) or for a unix socket (give the socket's path as
+	// the address, and dial "unix"); see ExampleMemcachedOptions_dial.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Hook, when not nil, is called after every operation (see Hook).
+	Hook Hook
+	// OnServer, when not nil, is called when a server is ejected and when
+	// it is readmitted (see ServerEvent).
+	OnServer func(ServerEvent)
 }
 
 // Memcached is the Store on one or more memcached servers, speaking the
@@ -128,6 +141,8 @@ type Memcached struct {
 	eject   int
 	retry   time.Duration
 	retries time.Duration // MaxRetryAfter
+	hook    Hook
+	onSrv   func(ServerEvent)
 }
 
 var _ Store = (*Memcached)(nil)
@@ -148,6 +163,8 @@ func NewMemcached(addrs []string, opts MemcachedOptions) (*Memcached, error) {
 		eject:   opts.EjectAfter,
 		retry:   opts.RetryAfter,
 		retries: opts.MaxRetryAfter,
+		hook:    opts.Hook,
+		onSrv:   opts.OnServer,
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -168,6 +185,7 @@ func NewMemcached(addrs []string, opts MemcachedOptions) (*Memcached, error) {
 		DialTimeout: opts.DialTimeout,
 		MaxItemSize: opts.MaxItemSize,
 		BinaryKeys:  opts.BinaryKeys,
+		Dial:        opts.Dial,
 	}
 	for _, a := range addrs {
 		if _, dup := m.servers[a]; dup {
@@ -215,12 +233,23 @@ func (m *Memcached) LoadMaxItemSize(ctx context.Context) (int, error) {
 
 // Get implements Store.Get with one mg request.
 func (m *Memcached) Get(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
+	if m.hook != nil {
+		return m.hookGet(ctx, key, opt)
+	}
+	return m.get(ctx, key, opt, nil)
+}
+
+// get is Get without the hook; it sets *srv to the server it asks.
+func (m *Memcached) get(ctx context.Context, key string, opt GetOptions, srv *string) (Item, bool, error) {
 	if err := m.checkKey(key); err != nil {
 		return Item{}, false, err
 	}
 	s, err := m.pick(key)
 	if err != nil {
 		return Item{}, false, err
+	}
+	if srv != nil {
+		*srv = s.addr
 	}
 	it, err := s.client.Get(ctx, key, memcache.GetOptions{Vivify: opt.Lease, Recache: opt.Recache})
 	m.record(s, err)
@@ -244,6 +273,14 @@ func (m *Memcached) Get(ctx context.Context, key string, opt GetOptions) (Item, 
 // When some servers fail, the items read from the others are returned with
 // an error wrapping ErrUnavailable.
 func (m *Memcached) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
+	if m.hook != nil {
+		return m.hookGetMulti(ctx, keys)
+	}
+	return m.getMultiKeys(ctx, keys)
+}
+
+// getMultiKeys is GetMulti without the hook.
+func (m *Memcached) getMultiKeys(ctx context.Context, keys []string) (map[string]Item, error) {
 	for _, k := range keys {
 		if err := m.checkKey(k); err != nil {
 			return nil, err
@@ -351,6 +388,14 @@ func (h *hits) result() map[string]Item {
 // ms's vivify flag, so an append or prepend with Vivify that finds no item
 // adds it instead (and appends again if another writer added it first).
 func (m *Memcached) Set(ctx context.Context, key string, value []byte, opt SetOptions) (uint64, error) {
+	if m.hook != nil {
+		return m.hookSet(ctx, key, value, opt)
+	}
+	return m.set(ctx, key, value, opt, nil)
+}
+
+// set is Set without the hook; it sets *srv to the server it asks.
+func (m *Memcached) set(ctx context.Context, key string, value []byte, opt SetOptions, srv *string) (uint64, error) {
 	if err := m.checkKey(key); err != nil {
 		return 0, err
 	}
@@ -361,6 +406,9 @@ func (m *Memcached) Set(ctx context.Context, key string, value []byte, opt SetOp
 	s, err := m.pick(key)
 	if err != nil {
 		return 0, err
+	}
+	if srv != nil {
+		*srv = s.addr
 	}
 	wopt := memcache.SetOptions{Mode: mode, TTL: opt.TTL, Flags: opt.Flags, CAS: opt.CAS, Vivify: opt.Vivify}
 	vivify := opt.Vivify && opt.CAS == 0 && (opt.Mode == ModeAppend || opt.Mode == ModePrepend)
@@ -389,12 +437,23 @@ var wireModes = map[SetMode]memcache.SetMode{
 
 // Delete implements Store.Delete with one md request.
 func (m *Memcached) Delete(ctx context.Context, key string, opt DeleteOptions) error {
+	if m.hook != nil {
+		return m.hookDelete(ctx, key, opt)
+	}
+	return m.delete(ctx, key, opt, nil)
+}
+
+// delete is Delete without the hook; it sets *srv to the server it asks.
+func (m *Memcached) delete(ctx context.Context, key string, opt DeleteOptions, srv *string) error {
 	if err := m.checkKey(key); err != nil {
 		return err
 	}
 	s, err := m.pick(key)
 	if err != nil {
 		return err
+	}
+	if srv != nil {
+		*srv = s.addr
 	}
 	err = s.client.Delete(ctx, key, memcache.DeleteOptions{CAS: opt.CAS, Invalidate: opt.Invalidate, TTL: opt.TTL})
 	m.record(s, err)
@@ -404,12 +463,23 @@ func (m *Memcached) Delete(ctx context.Context, key string, opt DeleteOptions) e
 // Incr implements Store.Incr with one ma request (decrement mode for a
 // negative delta).
 func (m *Memcached) Incr(ctx context.Context, key string, delta int64, opt IncrOptions) (uint64, error) {
+	if m.hook != nil {
+		return m.hookIncr(ctx, key, delta, opt)
+	}
+	return m.incr(ctx, key, delta, opt, nil)
+}
+
+// incr is Incr without the hook; it sets *srv to the server it asks.
+func (m *Memcached) incr(ctx context.Context, key string, delta int64, opt IncrOptions, srv *string) (uint64, error) {
 	if err := m.checkKey(key); err != nil {
 		return 0, err
 	}
 	s, err := m.pick(key)
 	if err != nil {
 		return 0, err
+	}
+	if srv != nil {
+		*srv = s.addr
 	}
 	aopt := memcache.ArithOptions{Vivify: opt.Vivify, Initial: opt.Initial, TTL: opt.TTL}
 	var n uint64

@@ -17,6 +17,23 @@ type mcServer struct {
 	fails  atomic.Int64 // consecutive failures
 	until  atomic.Int64 // Unix nanoseconds until which it is ejected; 0: not ejected
 	period atomic.Int64 // current ejection period in nanoseconds; 0: none yet
+	down   atomic.Bool  // ejected and not yet readmitted, for OnServer
+}
+
+// ServerEvent reports to MemcachedOptions.OnServer that a server was
+// ejected or readmitted. OnServer runs synchronously on the goroutine
+// whose request caused the change, after the change, once per change: an
+// ejection, then (after any number of failed probes, which are not
+// reported) the readmission. It must be quick and safe for concurrent use.
+type ServerEvent struct {
+	// Server is the server's address as given to NewMemcached.
+	Server string
+	// Ejected is true for an ejection, false for a readmission.
+	Ejected bool
+	// Period, for an ejection, is how long until the first probe.
+	Period time.Duration
+	// Err, for an ejection, is the failure that ejected the server.
+	Err error
 }
 
 // errNoServer is wrapped in ErrUnavailable when no server can take a key.
@@ -76,6 +93,9 @@ func (m *Memcached) record(s *mcServer, err error) {
 				s.fails.Store(0)
 				s.until.Store(0)
 				s.period.Store(0)
+				if s.down.CompareAndSwap(true, false) && m.onSrv != nil {
+					m.onSrv(ServerEvent{Server: s.addr})
+				}
 			}
 		}
 		return
@@ -91,6 +111,9 @@ func (m *Memcached) record(s *mcServer, err error) {
 	}
 	s.period.Store(int64(p))
 	s.until.Store(m.now().UnixNano() + int64(p))
+	if s.down.CompareAndSwap(false, true) && m.onSrv != nil {
+		m.onSrv(ServerEvent{Server: s.addr, Ejected: true, Period: p, Err: mapErr(err)})
+	}
 }
 
 // Ejected reports the servers currently ejected, in the order given to

@@ -32,6 +32,8 @@ type MemoryOptions struct {
 	// Now is the clock that TTLs are measured with. Nil means time.Now,
 	// which also follows the fake clock of testing/synctest.
 	Now func() time.Time
+	// Hook, when not nil, is called after every operation (see Hook).
+	Hook Hook
 }
 
 const (
@@ -79,6 +81,7 @@ type Memory struct {
 	seed        maphash.Seed
 	mask        uint64
 	shards      []memShard
+	hook        Hook
 
 	// The CAS counter, written by every write, has cache lines of its own:
 	// next to the fields above, each write on one core would make the
@@ -140,6 +143,7 @@ func NewMemory(opts MemoryOptions) *Memory {
 		seed:        maphash.MakeSeed(),
 		mask:        uint64(n - 1),
 		shards:      make([]memShard, n),
+		hook:        opts.Hook,
 	}
 	for i := range m.shards {
 		m.shards[i].init(opts.MaxBytes / int64(n))

@@ -26,6 +26,14 @@ import (
 // It reports ErrInvalidKey, ErrNotFound, ErrNotNumber, or ctx's error if
 // ctx is already done.
 func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOptions) (uint64, error) {
+	if m.hook != nil {
+		return m.hookIncr(ctx, key, delta, opt)
+	}
+	return m.doIncr(ctx, key, delta, opt)
+}
+
+// doIncr is Incr without the hook.
+func (m *Memory) doIncr(ctx context.Context, key string, delta int64, opt IncrOptions) (uint64, error) {
 	if err := m.precheck(ctx, key); err != nil {
 		return 0, err
 	}

@@ -17,6 +17,14 @@ import (
 // Get of an item someone has won (a lease placeholder, a stale item, an item
 // won through Recache) reports Busy until the item is written again.
 func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
+	if m.hook != nil {
+		return m.hookGet(ctx, key, opt)
+	}
+	return m.doGet(ctx, key, opt)
+}
+
+// doGet is Get without the hook.
+func (m *Memory) doGet(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
 	if err := m.precheck(ctx, key); err != nil {
 		return Item{}, false, err
 	}
@@ -85,6 +93,14 @@ func (m *Memory) read(s *memShard, c *memClock, h uint64, key string, e *memEntr
 // reports ErrInvalidKey if any key is invalid, before reading anything, or
 // ctx's error if ctx is already done.
 func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
+	if m.hook != nil {
+		return m.hookGetMulti(ctx, keys)
+	}
+	return m.doGetMulti(ctx, keys)
+}
+
+// doGetMulti is GetMulti without the hook.
+func (m *Memory) doGetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
 	for _, key := range keys {
 		if err := m.checkKey(key); err != nil {
 			return nil, err
@@ -148,6 +164,14 @@ func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 // Any write clears the item's stale and won states. Set panics if opt.Mode
 // is not one of the SetMode constants.
 func (m *Memory) Set(ctx context.Context, key string, value []byte, opt SetOptions) (uint64, error) {
+	if m.hook != nil {
+		return m.hookSet(ctx, key, value, opt)
+	}
+	return m.doSet(ctx, key, value, opt)
+}
+
+// doSet is Set without the hook.
+func (m *Memory) doSet(ctx context.Context, key string, value []byte, opt SetOptions) (uint64, error) {
 	if opt.Mode > ModePrepend {
 		panic("cachestruct: Set with an unknown SetMode")
 	}
@@ -283,6 +307,14 @@ func (m *Memory) concat(s *memShard, c *memClock, e *memEntry, value []byte, pre
 // expires it at once. It reports ErrInvalidKey, ErrNotFound,
 // ErrCASConflict, or ctx's error if ctx is already done.
 func (m *Memory) Delete(ctx context.Context, key string, opt DeleteOptions) error {
+	if m.hook != nil {
+		return m.hookDelete(ctx, key, opt)
+	}
+	return m.doDelete(ctx, key, opt)
+}
+
+// doDelete is Delete without the hook.
+func (m *Memory) doDelete(ctx context.Context, key string, opt DeleteOptions) error {
 	if err := m.precheck(ctx, key); err != nil {
 		return err
 	}

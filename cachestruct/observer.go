@@ -5,10 +5,13 @@ import (
 	"sync"
 )
 
-// Letter is one event of a structure on one key, named by the letter the
-// seed article's debugging trick writes for it, so that the story of a key
+// Letter is one event of a structure on one key, named by the letter an
+// old memcached debugging trick writes for it, so that the story of a key
 // reads as a word: "MLWUHHHH" is a miss, a lock try, a rebuild written, an
 // unlock and four hits.
+//
+// Letters tell the structures' story; for every Store operation (with its
+// server, duration and outcome) use a Hook.
 type Letter byte
 
 // The letters reported to an Observer.
@@ -50,7 +53,7 @@ func observe(o Observer, key string, l Letter) {
 }
 
 // Recorder is an Observer that keeps, per key, the letters observed in
-// order: the seed article's debugging log. Its zero value is ready to use
+// order: the debugging log of the trick. Its zero value is ready to use
 // and it is safe for concurrent use by multiple goroutines. It keeps at most
 // the last 64 letters of each key, but every key it has seen until Reset: it
 // is a debugging aid, not for a long-running process with unbounded keys.

@@ -195,4 +195,7 @@ var (
 	// ErrDeltaTooLarge reports an increment or decrement of 2^63 or more
 	// (the Store's Incr takes an int64).
 	ErrDeltaTooLarge = errors.New("cachestruct: delta too large")
+	// ErrInvalidCost reports a negative number of events passed to
+	// RateLimiter.Allow.
+	ErrInvalidCost = errors.New("cachestruct: invalid rate limiter cost")
 )
