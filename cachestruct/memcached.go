@@ -509,9 +509,9 @@ func fromWire(it memcache.Item) Item {
 	return Item{Value: it.Value, Flags: it.Flags, CAS: it.CAS, TTL: ttl, Won: it.Won, Stale: it.Stale, Busy: it.Busy}
 }
 
-// wholeSeconds rounds a positive d up to whole seconds, as memcached does.
+// wholeSeconds rounds d up to whole seconds, as memcached does.
 func wholeSeconds(d time.Duration) time.Duration {
-	return (d + time.Second - 1) / time.Second * time.Second
+	return time.Duration(memcache.WholeSeconds(d)) * time.Second
 }
 
 // mapErr maps internal/memcache errors to the Store's sentinels. Context

@@ -1,5 +1,7 @@
 package cachestruct
 
+import "github.com/twine-go/twine/internal/fnv"
+
 // Picker chooses the server of a key: Get returns one of the addresses
 // given to NewMemcached. *hashring.Ring satisfies it; any consistent-hash
 // ring with that method does. An empty or unknown answer (an empty ring)
@@ -26,24 +28,14 @@ type modPicker []string
 
 // Get returns the server of key.
 func (p modPicker) Get(key string) string {
-	return p[fnv1a(key)%uint64(len(p))]
+	return p[fnv.Sum64a(key)%uint64(len(p))]
 }
 
 // AppendN appends up to n servers for key: its own, then the next ones.
 func (p modPicker) AppendN(dst []string, key string, n int) ([]string, error) {
-	i := int(fnv1a(key) % uint64(len(p)))
+	i := int(fnv.Sum64a(key) % uint64(len(p)))
 	for j := range min(n, len(p)) {
 		dst = append(dst, p[(i+j)%len(p)])
 	}
 	return dst, nil
-}
-
-// fnv1a is the 64-bit FNV-1a hash of s.
-func fnv1a(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/twine-go/twine/internal/fnv"
 )
 
 // Item is an item read from the server.
@@ -237,7 +239,7 @@ func split(dst [][]string, keys []string, n int) [][]string {
 	var counts [maxMultiParts]int
 	n = min(n, len(counts))
 	for _, k := range keys {
-		counts[keyHash(k)%uint32(n)]++
+		counts[fnv.Sum32a(k)%uint32(n)]++
 	}
 	all := make([]string, len(keys))
 	start := len(dst)
@@ -247,19 +249,10 @@ func split(dst [][]string, keys []string, n int) [][]string {
 		off += counts[i]
 	}
 	for _, k := range keys {
-		i := start + int(keyHash(k)%uint32(n))
+		i := start + int(fnv.Sum32a(k)%uint32(n))
 		dst[i] = append(dst[i], k)
 	}
 	return dst
-}
-
-// keyHash is the 32-bit FNV-1a hash of k.
-func keyHash(k string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(k); i++ {
-		h = (h ^ uint32(k[i])) * 16777619
-	}
-	return h
 }
 
 // SetMode selects the storage command of Set.

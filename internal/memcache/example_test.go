@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twine-go/twine/internal/memcache"
 )
@@ -28,4 +29,18 @@ func ExampleNew() {
 	_, err := c.Get(context.Background(), "", memcache.GetOptions{})
 	fmt.Println(errors.Is(err, memcache.ErrInvalidKey))
 	// Output: true
+}
+
+// ItemSize is what memcached counts against its item size (-I): the key,
+// the value, its header and, when they are not zero, the client flags.
+func ExampleItemSize() {
+	fmt.Println(memcache.ItemSize(3, 100, 0), memcache.ItemSize(3, 100, 7))
+	// Output: 162 166
+}
+
+// WholeSeconds rounds a TTL up to whole seconds, as memcached does.
+func ExampleWholeSeconds() {
+	fmt.Println(memcache.WholeSeconds(time.Millisecond), memcache.WholeSeconds(1500*time.Millisecond),
+		memcache.WholeSeconds(2*time.Second), memcache.WholeSeconds(-1500*time.Millisecond))
+	// Output: 1 2 2 -1
 }

@@ -14,8 +14,10 @@ import (
 // -I 512k) and errs on the safe side for long ones.
 const ItemOverhead = 59
 
-// itemSize is the size memcached gives an item.
-func itemSize(keyLen, valueLen int, flags uint32) int {
+// ItemSize is the size memcached 1.6 gives an item with a key of keyLen
+// bytes, a value of valueLen bytes and the client flags flags: the item
+// fits when ItemSize is at most the server's item size (memcached -I).
+func ItemSize(keyLen, valueLen int, flags uint32) int {
 	n := keyLen + valueLen + ItemOverhead
 	if flags != 0 {
 		n += 4
@@ -26,7 +28,7 @@ func itemSize(keyLen, valueLen int, flags uint32) int {
 // tooLarge reports whether the item of the set request r is larger than
 // the item size.
 func (c *Client) tooLarge(r *req) bool {
-	return itemSize(len(r.key), len(r.value), r.flags) > c.MaxItemSize()
+	return ItemSize(len(r.key), len(r.value), r.flags) > c.MaxItemSize()
 }
 
 // learnItemSize asks the server on cn, a new connection that nobody else

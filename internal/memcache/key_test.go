@@ -2,6 +2,7 @@ package memcache
 
 import (
 	"encoding/base64"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -101,4 +102,17 @@ func FuzzCheckKey(f *testing.F) {
 			require.Equal(t, key, string(wire))
 		}
 	})
+}
+
+func TestWholeSeconds(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want int64
+	}{
+		{0, 0}, {time.Nanosecond, 1}, {time.Second, 1}, {time.Second + 1, 2},
+		{30 * 24 * time.Hour, 30 * 24 * 3600}, {-time.Nanosecond, 0}, {-1500 * time.Millisecond, -1},
+		{math.MaxInt64, math.MaxInt64/int64(time.Second) + 1},
+	} {
+		assert.Equal(t, tt.want, WholeSeconds(tt.d), "%v", tt.d)
+	}
 }

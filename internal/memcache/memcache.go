@@ -302,9 +302,20 @@ func (c *Client) ttl(d time.Duration) int64 {
 	case d < 0:
 		return -1
 	}
-	s := int64((d + time.Second - 1) / time.Second)
+	s := WholeSeconds(d)
 	if s > 30*24*3600 {
 		s += c.now().Unix()
+	}
+	return s
+}
+
+// WholeSeconds returns d in whole seconds, a fraction of a second rounded
+// up (towards +∞), as memcached counts a TTL: 1ms is 1, 1.5s is 2, -1.5s
+// is -1.
+func WholeSeconds(d time.Duration) int64 {
+	s := int64(d / time.Second)
+	if d%time.Second > 0 {
+		s++
 	}
 	return s
 }
