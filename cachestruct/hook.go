@@ -195,9 +195,9 @@ func (m *Memcached) hookGet(ctx context.Context, key string, opt GetOptions) (It
 	return it, found, err
 }
 
-func (m *Memcached) hookGetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
+func (m *Memcached) hookGetMulti(ctx context.Context, keys []string, plain bool) (map[string]Item, error) {
 	start := time.Now()
-	items, err := m.getMultiKeys(ctx, keys)
+	items, err := m.getMultiKeys(ctx, keys, plain)
 	var srv string
 	if len(m.list) == 1 {
 		srv = m.list[0].addr

@@ -268,19 +268,41 @@ func (m *Memcached) get(ctx context.Context, key string, opt GetOptions, srv *st
 	return item, true, nil
 }
 
-// GetMulti implements Store.GetMulti: one pipelined batch per server, all
-// sent before any reply is read, so that the servers work in parallel.
-// When some servers fail, the items read from the others are returned with
-// an error wrapping ErrUnavailable.
+// GetMulti implements Store.GetMulti: one pipelined batch of mg requests
+// per server, each server's sent as soon as the keys are sorted, so that
+// the servers work in parallel. When some servers fail, the items read
+// from the others are returned with an error wrapping ErrUnavailable. See
+// GetMultiPlain for a faster form without TTLs and marks.
 func (m *Memcached) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
 	if m.hook != nil {
-		return m.hookGetMulti(ctx, keys)
+		return m.hookGetMulti(ctx, keys, false)
 	}
-	return m.getMultiKeys(ctx, keys)
+	return m.getMultiKeys(ctx, keys, false)
 }
 
-// getMultiKeys is GetMulti without the hook.
-func (m *Memcached) getMultiKeys(ctx context.Context, keys []string) (map[string]Item, error) {
+// TTLUnknown is the Item.TTL of the items GetMultiPlain returns.
+const TTLUnknown time.Duration = -2
+
+// GetMultiPlain reads many items as GetMulti does, with one classic gets
+// request per server instead of one mg per key: memcached answers a gets
+// of 100 keys in one turn of its event loop, 100 mg in five (it serves 20
+// requests of a connection per turn), so a 100-key GetMultiPlain takes
+// about half the time of GetMulti. The items carry Value, Flags and CAS
+// only: their TTL is TTLUnknown and Won, Stale and Busy are never set. A
+// stale (invalidated) item reads as a fresh one, a lease placeholder as an
+// empty value, and no win is taken. Use it where only values count (and
+// flags and CAS); use GetMulti where a stale mark or a lease matters. With
+// BinaryKeys, a server's batch holding a key that needs base64 is read
+// with mg (those items then carry their TTL and marks).
+func (m *Memcached) GetMultiPlain(ctx context.Context, keys []string) (map[string]Item, error) {
+	if m.hook != nil {
+		return m.hookGetMulti(ctx, keys, true)
+	}
+	return m.getMultiKeys(ctx, keys, true)
+}
+
+// getMultiKeys is GetMulti (GetMultiPlain if plain) without the hook.
+func (m *Memcached) getMultiKeys(ctx context.Context, keys []string, plain bool) (map[string]Item, error) {
 	for _, k := range keys {
 		if err := m.checkKey(k); err != nil {
 			return nil, err
@@ -292,13 +314,14 @@ func (m *Memcached) getMultiKeys(ctx context.Context, keys []string) (map[string
 	if len(keys) == 0 {
 		return map[string]Item{}, nil
 	}
+	opt := memcache.GetMultiOptions{Classic: plain}
 	h := hits{n: len(keys)}
 	if len(m.list) == 1 {
 		s, err := m.pick(keys[0])
 		if err != nil {
 			return nil, err
 		}
-		err = m.getMulti(ctx, s, keys, h.put)
+		err = m.getMulti(ctx, s, keys, opt, h.put)
 		return h.result(), err
 	}
 	batches := make(map[*mcServer][]string)
@@ -311,48 +334,44 @@ func (m *Memcached) getMultiKeys(ctx context.Context, keys []string) (map[string
 		}
 		batches[s] = append(batches[s], k)
 	}
-	// Every server gets its batch before any reply is read, so that they
-	// work at once. This goroutine reads the first server's replies and
-	// one goroutine each the others': read in turn, a server that hangs
-	// would hold up the replies of those after it until ctx ends.
-	type started struct {
-		s     *mcServer
-		multi memcache.Multi
-		err   error
-	}
-	all := make([]started, 0, len(batches))
-	for s, ks := range batches {
-		all = append(all, started{s: s, multi: s.client.StartMulti(ctx, ks)})
-	}
+	// One goroutine per server but one, whose batch this goroutine reads:
+	// read in turn, a server that hangs would hold up the replies of those
+	// after it until ctx ends. Each batch is sent as soon as its
+	// goroutine starts.
 	var mu sync.Mutex
 	put := func(k string, it memcache.Item) {
 		mu.Lock()
 		h.put(k, it)
 		mu.Unlock()
 	}
-	wait := func(st *started) {
-		st.err = st.multi.Wait(ctx, put)
-		m.record(st.s, st.err)
-	}
+	errs := make([]error, len(batches))
 	var wg sync.WaitGroup
-	for i := 1; i < len(all); i++ {
-		wg.Go(func() { wait(&all[i]) })
+	var own *mcServer
+	i := 0
+	for s, ks := range batches {
+		if own == nil {
+			own = s
+			continue
+		}
+		i++
+		idx := i
+		wg.Go(func() { errs[idx] = m.getMulti(ctx, s, ks, opt, put) })
 	}
-	if len(all) > 0 {
-		wait(&all[0])
+	if own != nil {
+		errs[0] = m.getMulti(ctx, own, batches[own], opt, put)
 	}
 	wg.Wait()
-	for i := range all {
-		if err := all[i].err; err != nil && firstErr == nil {
-			firstErr = mapErr(err)
+	for _, err := range errs {
+		if err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
 	return h.result(), firstErr
 }
 
 // getMulti reads keys from s, handing each hit to hit.
-func (m *Memcached) getMulti(ctx context.Context, s *mcServer, keys []string, hit func(string, memcache.Item)) error {
-	err := s.client.GetMultiFunc(ctx, keys, hit)
+func (m *Memcached) getMulti(ctx context.Context, s *mcServer, keys []string, opt memcache.GetMultiOptions, hit func(string, memcache.Item)) error {
+	err := s.client.GetMulti(ctx, keys, opt, hit)
 	m.record(s, err)
 	return mapErr(err)
 }
@@ -503,8 +522,11 @@ func (m *Memcached) checkKey(key string) error {
 // fromWire converts a wire item.
 func fromWire(it memcache.Item) Item {
 	ttl := NoExpiry
-	if it.TTL >= 0 {
+	switch {
+	case it.TTL >= 0:
 		ttl = time.Duration(it.TTL) * time.Second
+	case it.TTL == memcache.TTLUnknown:
+		ttl = TTLUnknown
 	}
 	return Item{Value: it.Value, Flags: it.Flags, CAS: it.CAS, TTL: ttl, Won: it.Won, Stale: it.Stale, Busy: it.Busy}
 }

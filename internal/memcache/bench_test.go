@@ -22,7 +22,7 @@ func BenchmarkReadReply(b *testing.B) {
 			for b.Loop() {
 				rd.Reset(in)
 				br.Reset(rd)
-				if err := readReply(br, &r, 1<<20); err != nil {
+				if err := readReply(br, &r, 1<<20, nil, 0); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -45,6 +45,7 @@ func BenchmarkAppendRequest(b *testing.B) {
 		{"op=mg", req{op: 'g', key: "user:session:42"}},
 		{"op=ms", req{op: 's', key: "user:session:42", value: value, ttl: 3600, flags: 1}},
 		{"op=multi/keys=100", req{op: 'm', keys: keys}},
+		{"op=gets/keys=100", req{op: 'G', keys: keys}},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
 			buf := make([]byte, 0, 8192)
@@ -73,7 +74,7 @@ func BenchmarkReadMulti(b *testing.B) {
 	rd := bytes.NewReader(in)
 	br := bufio.NewReaderSize(rd, 16<<10)
 	hits := 0
-	cl := &call{kind: kindMulti, nkeys: len(keys), sinkKeys: keys}
+	cl := &call{kind: kindMulti, keys: keys}
 	cl.sink = func(string, Item) { hits++ }
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
@@ -81,6 +82,37 @@ func BenchmarkReadMulti(b *testing.B) {
 		rd.Reset(in)
 		br.Reset(rd)
 		if err := readMulti(br, cl, 1<<20, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if hits == 0 {
+		b.Fatal("no hits")
+	}
+}
+
+// BenchmarkReadGets is BenchmarkReadMulti for the reply of a classic
+// gets of the same 100 keys.
+func BenchmarkReadGets(b *testing.B) {
+	var in []byte
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("bench:key:%d", i)
+		if i%10 != 9 {
+			in = fmt.Appendf(in, "VALUE %s 0 100 %d\r\n%s\r\n", keys[i], 1000000+i, strings.Repeat("v", 100))
+		}
+	}
+	in = append(in, "END\r\n"...)
+	rd := bytes.NewReader(in)
+	br := bufio.NewReaderSize(rd, 16<<10)
+	hits := 0
+	cl := &call{kind: kindGets, keys: keys}
+	cl.sink = func(string, Item) { hits++ }
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		rd.Reset(in)
+		br.Reset(rd)
+		if err := readGets(br, cl, 1<<20, true); err != nil {
 			b.Fatal(err)
 		}
 	}

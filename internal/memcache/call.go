@@ -12,7 +12,8 @@ type callKind uint8
 
 const (
 	kindMeta    callKind = iota // one meta reply
-	kindMulti                   // one meta reply per key (nkeys)
+	kindMulti                   // one meta reply per key of keys
+	kindGets                    // a classic gets reply: VALUE blocks, END
 	kindVersion                 // VERSION line
 	kindStats                   // STAT lines up to END
 )
@@ -26,15 +27,29 @@ type call struct {
 
 	rep   reply
 	err   error
-	multi []hit // kindMulti: the hits, by request index
-	nkeys int   // kindMulti: the number of requests
-	// kindMulti, optional: the caller's hit function and the keys of the
-	// requests, for the caller to take its hits while it reads its own
-	// reply.
-	sink     func(key string, it Item)
-	sinkKeys []string
-	text     string
-	stats    map[string]string
+	text  string
+	stats map[string]string
+
+	// Multi-gets (kindMulti, kindGets): the keys asked for, the caller's
+	// hit function, and the hits read by another goroutine than the
+	// caller (see take).
+	keys  []string
+	sink  func(key string, it Item)
+	multi []hit
+}
+
+// take hands the hit of the request for cl.keys[i] to the caller: to its
+// sink when own is set (the caller itself reads its reply, so it takes its
+// hits while the server still works on the rest of the batch), else to
+// cl.multi, which the caller reads once the call is complete. Another
+// goroutine never calls the sink: the caller may have abandoned the call
+// and gone on.
+func (cl *call) take(i int, it Item, own bool) {
+	if own && cl.sink != nil {
+		cl.sink(cl.keys[i], it)
+		return
+	}
+	cl.multi = append(cl.multi, hit{index: i, item: it})
 }
 
 // hit is one item of a multi-get reply, by the index of its key.
@@ -66,7 +81,7 @@ func putCall(cl *call) {
 	cl.multi = cl.multi[:0]
 	cl.text = ""
 	cl.stats = nil
-	cl.sink, cl.sinkKeys = nil, nil
+	cl.keys, cl.sink = nil, nil
 	callPool.Put(cl)
 }
 

@@ -170,7 +170,7 @@ func TestClientGetMulti(t *testing.T) {
 		}
 	}
 	keys = append(keys, keys[1], keys[0]) // duplicates: a hit and a miss
-	items, err := c.GetMulti(ctx, keys)
+	items, err := getMap(ctx, c, keys, GetMultiOptions{})
 	require.NoError(t, err)
 	assert.Len(t, items, 200)
 	for i, k := range keys[:300] {
@@ -188,7 +188,7 @@ func TestClientGetMulti(t *testing.T) {
 	_ = append(a, "XXXXXXXX"...)
 	assert.Equal(t, want, string(b))
 
-	items, err = c.GetMulti(ctx, nil)
+	items, err = getMap(ctx, c, nil, GetMultiOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, items)
 }
@@ -207,7 +207,7 @@ func TestClientGetMultiDuplicateWins(t *testing.T) {
 		for i := range keys {
 			keys[i] = key
 		}
-		items, err := c.GetMulti(ctx, keys)
+		items, err := getMap(ctx, c, keys, GetMultiOptions{})
 		require.NoError(t, err)
 		require.Len(t, items, 1)
 		assert.True(t, items[key].Won, "n=%d", n)
@@ -257,10 +257,10 @@ func TestSplitParts(t *testing.T) {
 	}
 }
 
-// TestClientGetMultiFunc: every hit is passed once per occurrence of its
+// TestClientGetMultiHits: every hit is passed once per occurrence of its
 // key, the first read first, in request order on one connection; misses are
 // not passed; a nil function is a programmer error.
-func TestClientGetMultiFunc(t *testing.T) {
+func TestClientGetMultiHits(t *testing.T) {
 	c, _ := newClient(t, Config{})
 	ctx := context.Background()
 	_, err := c.Set(ctx, "f:stale", []byte("old"), SetOptions{})
@@ -277,7 +277,7 @@ func TestClientGetMultiFunc(t *testing.T) {
 		busy  bool
 	}
 	var got []hit
-	err = c.GetMultiFunc(ctx, []string{"f:b", "f:stale", "f:missing", "f:a", "f:stale"}, func(k string, it Item) {
+	err = c.GetMulti(ctx, []string{"f:b", "f:stale", "f:missing", "f:a", "f:stale"}, GetMultiOptions{}, func(k string, it Item) {
 		got = append(got, hit{k, string(it.Value), it.Won, it.Busy})
 	})
 	require.NoError(t, err)
@@ -288,53 +288,107 @@ func TestClientGetMultiFunc(t *testing.T) {
 		{"f:stale", "old", false, true},
 	}, got)
 
-	require.NoError(t, c.GetMultiFunc(ctx, nil, func(string, Item) { t.Error("called for no keys") }))
-	err = c.GetMultiFunc(ctx, []string{"f:a", "bad key"}, func(string, Item) { t.Error("called despite a bad key") })
-	require.ErrorIs(t, err, ErrInvalidKey)
-	assert.PanicsWithValue(t, "memcache: GetMultiFunc with a nil hit function", func() {
-		_ = c.GetMultiFunc(ctx, []string{"f:a"}, nil)
-	})
+	for _, opt := range []GetMultiOptions{{}, {Classic: true}} {
+		require.NoError(t, c.GetMulti(ctx, nil, opt, func(string, Item) { t.Error("called for no keys") }))
+		err = c.GetMulti(ctx, []string{"f:a", "bad key"}, opt, func(string, Item) { t.Error("called despite a bad key") })
+		require.ErrorIs(t, err, ErrInvalidKey)
+		assert.PanicsWithValue(t, "memcache: GetMulti with a nil hit function", func() {
+			_ = c.GetMulti(ctx, []string{"f:a"}, opt, nil)
+		})
+	}
 }
 
-// TestClientStartMulti: batches started on two servers before either is
-// read come back complete, each from its own server; a bad key or a
-// broken connection is reported by Wait, and a nil hit function panics.
-func TestClientStartMulti(t *testing.T) {
-	a, _ := newClient(t, Config{})
-	b, bs := newClient(t, Config{})
+// TestClientGetMultiClassic: a classic multi-get reads values, flags and
+// CAS of every key in one gets, with TTLUnknown and no marks: a stale
+// item reads as fresh and its win is left for the next mg, a lease
+// placeholder reads as an empty value. Duplicates and misses come out as
+// with mg, a batch of 300 keys is split over both connections, and a
+// batch with a base64 key goes the mg way.
+func TestClientGetMultiClassic(t *testing.T) {
+	c, _ := newClient(t, Config{BinaryKeys: true})
 	ctx := context.Background()
-	var ka, kb []string
-	for i := range 50 {
-		ka, kb = append(ka, fmt.Sprint("sa", i)), append(kb, fmt.Sprint("sb", i))
-		_, err := a.Set(ctx, ka[i], []byte("A"+ka[i]), SetOptions{})
-		require.NoError(t, err)
-		_, err = b.Set(ctx, kb[i], []byte("B"+kb[i]), SetOptions{})
-		require.NoError(t, err)
-	}
-	ma, mb := a.StartMulti(ctx, append(ka, "sb0")), b.StartMulti(ctx, append(kb, "sa0"))
-	got := map[string]string{}
-	put := func(k string, it Item) { got[k] = string(it.Value) }
-	require.NoError(t, mb.Wait(ctx, put))
-	require.NoError(t, ma.Wait(ctx, put))
-	require.Len(t, got, 100, "sb0 is only on b, sa0 only on a")
-	for _, k := range ka {
-		assert.Equal(t, "A"+k, got[k])
-	}
-	for _, k := range kb {
-		assert.Equal(t, "B"+k, got[k])
-	}
+	casA, err := c.Set(ctx, "c:a", []byte("va"), SetOptions{Flags: 7, TTL: time.Hour})
+	require.NoError(t, err)
+	_, err = c.Set(ctx, "c:stale", []byte("old"), SetOptions{})
+	require.NoError(t, err)
+	require.NoError(t, c.Delete(ctx, "c:stale", DeleteOptions{Invalidate: true}))
+	lease, err := c.Get(ctx, "c:lease", GetOptions{Vivify: time.Minute})
+	require.NoError(t, err)
+	require.True(t, lease.Won)
 
-	m := a.StartMulti(ctx, []string{"ok", "bad key"})
-	require.ErrorIs(t, m.Wait(ctx, func(string, Item) { t.Error("called despite a bad key") }), ErrInvalidKey)
-	assert.PanicsWithValue(t, "memcache: Multi.Wait with a nil hit function", func() {
-		m := a.StartMulti(ctx, nil) // nothing in flight to leave behind
-		_ = m.Wait(ctx, nil)
+	type hit struct {
+		key   string
+		value string
+		flags uint32
+		ttl   int64
+		marks bool
+	}
+	var got []hit
+	var cas uint64
+	err = c.GetMulti(ctx, []string{"c:a", "c:missing", "c:stale", "c:lease", "c:a"}, GetMultiOptions{Classic: true}, func(k string, it Item) {
+		got = append(got, hit{k, string(it.Value), it.Flags, it.TTL, it.Won || it.Stale || it.Busy})
+		if k == "c:a" {
+			cas = it.CAS
+		}
 	})
+	require.NoError(t, err)
+	assert.Equal(t, []hit{
+		{"c:a", "va", 7, TTLUnknown, false},
+		{"c:stale", "old", 0, TTLUnknown, false},
+		{"c:lease", "", 0, TTLUnknown, false},
+		{"c:a", "va", 7, TTLUnknown, false},
+	}, got)
+	assert.Equal(t, casA, cas)
+	it, err := c.Get(ctx, "c:stale", GetOptions{})
+	require.NoError(t, err)
+	assert.True(t, it.Stale && it.Won, "gets took no win")
 
-	bs.Stop()
-	m = b.StartMulti(ctx, kb)
-	err := m.Wait(ctx, put)
-	require.ErrorIs(t, err, ErrUnavailable)
+	// 300 keys: split over both connections, every part a gets.
+	var keys []string
+	for i := range 300 {
+		keys = append(keys, fmt.Sprint("c:many:", i))
+		if i%3 != 0 {
+			_, err := c.Set(ctx, keys[i], []byte(keys[i]), SetOptions{Flags: uint32(i)})
+			require.NoError(t, err)
+		}
+	}
+	items, err := getMap(ctx, c, keys, GetMultiOptions{Classic: true})
+	require.NoError(t, err)
+	require.Len(t, items, 200)
+	for i, k := range keys {
+		it, ok := items[k]
+		require.Equal(t, i%3 != 0, ok, k)
+		if ok {
+			assert.Equal(t, k, string(it.Value))
+			assert.Equal(t, uint32(i), it.Flags)
+			assert.Equal(t, int64(TTLUnknown), it.TTL)
+		}
+	}
+
+	// A key that needs base64: the batch is read with mg (TTL known).
+	bin := "bin key\r\n"
+	_, err = c.Set(ctx, bin, []byte("b"), SetOptions{})
+	require.NoError(t, err)
+	items, err = getMap(ctx, c, []string{"c:a", bin}, GetMultiOptions{Classic: true})
+	require.NoError(t, err)
+	require.Len(t, items, 2)
+	assert.Equal(t, "b", string(items[bin].Value))
+	assert.Equal(t, int64(-1), items[bin].TTL)
+	assert.Greater(t, items["c:a"].TTL, int64(3500))
+}
+
+// TestClientGetMultiServerGone: a multi-get on a server that went away
+// reports ErrUnavailable, in both forms.
+func TestClientGetMultiServerGone(t *testing.T) {
+	c, s := newClient(t, Config{})
+	ctx := context.Background()
+	_, err := c.Set(ctx, "g:a", []byte("v"), SetOptions{})
+	require.NoError(t, err)
+	s.Stop()
+	for _, opt := range []GetMultiOptions{{}, {Classic: true}} {
+		err := c.GetMulti(ctx, []string{"g:a", "g:b"}, opt, func(string, Item) {})
+		require.ErrorIs(t, err, ErrUnavailable)
+	}
 }
 
 func TestClientBadInputNeverSent(t *testing.T) {
@@ -351,7 +405,7 @@ func TestClientBadInputNeverSent(t *testing.T) {
 		require.ErrorIs(t, c.Delete(ctx, k, DeleteOptions{}), ErrInvalidKey, "%q", k)
 		_, err = c.Incr(ctx, k, 1, ArithOptions{})
 		require.ErrorIs(t, err, ErrInvalidKey, "%q", k)
-		_, err = c.GetMulti(ctx, []string{"ok", k})
+		_, err = getMap(ctx, c, []string{"ok", k}, GetMultiOptions{})
 		require.ErrorIs(t, err, ErrInvalidKey, "%q", k)
 	}
 	it, err := c.Get(ctx, "victim", GetOptions{})

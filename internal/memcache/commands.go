@@ -1,8 +1,8 @@
 package memcache
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"time"
 
 	"github.com/twine-go/twine/internal/fnv"
@@ -18,7 +18,7 @@ type Item struct {
 	// CAS is the item's CAS value.
 	CAS uint64
 	// TTL is the item's remaining time to live in seconds, -1 when it
-	// never expires.
+	// never expires, TTLUnknown when read by a classic GetMulti.
 	TTL int64
 	// Won: this caller won the right to recompute the item (W flag).
 	Won bool
@@ -27,6 +27,10 @@ type Item struct {
 	// Busy: another caller already won (Z flag).
 	Busy bool
 }
+
+// TTLUnknown is the Item.TTL of an item read by GetMulti with
+// GetMultiOptions.Classic: gets does not report the TTL.
+const TTLUnknown = -2
 
 func (r *reply) item() Item {
 	return Item{
@@ -95,135 +99,85 @@ const multiPart = 128
 // threads gains nothing from more.
 const maxMultiParts = 8
 
-// GetMulti reads many keys in one round trip: one mg request per key, all
-// written at once, answered in order. Misses are absent from the map; a
-// duplicate key is reported once, with the result of its first read (the
-// one that may win a stale item). Every key is checked before anything is
-// sent. When the batch fails part way, the items read so far are returned
-// with the error.
+// GetMultiOptions are the options of GetMulti. The zero value reads with
+// the meta protocol.
+type GetMultiOptions struct {
+	// Classic reads with one classic gets request (per part) instead of
+	// one mg per key. memcached answers a gets of 100 keys in one turn of
+	// its event loop and 100 mg in five (it serves 20 requests of a
+	// connection per turn, -R), so a gets batch takes about half the
+	// time. Its items carry Value, Flags and CAS only: TTL is TTLUnknown,
+	// and Won, Stale and Busy are never set, because gets reads a stale
+	// (invalidated) item as a fresh one and a lease placeholder as an
+	// empty value, and takes no win. A batch with a key that needs base64
+	// (Config.BinaryKeys) is read with mg as without Classic: gets has no
+	// form for such keys.
+	Classic bool
+}
+
+// GetMulti reads many keys in one round trip and hands each hit to hit;
+// misses are skipped. hit is called from the calling goroutine only,
+// before GetMulti returns, once per hit: a key asked twice that hits is
+// passed twice, its first read (the one that may win a stale item) first;
+// the hits of a part come in request order. Every key is checked before
+// anything is sent (ErrInvalidKey). On an error the hits read before it
+// have been passed. GetMulti panics if hit is nil.
 //
-// A batch of 256 keys or more is split over the client's connections,
-// one part of at least 128 keys per connection and at most 8 parts:
-// memcached serves each connection on one thread and processes at most 20
-// pipelined requests per turn (-R), so parts on several connections are
-// answered in parallel while the caller parses the first.
-func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
-	var items map[string]Item
-	err := c.GetMultiFunc(ctx, keys, func(k string, it Item) {
-		if items == nil {
-			// Made at the first hit, while the server still works on
-			// the rest of the batch, not before sending it.
-			items = make(map[string]Item, len(keys))
-		} else if _, dup := items[k]; dup {
-			return // a later read of the key: the first one counts
-		}
-		items[k] = it
-	})
-	if items == nil && !errors.Is(err, ErrInvalidKey) {
-		items = map[string]Item{}
-	}
-	return items, err
-}
-
-// GetMultiFunc reads keys as GetMulti does but hands each hit to hit
-// instead of building a map, so that a caller with its own result type
-// converts each item once. hit is called from the calling goroutine only,
-// before GetMultiFunc returns, once per hit: a key requested twice that
-// hits is passed twice, its first read (the one that may win a stale
-// item) first. The hits of a batch come in request order while the batch
-// is on one connection. Every key is checked before anything is sent; on
-// an error the hits read before it have been passed. GetMultiFunc panics
-// if hit is nil.
-func (c *Client) GetMultiFunc(ctx context.Context, keys []string, hit func(key string, it Item)) error {
+// Without opt.Classic each key is one mg request, all written at once and
+// answered in order. A batch of 256 keys or more is split over the
+// client's connections, one part of at least 128 keys per connection and
+// at most 8 parts: memcached serves each connection on one thread, so the
+// parts are answered in parallel while the caller parses the first. Every
+// part is sent before any reply is read.
+func (c *Client) GetMulti(ctx context.Context, keys []string, opt GetMultiOptions, hit func(key string, it Item)) error {
 	if hit == nil {
-		panic("memcache: GetMultiFunc with a nil hit function")
+		panic("memcache: GetMulti with a nil hit function")
 	}
-	m := c.StartMulti(ctx, keys)
-	return m.Wait(ctx, hit)
-}
-
-// Multi is a multi-get in flight: its requests are sent, its replies are
-// still to be read. StartMulti returns one; Wait reads it.
-type Multi struct {
-	parts [maxMultiParts]sentPart
-	n     int
-	err   error // the first error while sending (or a bad key)
-}
-
-// sentPart is the part of a multi-get sent on one connection.
-type sentPart struct {
-	cn   *conn
-	cl   *call
-	keys []string
-}
-
-// StartMulti checks keys and sends their multi-get, as GetMultiFunc does,
-// without waiting for the replies: a caller with several servers starts
-// each one's batch, so that the servers work at once, then reads the
-// replies in turn from one goroutine. Wait must be called on the result
-// exactly once; errors (a bad key, a failed send) are reported by Wait.
-func (c *Client) StartMulti(ctx context.Context, keys []string) Multi {
-	var m Multi
+	op, kind := byte('G'), kindGets
+	if !opt.Classic {
+		op, kind = 'm', kindMulti
+	}
 	for _, k := range keys {
 		if err := CheckKey(k, c.cfg.BinaryKeys); err != nil {
-			m.err = err
-			return m
+			return err
+		}
+		if kind == kindGets && !textKey(k) {
+			op, kind = 'm', kindMulti
 		}
 	}
-	if len(keys) == 0 {
-		return m
-	}
+	var sent [maxMultiParts]*call
+	var conns [maxMultiParts]*conn
+	n := 0
+	var firstErr error
 	parts := min(len(c.slots), maxMultiParts, max(1, len(keys)/multiPart))
 	var pbuf [maxMultiParts][]string
 	for _, ks := range split(pbuf[:0], keys, parts) {
 		if len(ks) == 0 {
 			continue // nothing to send: an empty request would be an empty line
 		}
-		r := req{op: 'm', keys: ks}
-		cn, cl, err := c.start(ctx, &r, kindMulti)
+		cn, cl, err := c.start(ctx, &req{op: op, keys: ks}, kind)
 		if err != nil {
-			m.err = err
+			firstErr = err
 			break
 		}
-		m.parts[m.n] = sentPart{cn, cl, ks}
-		m.n++
+		cl.sink = hit
+		sent[n], conns[n] = cl, cn
+		n++
 	}
-	return m
-}
-
-// Wait reads the replies of the multi-get m, handing each hit to hit as
-// GetMultiFunc does, and returns the first error: a bad key or a failed
-// send reported by StartMulti, or one met while reading (the hits read
-// before it have been passed). It returns ctx's error when ctx ends first.
-// Wait panics if hit is nil.
-func (m *Multi) Wait(ctx context.Context, hit func(key string, it Item)) error {
-	if hit == nil {
-		panic("memcache: Multi.Wait with a nil hit function")
-	}
-	firstErr := m.err
-	for _, p := range m.parts[:m.n] {
-		// If this goroutine reads the reply itself, the hits go straight
-		// to hit (see readMulti); if another caller reads it, they come
-		// back in p.cl.multi. Every occurrence of a key is in the same
-		// part, in order.
-		p.cl.sink, p.cl.sinkKeys = hit, p.keys
-		// After a failure the remaining parts are still waited for (or
-		// abandoned once ctx ends), so that no call is left behind.
-		if err := p.cn.wait(ctx, p.cl); err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
+	// After a failure the parts sent are still waited for (or abandoned
+	// once ctx ends), so that no call is left behind.
+	for i, cl := range sent[:n] {
+		if err := conns[i].wait(ctx, cl); err != nil {
+			firstErr = cmp.Or(firstErr, err)
 			continue
 		}
-		for _, h := range p.cl.multi {
-			hit(p.keys[h.index], h.item)
+		// The hits read by another caller of the connection.
+		for _, h := range cl.multi {
+			hit(cl.keys[h.index], h.item)
 		}
-		if p.cl.err != nil && firstErr == nil {
-			firstErr = p.cl.err
-		}
-		putCall(p.cl)
+		firstErr = cmp.Or(firstErr, cl.err)
+		putCall(cl)
 	}
-	*m = Multi{}
 	return firstErr
 }
 

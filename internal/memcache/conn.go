@@ -215,91 +215,117 @@ func (c *conn) readFor(ctx context.Context, cl *call) {
 		})
 		defer stop()
 	}
-	ctxDeadline, hasDeadline := ctx.Deadline()
 	for cl.state.Load() == callWaiting {
-		if c.br.Buffered() == 0 {
-			// About to block: send what was queued meanwhile, let the
-			// senders write themselves, and bound the wait.
-			c.mu.Lock()
-			c.flushQueuedLocked(ctx)
-			if c.err != nil || c.head == len(c.pending) {
-				// Broken (cl was failed), or cl is not pending (it was
-				// completed meanwhile).
-				c.mu.Unlock()
-				return
-			}
-			// The deadline set before is kept when it is no later than
-			// this one and at least Timeout/2 away (one timer update less
-			// per request); if it fires early, the wait below re-arms.
-			now := time.Now()
-			dl := c.since.Add(c.timeout)
-			timeoutAt := dl
-			if hasDeadline && ctxDeadline.Before(dl) {
-				dl = ctxDeadline
-			}
-			if c.rdl.After(dl) || c.rdl.Before(now.Add(c.timeout/2)) {
-				c.rdl = dl
-				_ = c.nc.SetReadDeadline(dl)
-			}
-			c.mu.Unlock()
-
-			// Wait for the first byte of the next reply: until it comes,
-			// a timeout leaves the connection in step.
-			if _, err := c.br.Peek(1); err != nil {
-				if !errors.Is(err, os.ErrDeadlineExceeded) || !time.Now().Before(timeoutAt) {
-					c.fail(c.netErr(err))
-					return
-				}
-				c.mu.Lock()
-				c.rdl = time.Time{} // re-arm exactly next time
-				c.mu.Unlock()
-				if ctx.Err() != nil || (hasDeadline && !time.Now().Before(ctxDeadline)) {
-					return // our ctx ended: leave the reading to others
-				}
-				continue // a stale interruption
-			}
-			// Replies arrived: send the requests queued meanwhile, so the
-			// server works on them while we parse.
-			c.mu.Lock()
-			c.flushQueuedLocked(ctx)
-			c.mu.Unlock()
-		}
-
-		// Take the call off pending: from here on only this goroutine
-		// touches it, until it completes it.
-		c.mu.Lock()
-		if c.err != nil {
-			c.mu.Unlock()
+		if c.br.Buffered() == 0 && !c.awaitReply(ctx) {
 			return
 		}
-		if c.head == len(c.pending) {
-			c.failLocked(protoErr("reply without a request"))
-			c.mu.Unlock()
+		next := c.popPending()
+		if next == nil {
 			return
 		}
-		next := c.pending[c.head]
-		c.pending[c.head] = nil
-		c.head++
-		if c.head == len(c.pending) {
-			c.pending, c.head = c.pending[:0], 0
-		}
-		c.mu.Unlock()
-
-		err := c.readCall(next, next == cl)
-		if err != nil && !inStep(err, next) {
-			next.err = c.netErr(err)
-			c.fail(next.err)
-			next.complete()
+		c.readReplyOf(next, next == cl)
+		if c.dead.Load() {
 			return
 		}
-		c.mu.Lock()
-		if c.head < len(c.pending) {
-			c.since = time.Now() // progress, and more replies are due
-		}
-		c.mu.Unlock()
-		next.err = err
-		next.complete()
 	}
+}
+
+// awaitReply waits until the first byte of the next reply is buffered and
+// reports whether it is. Before blocking it sends what was queued
+// meanwhile (so that the senders need not write themselves) and bounds the
+// wait by Timeout and ctx's deadline. It returns false when the connection
+// broke (a read error, or Timeout without progress: the connection is
+// failed), when no reply is due any more (the caller's call completed
+// meanwhile), and when ctx ended: until a reply has started, an
+// interrupted wait leaves the connection in step.
+func (c *conn) awaitReply(ctx context.Context) bool {
+	ctxDeadline, hasDeadline := ctx.Deadline()
+	for {
+		c.mu.Lock()
+		c.flushQueuedLocked(ctx)
+		if c.err != nil || c.head == len(c.pending) {
+			c.mu.Unlock()
+			return false
+		}
+		// The deadline set before is kept when it is no later than this
+		// one and at least Timeout/2 away (one timer update less per
+		// request); if it fires early, the loop re-arms it.
+		now := time.Now()
+		dl := c.since.Add(c.timeout)
+		timeoutAt := dl
+		if hasDeadline && ctxDeadline.Before(dl) {
+			dl = ctxDeadline
+		}
+		if c.rdl.After(dl) || c.rdl.Before(now.Add(c.timeout/2)) {
+			c.rdl = dl
+			_ = c.nc.SetReadDeadline(dl)
+		}
+		c.mu.Unlock()
+
+		_, err := c.br.Peek(1)
+		if err == nil {
+			// Replies arrived: send the requests queued meanwhile, so
+			// the server works on them while we parse.
+			c.mu.Lock()
+			c.flushQueuedLocked(ctx)
+			c.mu.Unlock()
+			return true
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) || !time.Now().Before(timeoutAt) {
+			c.fail(c.netErr(err))
+			return false
+		}
+		c.mu.Lock()
+		c.rdl = time.Time{} // re-arm exactly next time
+		c.mu.Unlock()
+		if ctx.Err() != nil || (hasDeadline && !time.Now().Before(ctxDeadline)) {
+			return false // our ctx ended: leave the reading to others
+		}
+		// A stale interruption (a ctx of an earlier reader): wait again.
+	}
+}
+
+// popPending takes the oldest pending call off the queue: from then on
+// only the reader touches it, until it completes it. It returns nil when
+// the connection is broken, and fails it when a reply came with no
+// request pending.
+func (c *conn) popPending() *call {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return nil
+	}
+	if c.head == len(c.pending) {
+		c.failLocked(protoErr("reply without a request"))
+		return nil
+	}
+	next := c.pending[c.head]
+	c.pending[c.head] = nil
+	c.head++
+	if c.head == len(c.pending) {
+		c.pending, c.head = c.pending[:0], 0
+	}
+	return next
+}
+
+// readReplyOf reads the reply of cl, popped off pending, and completes
+// cl. An error that leaves the connection out of step fails it (and cl
+// with it). own: the goroutine reading is cl's caller.
+func (c *conn) readReplyOf(cl *call, own bool) {
+	err := c.readCall(cl, own)
+	if err != nil && !inStep(err, cl) {
+		cl.err = c.netErr(err)
+		c.fail(cl.err)
+		cl.complete()
+		return
+	}
+	c.mu.Lock()
+	if c.head < len(c.pending) {
+		c.since = time.Now() // progress, and more replies are due
+	}
+	c.mu.Unlock()
+	cl.err = err
+	cl.complete()
 }
 
 // flushQueuedLocked writes the queued requests unless someone is writing
@@ -345,9 +371,11 @@ func (c *conn) netErr(err error) error {
 func (c *conn) readCall(cl *call, own bool) error {
 	switch cl.kind {
 	case kindMeta:
-		return readReply(c.br, &cl.rep, c.maxValue())
+		return readReply(c.br, &cl.rep, c.maxValue(), nil, 0)
 	case kindMulti:
 		return readMulti(c.br, cl, c.maxValue(), own)
+	case kindGets:
+		return readGets(c.br, cl, c.maxValue(), own)
 	case kindVersion:
 		v, err := readVersion(c.br)
 		cl.text = v
@@ -370,60 +398,3 @@ func (c *conn) maxValue() int {
 
 // maxServerItemSize is memcached's largest -I setting.
 const maxServerItemSize = 1 << 30
-
-// readMulti reads the replies of a multi-get, one per key in request
-// order, collecting the hits by index. Error lines answer single requests
-// of the batch: the first one is returned once the batch is read to its
-// end.
-//
-// When own is set (the caller itself reads its reply) and cl has a sink,
-// hits go straight to the sink with their keys, in request order: the
-// caller takes them while the server still works on the rest of the
-// batch. Another goroutine never calls the sink: the caller may abandon
-// the call and go on meanwhile.
-func readMulti(br *bufio.Reader, cl *call, maxValue int, own bool) error {
-	var sink func(string, Item)
-	if own {
-		sink = cl.sink // only the caller touches its sink
-	}
-	var r reply
-	var first error
-	var slab []byte
-	take := func(i int, r *reply) {
-		if r.code != codeVA {
-			return // a miss
-		}
-		if sink == nil {
-			cl.multi = append(cl.multi, hit{index: i, item: r.item()})
-		} else {
-			sink(cl.sinkKeys[i], r.item())
-		}
-	}
-	for i := 0; i < cl.nkeys; i++ {
-		// The replies already buffered are parsed in place; the first one
-		// that is not there in full, or not an ordinary EN or VA, is left
-		// to readReplySlab (which waits for data and reports errors).
-		if n := scanBuffered(br, &r, &slab, i, cl.nkeys-i, take); n > 0 {
-			i += n - 1
-			continue
-		}
-		if err := readReplySlab(br, &r, maxValue, &slab, cl.nkeys-i); err != nil {
-			var se *ServerError
-			if !errors.As(err, &se) || se.Kind == "ERROR" {
-				return err
-			}
-			if first == nil {
-				first = err
-			}
-			continue
-		}
-		switch r.code {
-		case codeVA:
-			take(i, &r)
-		case codeEN:
-		default:
-			return protoErr("unexpected %s in multi-get", r.code[:])
-		}
-	}
-	return first
-}

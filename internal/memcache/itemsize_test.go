@@ -69,7 +69,7 @@ func TestClientLearnsItemSize(t *testing.T) {
 	c, _ := newClient(t, Config{}, memcachedtest.MaxItemSize(serverSize))
 	ctx := context.Background()
 	require.Equal(t, DefaultMaxItemSize, c.MaxItemSize(), "nothing learnt before connecting")
-	_, err := c.GetMulti(ctx, []string{"k", "other"})
+	_, err := getMap(ctx, c, []string{"k", "other"}, GetMultiOptions{})
 	require.NoError(t, err)
 	require.Equal(t, serverSize, c.MaxItemSize(), "learnt when the multi-get opened the connection")
 

@@ -59,6 +59,7 @@ func TestRequestFormat(t *testing.T) {
 		{"decr vivify", req{op: 'a', key: "k", delta: 2, decr: true, hasVivify: true, vivify: 0, initial: 9},
 			"ma k v N0 J9 D2 MD\r\n"},
 		{"multi", req{op: 'm', keys: []string{"a", "b"}}, "mg a v f c t\r\nmg b v f c t\r\n"},
+		{"gets", req{op: 'G', keys: []string{"a", "b", "a"}}, "gets a b a\r\n"},
 		{"stats", req{op: 't', key: "settings"}, "stats settings\r\n"},
 	}
 	for _, tt := range tests {

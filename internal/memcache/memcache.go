@@ -284,7 +284,7 @@ func (c *Client) start(ctx context.Context, r *req, kind callKind) (*conn, *call
 	}
 	cl := getCall(kind)
 	cl.data = r.op == 's'
-	cl.nkeys = len(r.keys)
+	cl.keys = r.keys
 	if err := cn.send(ctx, cl, r); err != nil {
 		putCall(cl)
 		return nil, nil, err

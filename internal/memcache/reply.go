@@ -89,32 +89,12 @@ func errorLine(line []byte) error {
 }
 
 // readReply reads one meta reply into r. A data block longer than maxValue
-// bytes is a protocol error (nothing of it is read). Errors other than a
-// *ServerError leave br at an unknown position: the connection must be
-// closed.
-func readReply(br *bufio.Reader, r *reply, maxValue int) error {
-	return readReplySlab(br, r, maxValue, nil, 0)
-}
-
-// growFrom is the value size above which the value buffer grows with the
-// data received instead of being allocated at the declared length.
-const growFrom = 1 << 20
-
-// slabSize is the size of the buffers that small values of a multi-get
-// share; slabMaxValue the largest value cut from one.
-const (
-	slabSize     = 8 << 10
-	slabMaxValue = 1 << 10
-)
-
-// readReplySlab is readReply cutting small values from *slab (when slab
-// is not nil) instead of allocating each: a multi-get of 100 small values
-// then costs a few allocations instead of 100. Each value is capped at its
-// length, so appending to one never overwrites the next. left is the
-// number of replies still expected, this one included: a new slab is
-// sized for that many values of this one's size (up to slabSize), so a
-// batch of small values does not leave most of its last slab unused.
-func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte, left int) error {
+// bytes is a protocol error (nothing of it is read). When slab is not nil,
+// small values are cut from *slab instead of being allocated each (see
+// cutSlab); left is the number of replies still expected, this one
+// included. Errors other than a *ServerError leave br at an unknown
+// position: the connection must be closed.
+func readReply(br *bufio.Reader, r *reply, maxValue int, slab *[]byte, left int) error {
 	*r = reply{opaque: -1}
 	line, err := readLine(br)
 	if err != nil {
@@ -135,63 +115,162 @@ func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte, left 
 	if len(line) > 2 && line[2] != ' ' {
 		return protoErr("bad reply %.40q", line)
 	}
-	rest := line[2:]
 	if r.code != codeVA {
-		return r.parseFlags(rest)
+		return r.parseFlags(line[2:])
 	}
-	// The value's size: the first token.
-	i := 0
-	for i < len(rest) && rest[i] == ' ' {
-		i++
-	}
-	j := i
-	for j < len(rest) && rest[j] != ' ' {
-		j++
-	}
-	size, ok := parseUint(rest[i:j])
+	// VA <size> <flags>*: the size is the first token.
+	sizeTok, flags, _ := bytes.Cut(bytes.TrimLeft(line[2:], " "), []byte{' '})
+	size, ok := parseUint(sizeTok)
 	if !ok || size > uint64(maxValue) {
 		return protoErr("bad value size in %.40q", line)
 	}
-	if err := r.parseFlags(rest[j:]); err != nil {
+	if err := r.parseFlags(flags); err != nil {
 		return err
 	}
-	// The line slice is no longer needed: reading the block may refill br.
-	n := int(size)
-	switch {
-	case n > growFrom:
-		// A large declared length is trusted only as far as data
-		// arrives: the buffer grows with it, so a corrupt length cannot
-		// allocate more than what was actually received.
-		v := make([]byte, 0, growFrom)
-		for len(v) < n {
-			k := min(n-len(v), max(cap(v)-len(v), growFrom))
-			v = slices.Grow(v, k)
-			if _, err := io.ReadFull(br, v[len(v):len(v)+k]); err != nil {
-				return unexpectedEOF(err)
+	// line is not used past here: reading the block may refill br.
+	r.value, err = readValue(br, int(size), slab, left)
+	return err
+}
+
+// readMulti reads the replies of a meta multi-get, one per key of cl in
+// request order, and hands each hit to cl.take. An error line answers one
+// request of the batch: the first is returned once the batch is read to
+// its end. ERROR (a request the server did not understand) and framing
+// errors end the batch at once.
+func readMulti(br *bufio.Reader, cl *call, maxValue int, own bool) error {
+	var r reply
+	var first error
+	var slab []byte
+	for i := range cl.keys {
+		err := readReply(br, &r, maxValue, &slab, len(cl.keys)-i)
+		switch se, isLine := err.(*ServerError); {
+		case err == nil && r.code == codeVA:
+			cl.take(i, r.item(), own)
+		case err == nil && r.code == codeEN:
+			// A miss.
+		case err == nil:
+			return protoErr("unexpected %s in multi-get", r.code[:])
+		case isLine && se.Kind != "ERROR":
+			if first == nil {
+				first = err
 			}
-			v = v[:len(v)+k]
+		default:
+			return err
 		}
-		r.value = v
-	case slab == nil || n > slabMaxValue:
-		r.value = make([]byte, n)
-	default:
-		r.value = cutSlab(slab, n, left)
 	}
-	if n <= growFrom {
-		if br.Buffered() >= n+2 {
-			// The usual case: the block and its line end are buffered.
-			b, _ := br.Peek(n + 2)
-			copy(r.value, b)
-			if b[n] != '\r' || b[n+1] != '\n' {
-				return protoErr("data block not followed by \\r\\n")
-			}
-			_, _ = br.Discard(n + 2)
+	return first
+}
+
+// readGets reads the reply of a classic gets of cl's keys: a VALUE line
+// and a data block per hit, in request order, then END. Each hit is
+// matched to the next key of cl with its name (a key asked twice is
+// answered twice) and handed to cl.take with TTL TTLUnknown. An error line
+// ends the reply and is returned.
+func readGets(br *bufio.Reader, cl *call, maxValue int, own bool) error {
+	var slab []byte
+	next := 0 // the first key not answered yet
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return err
+		}
+		if string(line) == "END" {
 			return nil
 		}
-		if _, err := io.ReadFull(br, r.value); err != nil {
-			return unexpectedEOF(err)
+		rest, ok := bytes.CutPrefix(line, []byte("VALUE "))
+		if !ok {
+			if err := errorLine(line); err != nil {
+				return err
+			}
+			return protoErr("unexpected %.40q to gets", line)
 		}
+		// VALUE <key> <flags> <bytes> <cas>
+		key, rest, _ := bytes.Cut(rest, []byte{' '})
+		flagsTok, rest, _ := bytes.Cut(rest, []byte{' '})
+		sizeTok, casTok, _ := bytes.Cut(rest, []byte{' '})
+		flags, okF := parseUint(flagsTok)
+		size, okS := parseUint(sizeTok)
+		cas, okC := parseUint(casTok)
+		if !okF || flags > 1<<32-1 || !okS || size > uint64(maxValue) || !okC {
+			return protoErr("bad VALUE line %.40q", line)
+		}
+		for next < len(cl.keys) && cl.keys[next] != string(key) {
+			next++ // a miss
+		}
+		if next == len(cl.keys) {
+			return protoErr("gets answered %.40q, not asked for", key)
+		}
+		i := next
+		next++
+		// line is not used past here: reading the block may refill br.
+		v, err := readValue(br, int(size), &slab, len(cl.keys)-i)
+		if err != nil {
+			return err
+		}
+		cl.take(i, Item{Value: v, Flags: uint32(flags), CAS: cas, TTL: TTLUnknown}, own)
 	}
+}
+
+// growFrom is the value size above which the value buffer grows with the
+// data received instead of being allocated at the declared length.
+const growFrom = 1 << 20
+
+// slabSize is the size of the buffers that small values of a multi-get
+// share; slabMaxValue the largest value cut from one.
+const (
+	slabSize     = 8 << 10
+	slabMaxValue = 1 << 10
+)
+
+// readValue reads a data block of n bytes and the \r\n after it. Values
+// of at most slabMaxValue bytes are cut from *slab when slab is not nil
+// (left values expected, this one included), so that a multi-get of 100
+// small values costs a few allocations instead of 100.
+func readValue(br *bufio.Reader, n int, slab *[]byte, left int) ([]byte, error) {
+	if n > growFrom {
+		return readLargeValue(br, n)
+	}
+	var v []byte
+	if slab == nil || n > slabMaxValue {
+		v = make([]byte, n)
+	} else {
+		v = cutSlab(slab, n, left)
+	}
+	if br.Buffered() >= n+2 {
+		// The usual case: the block and its line end are buffered.
+		b, _ := br.Peek(n + 2)
+		copy(v, b)
+		if b[n] != '\r' || b[n+1] != '\n' {
+			return nil, protoErr("data block not followed by \\r\\n")
+		}
+		_, _ = br.Discard(n + 2)
+		return v, nil
+	}
+	if _, err := io.ReadFull(br, v); err != nil {
+		return nil, unexpectedEOF(err)
+	}
+	return v, readCRLF(br)
+}
+
+// readLargeValue reads a data block of n > growFrom bytes and its line
+// end. The declared length is trusted only as far as data arrives: the
+// buffer grows with it, so a corrupt length cannot allocate more than what
+// was actually received.
+func readLargeValue(br *bufio.Reader, n int) ([]byte, error) {
+	v := make([]byte, 0, growFrom)
+	for len(v) < n {
+		k := min(n-len(v), max(cap(v)-len(v), growFrom))
+		v = slices.Grow(v, k)
+		if _, err := io.ReadFull(br, v[len(v):len(v)+k]); err != nil {
+			return nil, unexpectedEOF(err)
+		}
+		v = v[:len(v)+k]
+	}
+	return v, readCRLF(br)
+}
+
+// readCRLF reads the \r\n that ends a data block.
+func readCRLF(br *bufio.Reader) error {
 	crlf, err := br.Peek(2)
 	if err != nil {
 		return unexpectedEOF(err)
@@ -203,65 +282,11 @@ func readReplySlab(br *bufio.Reader, r *reply, maxValue int, slab *[]byte, left 
 	return nil
 }
 
-// scanBuffered parses, without reading from the connection, the replies
-// of a multi-get that are already complete in br's buffer: up to limit of
-// them, stopping at the first one that is incomplete or other than a plain
-// EN or a VA whose value fits a slab. For each it calls took with its
-// index (base for the first) and the parsed reply (EN replies too, with
-// their code). It returns how many it consumed; the rest, from the reply
-// it stopped at, is for readReplySlab, which waits for data and reports
-// errors. The values are cut from *slab (see cutSlab).
-func scanBuffered(br *bufio.Reader, r *reply, slab *[]byte, base, limit int, took func(int, *reply)) int {
-	buf, _ := br.Peek(br.Buffered())
-	pos, n := 0, 0
-	for n < limit {
-		b := buf[pos:]
-		if len(b) >= 4 && b[0] == 'E' && b[1] == 'N' && b[2] == '\r' && b[3] == '\n' {
-			*r = reply{code: codeEN, opaque: -1}
-			took(base+n, r)
-			pos += 4
-			n++
-			continue
-		}
-		if len(b) < 4 || b[0] != 'V' || b[1] != 'A' || b[2] != ' ' {
-			break
-		}
-		nl := bytes.IndexByte(b, '\n')
-		if nl < 4 || b[nl-1] != '\r' {
-			break
-		}
-		line := b[3 : nl-1]
-		j := 0
-		for j < len(line) && line[j] != ' ' {
-			j++
-		}
-		size, ok := parseUint(line[:j])
-		if !ok || size > slabMaxValue {
-			break
-		}
-		v := int(size)
-		end := nl + 1 + v + 2
-		if end > len(b) || b[end-2] != '\r' || b[end-1] != '\n' {
-			break
-		}
-		*r = reply{code: codeVA, opaque: -1}
-		if r.parseFlags(line[j:]) != nil {
-			break
-		}
-		r.value = cutSlab(slab, v, limit-n)
-		copy(r.value, b[nl+1:])
-		took(base+n, r)
-		pos += end
-		n++
-	}
-	_, _ = br.Discard(pos)
-	return n
-}
-
 // cutSlab returns the next n bytes of *slab, capped at their length so
 // that appending to them never overwrites the next value. When *slab has
 // no room left, a new one is made, sized for left values of n bytes (up to
-// slabSize).
+// slabSize), so that a batch of small values does not leave most of its
+// last slab unused.
 func cutSlab(slab *[]byte, n, left int) []byte {
 	if cap(*slab)-len(*slab) < n {
 		*slab = make([]byte, 0, min(slabSize, max(n, n*left)))

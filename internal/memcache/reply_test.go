@@ -21,7 +21,7 @@ import (
 func parse(t *testing.T, in string) (reply, error) {
 	t.Helper()
 	var r reply
-	err := readReply(bufio.NewReader(strings.NewReader(in)), &r, 1024)
+	err := readReply(bufio.NewReader(strings.NewReader(in)), &r, 1024, nil, 0)
 	return r, err
 }
 
@@ -129,7 +129,7 @@ func TestReadMulti(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cl := getCall(kindMulti)
-			cl.nkeys = tt.nkeys
+			cl.keys = make([]string, tt.nkeys)
 			br := bufio.NewReader(strings.NewReader(tt.in))
 			err := readMulti(br, cl, 100, false)
 			switch {
@@ -153,7 +153,7 @@ func TestReadMulti(t *testing.T) {
 		})
 	}
 	cl := getCall(kindMulti)
-	cl.nkeys = 1
+	cl.keys = []string{"k"}
 	require.NoError(t, readMulti(bufio.NewReader(strings.NewReader("VA 2 f7 c9 t12 W X\r\nab\r\n")), cl, 100, false))
 	require.Len(t, cl.multi, 1)
 	assert.Equal(t, Item{Value: []byte("ab"), Flags: 7, CAS: 9, TTL: 12, Won: true, Stale: true}, cl.multi[0].item)
@@ -168,9 +168,8 @@ func TestReadMulti(t *testing.T) {
 	for _, own := range []bool{true, false} {
 		var got []sunk
 		cl := getCall(kindMulti)
-		cl.nkeys = 3
+		cl.keys = []string{"a", "b", "a"}
 		cl.sink = func(k string, it Item) { got = append(got, sunk{k, it}) }
-		cl.sinkKeys = []string{"a", "b", "a"}
 		require.NoError(t, readMulti(bufio.NewReader(strings.NewReader(in)), cl, 100, own))
 		if own {
 			assert.Empty(t, cl.multi)
@@ -227,72 +226,65 @@ func FuzzParseUint(f *testing.F) {
 	})
 }
 
-// FuzzReadMulti: readMulti, which parses buffered replies in place, reads
-// exactly what a plain loop of readReplySlab reads (the reference below):
-// the same hits, the same error, the same bytes consumed, whatever the
-// input and however the reader's buffer cuts it.
-func FuzzReadMulti(f *testing.F) {
-	for _, s := range []string{
-		"VA 3 f1 c2 t-1\r\nabc\r\nEN\r\nVA 0\r\n\r\n", "EN\r\nEN\r\nEN\r\n",
-		"VA 3 W X\r\nabc\r\nVA 1 Z c9\r\nx\r\n", "VA 2\r\nabcd\r\n", "VA 2 f99999999999\r\nab\r\n",
-		"SERVER_ERROR busy\r\nVA 1\r\nx\r\n", "ERROR\r\n", "VA 5000\r\n", "VA 1 t12 O3\r\nx\r\nHD\r\n",
-		"VA 1\nx\r\n", "VA  2  f3\r\nab\r\n", "EN \r\n", "VA 1 c18446744073709551616\r\nx\r\n",
-	} {
-		f.Add([]byte(s), uint8(3), uint8(16))
+// TestReadGets: the hits of a gets reply are matched to the keys asked for
+// in order (a key asked twice is answered twice, misses are skipped); a
+// key not asked for, a bad VALUE line, a value over the limit and a reply
+// cut short are protocol errors, an error line ends the reply.
+func TestReadGets(t *testing.T) {
+	keys := []string{"a", "b", "a", "c"}
+	tests := []struct {
+		name    string
+		in      string
+		hits    []int // indexes of the hits
+		errIs   error
+		srvErr  bool
+		trailer string // what must be left unread
+	}{
+		{name: "hits, duplicates, misses", in: "VALUE a 1 2 10\r\nab\r\nVALUE a 1 2 10\r\nab\r\nVALUE c 0 0 11\r\n\r\nEND\r\nHD\r\n",
+			hits: []int{0, 2, 3}, trailer: "HD\r\n"},
+		{name: "all misses", in: "END\r\n"},
+		{name: "key not asked for", in: "VALUE z 0 1 1\r\nx\r\nEND\r\n", errIs: ErrProtocol},
+		{name: "out of order", in: "VALUE c 0 1 1\r\nx\r\nVALUE b 0 1 1\r\nx\r\nEND\r\n", hits: []int{3}, errIs: ErrProtocol},
+		{name: "no cas", in: "VALUE a 0 1\r\nx\r\nEND\r\n", errIs: ErrProtocol},
+		{name: "flags over 32 bits", in: "VALUE a 4294967296 1 1\r\nx\r\nEND\r\n", errIs: ErrProtocol},
+		{name: "value over the limit", in: "VALUE a 0 101 1\r\n", errIs: ErrProtocol},
+		{name: "block without line end", in: "VALUE a 0 1 1\r\nxy\r\nEND\r\n", errIs: ErrProtocol},
+		{name: "cut short", in: "VALUE a 0 1 1\r\nx\r\n", hits: []int{0}, errIs: io.EOF},
+		{name: "meta reply", in: "EN\r\n", errIs: ErrProtocol},
+		{name: "error line", in: "VALUE a 0 1 1\r\nx\r\nSERVER_ERROR out of memory writing get response\r\nMN\r\n",
+			hits: []int{0}, srvErr: true, trailer: "MN\r\n"},
 	}
-	f.Fuzz(func(t *testing.T, data []byte, nkeys, size uint8) {
-		if nkeys == 0 {
-			return
-		}
-		const maxValue = 1 << 12
-		bufSize := 16 + int(size)
-		// The reference: one readReplySlab per key.
-		ref := func(br *bufio.Reader) ([]hit, error) {
-			var hits []hit
-			var first error
-			var r reply
-			var slab []byte
-			for i := 0; i < int(nkeys); i++ {
-				if err := readReplySlab(br, &r, maxValue, &slab, int(nkeys)-i); err != nil {
-					var se *ServerError
-					if !errors.As(err, &se) || se.Kind == "ERROR" {
-						return hits, err
-					}
-					if first == nil {
-						first = err
-					}
-					continue
-				}
-				switch r.code {
-				case codeVA:
-					hits = append(hits, hit{index: i, item: r.item()})
-				case codeEN:
-				default:
-					return hits, protoErr("unexpected %s in multi-get", r.code[:])
-				}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := getCall(kindGets)
+			cl.keys = keys
+			br := bufio.NewReader(strings.NewReader(tt.in))
+			err := readGets(br, cl, 100, false)
+			switch {
+			case tt.errIs != nil:
+				require.ErrorIs(t, err, tt.errIs)
+			case tt.srvErr:
+				var se *ServerError
+				require.ErrorAs(t, err, &se)
+			default:
+				require.NoError(t, err)
 			}
-			return hits, first
-		}
-		brWant := bufio.NewReaderSize(bytes.NewReader(data), bufSize)
-		wantHits, wantErr := ref(brWant)
-		wantRest, _ := io.ReadAll(brWant)
-
-		brGot := bufio.NewReaderSize(bytes.NewReader(data), bufSize)
-		cl := &call{kind: kindMulti, nkeys: int(nkeys)}
-		gotErr := readMulti(brGot, cl, maxValue, false)
-		gotRest, _ := io.ReadAll(brGot)
-
-		require.Equal(t, wantErr == nil, gotErr == nil, "want %v, got %v", wantErr, gotErr)
-		if wantErr != nil {
-			require.Equal(t, wantErr.Error(), gotErr.Error())
-		}
-		if len(wantHits) == 0 {
-			require.Empty(t, cl.multi)
-		} else {
-			require.Equal(t, wantHits, cl.multi)
-		}
-		require.Equal(t, wantRest, gotRest, "bytes left unread")
-	})
+			var got []int
+			for _, h := range cl.multi {
+				got = append(got, h.index)
+			}
+			assert.Equal(t, tt.hits, got)
+			rest, _ := io.ReadAll(br)
+			if tt.errIs == nil {
+				assert.Equal(t, tt.trailer, string(rest), "the reply is read to its end, no further")
+			}
+		})
+	}
+	cl := getCall(kindGets)
+	cl.keys = []string{"k"}
+	require.NoError(t, readGets(bufio.NewReader(strings.NewReader("VALUE k 7 2 9\r\nab\r\nEND\r\n")), cl, 100, false))
+	require.Len(t, cl.multi, 1)
+	assert.Equal(t, Item{Value: []byte("ab"), Flags: 7, CAS: 9, TTL: TTLUnknown}, cl.multi[0].item)
 }
 
 // FuzzReadReply feeds arbitrary bytes to every reply parser: they must
@@ -302,6 +294,7 @@ func FuzzReadReply(f *testing.F) {
 		"VA 3 c12 t-1 f5\r\nabc\r\n", "HD c1\r\n", "EN\r\n", "MN\r\n", "VA 2 O1 q\r\nab\r\nMN\r\n",
 		"VA 4294967296\r\n", "VA 5\r\nab", "SERVER_ERROR x\r\n", "STAT a 1\r\nEND\r\n", "VERSION 1\r\n",
 		"VA 1 O99999999999\r\nx\r\n", "\r\n", "VA 0\r\n\r\nVA 0\r\n\r\n",
+		"VALUE a 1 2 3\r\nab\r\nVALUE k 0 0 9\r\n\r\nEND\r\n", "VALUE b 4294967296 1 1\r\nx\r\nEND\r\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -310,7 +303,7 @@ func FuzzReadReply(f *testing.F) {
 		var r reply
 		br := bufio.NewReaderSize(bytes.NewReader(data), 64)
 		for range 100 {
-			if err := readReply(br, &r, limit); err != nil {
+			if err := readReply(br, &r, limit, nil, 0); err != nil {
 				var se *ServerError
 				if !errors.As(err, &se) {
 					break
@@ -321,8 +314,11 @@ func FuzzReadReply(f *testing.F) {
 			}
 		}
 		cl := getCall(kindMulti)
-		cl.nkeys = 100
+		cl.keys = make([]string, 100)
 		_ = readMulti(bufio.NewReaderSize(bytes.NewReader(data), 64), cl, limit, false)
+		cl = getCall(kindGets)
+		cl.keys = []string{"a", "b", "a", "k"}
+		_ = readGets(bufio.NewReaderSize(bytes.NewReader(data), 64), cl, limit, false)
 		_, _ = readStats(bufio.NewReaderSize(bytes.NewReader(data), 64))
 		_, _ = readVersion(bufio.NewReaderSize(bytes.NewReader(data), 64))
 	})
@@ -337,6 +333,7 @@ func FuzzConnReplies(f *testing.F) {
 	f.Add([]byte("VA 99999999\r\n"))
 	f.Add([]byte("garbage"))
 	f.Add([]byte("MN\r\nMN\r\nMN\r\n"))
+	f.Add([]byte("MN\r\nEN\r\nVALUE k 0 1 1\r\nx\r\nEND\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		client, server := net.Pipe()
 		go func() {
@@ -353,6 +350,7 @@ func FuzzConnReplies(f *testing.F) {
 		defer cancel()
 		_ = c.Noop(ctx)
 		_, _ = c.Get(ctx, "k", GetOptions{})
+		_ = c.GetMulti(ctx, []string{"a", "k"}, GetMultiOptions{Classic: true}, func(string, Item) {})
 		if ctx.Err() != nil {
 			t.Fatal("a call hung")
 		}
@@ -366,14 +364,14 @@ func TestReadReplyHugeLength(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	var r reply
-	err := readReply(bufio.NewReader(strings.NewReader(in)), &r, 1<<30)
+	err := readReply(bufio.NewReader(strings.NewReader(in)), &r, 1<<30, nil, 0)
 	runtime.ReadMemStats(&after)
 	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(32<<20), "allocated far more than received")
 
 	big := strings.Repeat("y", 3<<20+5)
 	r = reply{}
-	err = readReply(bufio.NewReader(strings.NewReader(fmt.Sprintf("VA %d f1\r\n%s\r\n", len(big), big))), &r, 1<<30)
+	err = readReply(bufio.NewReader(strings.NewReader(fmt.Sprintf("VA %d f1\r\n%s\r\n", len(big), big))), &r, 1<<30, nil, 0)
 	require.NoError(t, err)
 	assert.Equal(t, big, string(r.value))
 }

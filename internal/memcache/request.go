@@ -5,7 +5,7 @@ import "strconv"
 // req is one request to format; op says which command. Keys have been
 // checked with CheckKey.
 type req struct {
-	op         byte // 'g' mg, 'm' multi-get, 's' ms, 'd' md, 'a' ma, 'n' mn, 'v' version, 't' stats
+	op         byte // 'g' mg, 'm' mg per key, 'G' gets, 's' ms, 'd' md, 'a' ma, 'n' mn, 'v' version, 't' stats
 	key        string
 	keys       []string
 	value      []byte
@@ -43,6 +43,14 @@ func (r *req) appendTo(b []byte) []byte {
 			}
 			b = appendCmd(b, "mg ", k)
 			b = append(b, " v f c t"...)
+		}
+	case 'G':
+		// One line for the batch: memcached reads a gets line of any
+		// length. The keys are text keys (gets has no base64 form).
+		b = append(b, "gets"...)
+		for _, k := range r.keys {
+			b = append(b, ' ')
+			b = append(b, k...)
 		}
 	case 's':
 		var bin bool

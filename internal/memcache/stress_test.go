@@ -45,7 +45,7 @@ func TestClientChaos(t *testing.T) {
 					_, err = c.Set(ctx, key, []byte(key+"="+fmt.Sprint(rng.Int())), SetOptions{})
 				case 1:
 					var items map[string]Item
-					items, err = c.GetMulti(ctx, []string{key, "chaos:1", "chaos:2"})
+					items, err = getMap(ctx, c, []string{key, "chaos:1", "chaos:2"}, GetMultiOptions{})
 					for k, it := range items {
 						assert.True(t, strings.HasPrefix(string(it.Value), k+"="), "reply for the wrong key: %q -> %q", k, it.Value)
 					}
