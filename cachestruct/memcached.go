@@ -1,6 +1,7 @@
 package cachestruct
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -191,7 +192,7 @@ func NewMemcached(addrs []string, opts MemcachedOptions) (*Memcached, error) {
 		if _, dup := m.servers[a]; dup {
 			return nil, fmt.Errorf("cachestruct: NewMemcached: duplicate server %q", a)
 		}
-		s := &mcServer{addr: a, client: memcache.New(a, cfg)}
+		s := &mcServer{addr: a, index: len(m.list), client: memcache.New(a, cfg)}
 		m.servers[a] = s
 		m.list = append(m.list, s)
 	}
@@ -315,58 +316,94 @@ func (m *Memcached) getMultiKeys(ctx context.Context, keys []string, plain bool)
 		return map[string]Item{}, nil
 	}
 	opt := memcache.GetMultiOptions{Classic: plain}
-	h := hits{n: len(keys)}
 	if len(m.list) == 1 {
 		s, err := m.pick(keys[0])
 		if err != nil {
 			return nil, err
 		}
+		h := &hits{n: len(keys), plain: plain}
 		err = m.getMulti(ctx, s, keys, opt, h.put)
 		return h.result(), err
 	}
-	batches := make(map[*mcServer][]string)
+	// Each server's batch: its keys in request order (every occurrence
+	// of a key in the same batch), all batches in one array.
+	var ownerBuf [128]*mcServer
+	owner := ownerBuf[:0]
+	if len(keys) > len(ownerBuf) {
+		owner = make([]*mcServer, 0, len(keys))
+	}
+	batches := make([]batch, len(m.list))
 	var firstErr error
 	for _, k := range keys {
 		s, err := m.pick(k)
 		if err != nil {
-			firstErr = err
-			continue
+			firstErr = cmp.Or(firstErr, err)
+		} else {
+			batches[s.index].n++
 		}
-		batches[s] = append(batches[s], k)
+		owner = append(owner, s)
+	}
+	all := make([]string, len(keys))
+	off := 0
+	for i := range batches {
+		batches[i].keys = all[off : off : off+batches[i].n]
+		off += batches[i].n
+	}
+	for i, s := range owner {
+		if s != nil {
+			batches[s.index].keys = append(batches[s.index].keys, keys[i])
+		}
 	}
 	// One goroutine per server but one, whose batch this goroutine reads:
 	// read in turn, a server that hangs would hold up the replies of those
 	// after it until ctx ends. Each batch is sent as soon as its
 	// goroutine starts.
-	var mu sync.Mutex
-	put := func(k string, it memcache.Item) {
-		mu.Lock()
-		h.put(k, it)
-		mu.Unlock()
-	}
-	errs := make([]error, len(batches))
-	var wg sync.WaitGroup
-	var own *mcServer
-	i := 0
-	for s, ks := range batches {
-		if own == nil {
-			own = s
-			continue
-		}
-		i++
-		idx := i
-		wg.Go(func() { errs[idx] = m.getMulti(ctx, s, ks, opt, put) })
-	}
-	if own != nil {
-		errs[0] = m.getMulti(ctx, own, batches[own], opt, put)
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil && firstErr == nil {
-			firstErr = err
+	f := &fanout{h: hits{n: len(keys), plain: plain}}
+	put := f.put
+	own := -1
+	for i := range batches {
+		switch {
+		case batches[i].n == 0:
+		case own < 0:
+			own = i
+		default:
+			f.wg.Add(1)
+			go func(b *batch, s *mcServer) {
+				defer f.wg.Done()
+				b.err = m.getMulti(ctx, s, b.keys, opt, put)
+			}(&batches[i], m.list[i])
 		}
 	}
-	return h.result(), firstErr
+	if own >= 0 {
+		batches[own].err = m.getMulti(ctx, m.list[own], batches[own].keys, opt, put)
+	}
+	f.wg.Wait()
+	for _, b := range batches {
+		firstErr = cmp.Or(firstErr, b.err)
+	}
+	return f.h.result(), firstErr
+}
+
+// batch is the part of a multi-get sent to one server.
+type batch struct {
+	keys []string
+	n    int // len(keys) once filled
+	err  error
+}
+
+// fanout is what the goroutines of a multi-get over several servers
+// share, in one allocation.
+type fanout struct {
+	mu sync.Mutex
+	h  hits
+	wg sync.WaitGroup
+}
+
+// put adds a hit; it is called from every server's goroutine.
+func (f *fanout) put(k string, it memcache.Item) {
+	f.mu.Lock()
+	f.h.put(k, it)
+	f.mu.Unlock()
 }
 
 // getMulti reads keys from s, handing each hit to hit.
@@ -377,11 +414,13 @@ func (m *Memcached) getMulti(ctx context.Context, s *mcServer, keys []string, op
 }
 
 // hits collects the items of a multi-get, converted once, as they are
-// read; the first read of a key requested twice is kept (it is the one
-// that may have won a stale item).
+// read. Of a key requested twice, the first read is kept (it is the one
+// that may have won a stale item) unless plain is set: then the reads are
+// alike and the last one is kept, which saves a map lookup per key.
 type hits struct {
 	items map[string]Item
 	n     int // keys asked for
+	plain bool
 }
 
 func (h *hits) put(k string, it memcache.Item) {
@@ -389,8 +428,10 @@ func (h *hits) put(k string, it memcache.Item) {
 		// Made at the first hit, while the server still works on the
 		// rest of the batch.
 		h.items = make(map[string]Item, h.n)
-	} else if _, dup := h.items[k]; dup {
-		return
+	} else if !h.plain {
+		if _, dup := h.items[k]; dup {
+			return
+		}
 	}
 	h.items[k] = fromWire(it)
 }

@@ -13,6 +13,7 @@ import (
 // mcServer is one server of a Memcached with its ejection state.
 type mcServer struct {
 	addr   string
+	index  int // in Memcached.list
 	client *memcache.Client
 	fails  atomic.Int64 // consecutive failures
 	until  atomic.Int64 // Unix nanoseconds until which it is ejected; 0: not ejected

@@ -50,22 +50,108 @@ func (r *rawClient) set(key string, value []byte) error {
 	return err
 }
 
+// getMulti sends one gets line, the request form of the fastest
+// multi-get of twine's client, and reads its VALUE blocks up to END.
 func (r *rawClient) getMulti(keys []string) (int, error) {
-	r.buf = r.buf[:0]
-	for _, k := range keys {
-		r.buf = append(append(append(r.buf, "mg "...), k...), " v f c t\r\n"...)
-	}
-	if _, err := r.nc.Write(r.buf); err != nil {
+	if err := r.sendGets(keys); err != nil {
 		return 0, err
 	}
+	return r.readGets()
+}
+
+func (r *rawClient) sendGets(keys []string) error {
+	r.buf = append(r.buf[:0], "gets"...)
+	for _, k := range keys {
+		r.buf = append(append(r.buf, ' '), k...)
+	}
+	r.buf = append(r.buf, "\r\n"...)
+	_, err := r.nc.Write(r.buf)
+	return err
+}
+
+// readGets reads a gets reply, dropping the values, and counts the hits.
+func (r *rawClient) readGets() (int, error) {
 	hits := 0
-	for range keys {
-		hit, err := r.reply()
+	for {
+		line, err := r.br.ReadSlice('\n')
 		if err != nil {
 			return hits, err
 		}
-		if hit {
-			hits++
+		if bytes.HasPrefix(line, []byte("END")) {
+			return hits, nil
+		}
+		f := bytes.Fields(line)
+		if len(f) != 5 || string(f[0]) != "VALUE" {
+			return hits, fmt.Errorf("raw gets: %q", line)
+		}
+		n, err := strconv.Atoi(string(f[3]))
+		if err != nil {
+			return hits, err
+		}
+		if _, err := r.br.Discard(n + 2); err != nil {
+			return hits, err
+		}
+		hits++
+	}
+}
+
+// rawSharded is rawClient over several servers, each key on the server
+// pick names: a multi-get writes every server's gets line, then reads the
+// replies in turn from the one goroutine (no timeouts: a hung server
+// would hold up the others, which a library must not allow).
+type rawSharded struct {
+	conns map[string]*rawClient
+	pick  func(key string) string
+	parts map[string][]string
+}
+
+func newRawSharded(addrs []string, pick func(string) string) (*rawSharded, error) {
+	r := &rawSharded{conns: map[string]*rawClient{}, pick: pick, parts: map[string][]string{}}
+	for _, a := range addrs {
+		c, err := newRawClient(a)
+		if err != nil {
+			return nil, err
+		}
+		r.conns[a] = c
+	}
+	return r, nil
+}
+
+func (r *rawSharded) close() {
+	for _, c := range r.conns {
+		_ = c.nc.Close()
+	}
+}
+
+func (r *rawSharded) get(key string) error { return r.conns[r.pick(key)].get(key) }
+
+func (r *rawSharded) set(key string, value []byte) error {
+	return r.conns[r.pick(key)].set(key, value)
+}
+
+func (r *rawSharded) getMulti(keys []string) (int, error) {
+	for a := range r.parts {
+		r.parts[a] = r.parts[a][:0]
+	}
+	for _, k := range keys {
+		a := r.pick(k)
+		r.parts[a] = append(r.parts[a], k)
+	}
+	for a, ks := range r.parts {
+		if len(ks) > 0 {
+			if err := r.conns[a].sendGets(ks); err != nil {
+				return 0, err
+			}
+		}
+	}
+	hits := 0
+	for a, ks := range r.parts {
+		if len(ks) > 0 {
+			n, err := r.conns[a].readGets()
+			hits += n
+			if err != nil {
+				return hits, err
+			}
 		}
 	}
 	return hits, nil

@@ -209,8 +209,9 @@ func oneServer(b *testing.B) (string, *memcache.Client, *cachestruct.Memcached, 
 
 // threeServers starts three memcached (64 MB each) and returns the
 // cachestruct store sharded over them by a *hashring.Ring and gomemcache
-// with its own server list, as oneServer configures them.
-func threeServers(b *testing.B) (*cachestruct.Memcached, *gomemcache.Client) {
+// with its own server list, as oneServer configures them, and the raw
+// floor on the store's ring.
+func threeServers(b *testing.B) (*cachestruct.Memcached, *gomemcache.Client, *rawSharded) {
 	addrs := memcachedtest.Addrs(memcachedtest.Cluster(b, 3, memcachedtest.MemoryMB(64)))
 	nodes := make([]hashring.Node, len(addrs))
 	for i, a := range addrs {
@@ -225,7 +226,12 @@ func threeServers(b *testing.B) (*cachestruct.Memcached, *gomemcache.Client) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = store.Close() })
-	return store, newGomemcache(addrs...)
+	raw, err := newRawSharded(addrs, ring.Get)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(raw.close)
+	return store, newGomemcache(addrs...), raw
 }
 
 // newGomemcache returns gomemcache on addrs as the benchmarks use it.
@@ -258,7 +264,7 @@ func benchConns() int {
 // server list: a multi-get of 100 keys spread over the servers (both ask
 // the three servers in parallel) and gets from 64 goroutines.
 func BenchmarkMemcacheSharded(b *testing.B) {
-	store, gm := threeServers(b)
+	store, gm, _ := threeServers(b)
 	clients := []struct {
 		name string
 		c    memcacheClient
@@ -322,10 +328,10 @@ func BenchmarkMemcachePaired(b *testing.B) {
 // three servers against gomemcache's server list, multi-gets of 100 keys
 // and gets.
 func BenchmarkMemcacheShardedPaired(b *testing.B) {
-	store, gm := threeServers(b)
+	store, gm, raw := threeServers(b)
 	clients := []pairedClient[memcacheClient]{
 		{"store", storeClient{s: store}, true}, {"store-mg", storeClient{s: store, meta: true}, true},
-		{"gomemcache", gomemcacheClient{gm}, true},
+		{"gomemcache", gomemcacheClient{gm}, true}, {"raw", raw, false},
 	}
 	value := make([]byte, 100)
 	keys := make([]string, 100)

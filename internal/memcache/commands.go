@@ -138,11 +138,12 @@ func (c *Client) GetMulti(ctx context.Context, keys []string, opt GetMultiOption
 		op, kind = 'm', kindMulti
 	}
 	for _, k := range keys {
-		if err := CheckKey(k, c.cfg.BinaryKeys); err != nil {
+		text, err := checkKey(k, c.cfg.BinaryKeys)
+		if err != nil {
 			return err
 		}
-		if kind == kindGets && !textKey(k) {
-			op, kind = 'm', kindMulti
+		if !text {
+			op, kind = 'm', kindMulti // gets has no base64 form
 		}
 	}
 	var sent [maxMultiParts]*call

@@ -16,15 +16,22 @@ const MaxBinaryKeyLen = 186
 // at most MaxBinaryKeyLen bytes is valid too: it is sent base64 encoded
 // (meta flag b), so it can never inject a command.
 func CheckKey(key string, binary bool) error {
+	_, err := checkKey(key, binary)
+	return err
+}
+
+// checkKey is CheckKey, also reporting whether key is a text key (sent as
+// is, not base64 encoded).
+func checkKey(key string, binary bool) (text bool, err error) {
 	switch {
 	case len(key) == 0:
-		return ErrInvalidKey
+		return false, ErrInvalidKey
 	case textKey(key):
-		return nil
+		return true, nil
 	case binary && len(key) <= MaxBinaryKeyLen:
-		return nil
+		return false, nil
 	}
-	return ErrInvalidKey
+	return false, ErrInvalidKey
 }
 
 // textKey reports whether key can be sent as is.

@@ -218,7 +218,7 @@ const growFrom = 1 << 20
 // slabSize is the size of the buffers that small values of a multi-get
 // share; slabMaxValue the largest value cut from one.
 const (
-	slabSize     = 8 << 10
+	slabSize     = 16 << 10
 	slabMaxValue = 1 << 10
 )
 
