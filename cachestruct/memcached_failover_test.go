@@ -372,7 +372,9 @@ func TestMemcachedHungServerEjected(t *testing.T) {
 
 // TestMemcachedGetMultiHungServer: a multi-get over three servers, one of
 // them hung, returns within its deadline the items of the two others, all
-// of them, with an error; whichever server's replies are read first.
+// of them, with an error: whichever server hangs (the first server's batch
+// is read by the calling goroutine, the others' by goroutines of their
+// own), with GetMulti and with GetMultiPlain.
 func TestMemcachedGetMultiHungServer(t *testing.T) {
 	servers := memcachedtest.Cluster(t, 3)
 	addrs := memcachedtest.Addrs(servers)
@@ -386,31 +388,36 @@ func TestMemcachedGetMultiHungServer(t *testing.T) {
 		on[k] = m.picker.Get(k)
 		mustSetC(t, m, k, "v"+k, SetOptions{})
 	}
-	servers[1].Pause()
-	require.Eventually(t, func() bool { // SIGSTOP takes effect asynchronously
-		ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-		defer cancel()
-		_, err := m.GetMulti(ctx, keys)
-		return errors.Is(err, context.DeadlineExceeded)
-	}, 5*time.Second, time.Millisecond)
-	for range 5 { // the servers' batches come in a random order
-		// Long enough for the healthy servers on a loaded machine.
-		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		start := time.Now()
-		items, err := m.GetMulti(cctx, keys)
-		cancel()
-		assert.Less(t, time.Since(start), 2*time.Second, "the call outlived its deadline")
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-		want := 0
-		for _, k := range keys {
-			if on[k] != addrs[1] {
-				want++
-				assert.Equal(t, "v"+k, string(items[k].Value), k)
-			}
-		}
-		require.Len(t, items, want)
-		require.NotZero(t, want)
-		require.Less(t, want, len(keys))
+	gets := map[string]func(context.Context, []string) (map[string]Item, error){
+		"GetMulti": m.GetMulti, "GetMultiPlain": m.GetMultiPlain,
 	}
-	servers[1].Resume()
+	for hung := range servers {
+		servers[hung].Pause()
+		require.Eventually(t, func() bool { // SIGSTOP takes effect asynchronously
+			ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			_, err := m.GetMulti(ctx, keys)
+			return errors.Is(err, context.DeadlineExceeded)
+		}, 5*time.Second, time.Millisecond)
+		for name, get := range gets {
+			// Long enough for the healthy servers on a loaded machine.
+			cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			start := time.Now()
+			items, err := get(cctx, keys)
+			cancel()
+			assert.Less(t, time.Since(start), 2*time.Second, "%s: the call outlived its deadline", name)
+			require.ErrorIs(t, err, context.DeadlineExceeded, name)
+			want := 0
+			for _, k := range keys {
+				if on[k] != addrs[hung] {
+					want++
+					assert.Equal(t, "v"+k, string(items[k].Value), "%s: %s", name, k)
+				}
+			}
+			require.Len(t, items, want, "%s, server %d hung", name, hung)
+			require.NotZero(t, want)
+			require.Less(t, want, len(keys))
+		}
+		servers[hung].Resume()
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/twine-go/twine/internal/memcachedtest"
@@ -137,4 +138,66 @@ func TestMemcachedGetMultiNineConns(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, items, 1)
 	require.Equal(t, "last", string(items[keys[1151]].Value))
+}
+
+// TestMemcachedGetMultiPlain: GetMultiPlain reads what GetMulti reads,
+// values, flags and CAS, on one server and sharded over three, with
+// TTLUnknown and no marks: a stale item reads as fresh (its win is left
+// for the next Get), a lease placeholder as an empty value. The hook sees
+// it as a get_multi.
+func TestMemcachedGetMultiPlain(t *testing.T) {
+	addrs := memcachedtest.Addrs(memcachedtest.Cluster(t, 3))
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprint("servers=", n), func(t *testing.T) {
+			var events []OpEvent
+			m := newMemcachedStore(t, addrs[:n], MemcachedOptions{Hook: func(e OpEvent) { events = append(events, e) }})
+			ctx := context.Background()
+			var keys []string
+			for i := range 40 {
+				k := fmt.Sprint("plain:", n, ":", i)
+				keys = append(keys, k)
+				if i%4 != 0 {
+					_, err := m.Set(ctx, k, []byte("v"+k), SetOptions{Flags: uint32(i), TTL: time.Hour})
+					require.NoError(t, err)
+				}
+			}
+			stale, lease := keys[1], fmt.Sprint("plain:", n, ":lease")
+			require.NoError(t, m.Delete(ctx, stale, DeleteOptions{Invalidate: true}))
+			_, _, err := m.Get(ctx, lease, GetOptions{Lease: time.Minute})
+			require.NoError(t, err)
+			keys = append(keys, lease, keys[2])
+
+			want, err := m.GetMulti(ctx, keys[2:]) // not the stale key: GetMulti would win it
+			require.NoError(t, err)
+			events = nil
+			got, err := m.GetMultiPlain(ctx, keys)
+			require.NoError(t, err)
+			require.Len(t, events, 1)
+			assert.Equal(t, OpGetMulti, events[0].Op)
+			assert.Equal(t, len(got), events[0].Hits)
+			require.Len(t, got, len(want)+1)
+			for k, it := range got {
+				assert.Equal(t, TTLUnknown, it.TTL, k)
+				assert.False(t, it.Won || it.Stale || it.Busy, k)
+				if k == stale {
+					assert.Equal(t, "v"+k, string(it.Value))
+					continue
+				}
+				assert.Equal(t, string(want[k].Value), string(it.Value), k)
+				assert.Equal(t, want[k].Flags, it.Flags, k)
+				assert.Equal(t, want[k].CAS, it.CAS, k)
+			}
+			assert.Empty(t, got[lease].Value)
+			it, found, err := m.Get(ctx, stale, GetOptions{})
+			require.NoError(t, err)
+			require.True(t, found)
+			assert.True(t, it.Stale && it.Won, "GetMultiPlain took no win")
+
+			_, err = m.GetMultiPlain(ctx, []string{"ok", "bad key"})
+			require.ErrorIs(t, err, ErrInvalidKey)
+			items, err := m.GetMultiPlain(ctx, nil)
+			require.NoError(t, err)
+			assert.Empty(t, items)
+		})
+	}
 }
