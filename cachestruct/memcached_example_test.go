@@ -62,3 +62,17 @@ func ExampleNewMemcached_sharded() {
 	// Output:
 	// 0
 }
+
+// GetMultiPlain reads values, flags and CAS with one classic gets per
+// server; keys are checked before anything is sent, as for GetMulti, and
+// its items' TTL is TTLUnknown.
+func ExampleMemcached_GetMultiPlain() {
+	store, err := cachestruct.NewMemcached([]string{"127.0.0.1:11211"}, cachestruct.MemcachedOptions{})
+	if err != nil {
+		panic(err)
+	}
+	defer store.Close()
+	_, err = store.GetMultiPlain(context.Background(), []string{"tag:a", "tag b"})
+	fmt.Println(errors.Is(err, cachestruct.ErrInvalidKey), cachestruct.TTLUnknown)
+	// Output: true -2ns
+}

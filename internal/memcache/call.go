@@ -11,11 +11,10 @@ import (
 type callKind uint8
 
 const (
-	kindMeta    callKind = iota // one meta reply
-	kindMulti                   // one meta reply per key of keys
-	kindGets                    // a classic gets reply: VALUE blocks, END
-	kindVersion                 // VERSION line
-	kindStats                   // STAT lines up to END
+	kindMeta  callKind = iota // one meta reply
+	kindMulti                 // one meta reply per key of keys
+	kindGets                  // a classic gets reply: VALUE blocks, END
+	kindStats                 // STAT lines up to END
 )
 
 // call is one request in flight and, once done, its result.
@@ -27,7 +26,6 @@ type call struct {
 
 	rep   reply
 	err   error
-	text  string
 	stats map[string]string
 
 	// Multi-gets (kindMulti, kindGets): the keys asked for, the caller's
@@ -79,7 +77,6 @@ func putCall(cl *call) {
 	cl.err = nil
 	clear(cl.multi) // drop references to values
 	cl.multi = cl.multi[:0]
-	cl.text = ""
 	cl.stats = nil
 	cl.keys, cl.sink = nil, nil
 	callPool.Put(cl)

@@ -373,33 +373,6 @@ func (c *Client) arith(ctx context.Context, key string, delta uint64, decr bool,
 	return 0, protoErr("unexpected %s to ma", cl.rep.code[:])
 }
 
-// Noop sends mn and waits for MN: a round trip that proves the server
-// answers.
-func (c *Client) Noop(ctx context.Context) error {
-	cl, err := c.doIdempotent(ctx, &req{op: 'n'}, kindMeta)
-	if err != nil {
-		return err
-	}
-	defer putCall(cl)
-	if cl.err != nil {
-		return cl.err
-	}
-	if cl.rep.code != codeMN {
-		return protoErr("unexpected %s to mn", cl.rep.code[:])
-	}
-	return nil
-}
-
-// Version returns the server's version string, e.g. "1.6.18".
-func (c *Client) Version(ctx context.Context) (string, error) {
-	cl, err := c.doIdempotent(ctx, &req{op: 'v'}, kindVersion)
-	if err != nil {
-		return "", err
-	}
-	defer putCall(cl)
-	return cl.text, cl.err
-}
-
 // Stats returns the server's statistics: "stats" when group is empty, else
 // "stats <group>" (e.g. "settings"). A group that is not a single word of
 // ASCII letters reports ErrInvalidKey without anything being sent.

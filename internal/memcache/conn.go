@@ -376,10 +376,6 @@ func (c *conn) readCall(cl *call, own bool) error {
 		return readMulti(c.br, cl, c.maxValue(), own)
 	case kindGets:
 		return readGets(c.br, cl, c.maxValue(), own)
-	case kindVersion:
-		v, err := readVersion(c.br)
-		cl.text = v
-		return err
 	default:
 		s, err := readStats(c.br)
 		cl.stats = s

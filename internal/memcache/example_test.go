@@ -44,3 +44,14 @@ func ExampleWholeSeconds() {
 		memcache.WholeSeconds(2*time.Second), memcache.WholeSeconds(-1500*time.Millisecond))
 	// Output: 1 2 2 -1
 }
+
+// GetMulti hands each hit to a function; every key is checked before
+// anything is sent.
+func ExampleClient_GetMulti() {
+	c := memcache.New("127.0.0.1:11211", memcache.Config{})
+	defer c.Close()
+	err := c.GetMulti(context.Background(), []string{"a", "b c"}, memcache.GetMultiOptions{Classic: true},
+		func(key string, it memcache.Item) { fmt.Println(key, string(it.Value)) })
+	fmt.Println(errors.Is(err, memcache.ErrInvalidKey))
+	// Output: true
+}

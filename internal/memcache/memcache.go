@@ -1,6 +1,10 @@
 // Package memcache is a client for one memcached server speaking the meta
-// protocol (mg, ms, md, ma, mn), with pipelined connections and a context
-// on every call.
+// protocol (mg, ms, md, ma, mn, and the classic gets for multi-gets that
+// need no TTL), with pipelined connections and a context on every call.
+//
+// The files: requests are formatted in request.go and replies parsed in
+// reply.go; conn.go shares a connection between callers (pipelining, the
+// read role, deadlines); commands.go holds the commands.
 //
 // Keys and values are checked before anything is sent: a key that could
 // break the protocol's framing never reaches the wire unencoded.
@@ -114,9 +118,6 @@ func New(addr string, cfg Config) *Client {
 	c.maxItemSize.Store(int64(cfg.MaxItemSize))
 	return c
 }
-
-// Addr returns the server's address.
-func (c *Client) Addr() string { return c.addr }
 
 // MaxItemSize returns the item size values are checked against: the
 // configured one, or the one learnt last from the server.

@@ -398,22 +398,6 @@ func parseInt(b []byte) (int64, bool) {
 	return int64(n), true
 }
 
-// readVersion reads the reply to "version".
-func readVersion(br *bufio.Reader) (string, error) {
-	line, err := readLine(br)
-	if err != nil {
-		return "", err
-	}
-	if err := errorLine(line); err != nil {
-		return "", err
-	}
-	v, ok := bytes.CutPrefix(line, []byte("VERSION "))
-	if !ok {
-		return "", protoErr("bad version reply %.40q", line)
-	}
-	return string(v), nil
-}
-
 // readStats reads the reply to "stats": STAT lines up to END.
 func readStats(br *bufio.Reader) (map[string]string, error) {
 	stats := make(map[string]string)

@@ -94,16 +94,11 @@ func TestReadReplyServerErrors(t *testing.T) {
 	}
 }
 
-func TestReadStatsAndVersion(t *testing.T) {
+func TestReadStats(t *testing.T) {
 	st, err := readStats(bufio.NewReader(strings.NewReader("STAT item_size_max 1048576\r\nSTAT a b c\r\nEND\r\n")))
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"item_size_max": "1048576", "a": "b c"}, st)
 	_, err = readStats(bufio.NewReader(strings.NewReader("STAT x 1\r\nBOGUS\r\n")))
-	require.ErrorIs(t, err, ErrProtocol)
-	v, err := readVersion(bufio.NewReader(strings.NewReader("VERSION 1.6.18\r\n")))
-	require.NoError(t, err)
-	assert.Equal(t, "1.6.18", v)
-	_, err = readVersion(bufio.NewReader(strings.NewReader("HD\r\n")))
 	require.ErrorIs(t, err, ErrProtocol)
 }
 
@@ -320,7 +315,6 @@ func FuzzReadReply(f *testing.F) {
 		cl.keys = []string{"a", "b", "a", "k"}
 		_ = readGets(bufio.NewReaderSize(bytes.NewReader(data), 64), cl, limit, false)
 		_, _ = readStats(bufio.NewReaderSize(bytes.NewReader(data), 64))
-		_, _ = readVersion(bufio.NewReaderSize(bytes.NewReader(data), 64))
 	})
 }
 

@@ -5,7 +5,7 @@ import "strconv"
 // req is one request to format; op says which command. Keys have been
 // checked with CheckKey.
 type req struct {
-	op         byte // 'g' mg, 'm' mg per key, 'G' gets, 's' ms, 'd' md, 'a' ma, 'n' mn, 'v' version, 't' stats
+	op         byte // 'g' mg, 'm' mg per key, 'G' gets, 's' ms, 'd' md, 'a' ma, 'n' mn, 't' stats
 	key        string
 	keys       []string
 	value      []byte
@@ -106,8 +106,6 @@ func (r *req) appendTo(b []byte) []byte {
 		}
 	case 'n':
 		b = append(b, "mn"...)
-	case 'v':
-		b = append(b, "version"...)
 	case 't':
 		b = append(b, "stats"...)
 		if r.key != "" {
