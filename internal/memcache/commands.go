@@ -63,27 +63,17 @@ func (c *Client) Get(ctx context.Context, key string, opt GetOptions) (Item, err
 	if opt.Recache > 0 {
 		r.recache = c.ttl(opt.Recache)
 	}
-	var cl *call
-	var err error
-	if r.hasVivify || r.recache > 0 {
-		cl, err = c.do(ctx, &r, kindMeta) // a repeated lease or recache could lose the win
-	} else {
-		cl, err = c.doIdempotent(ctx, &r, kindMeta)
-	}
-	if err != nil {
+	// A lease or a recache is not sent twice: the second could lose the win.
+	rep, err := c.roundTrip(ctx, &r, !r.hasVivify && r.recache == 0)
+	switch {
+	case err != nil:
 		return Item{}, err
-	}
-	defer putCall(cl)
-	if cl.err != nil {
-		return Item{}, cl.err
-	}
-	switch cl.rep.code {
-	case codeVA:
-		return cl.rep.item(), nil
-	case codeEN:
+	case rep.code == codeVA:
+		return rep.item(), nil
+	case rep.code == codeEN:
 		return Item{}, ErrCacheMiss
 	}
-	return Item{}, protoErr("unexpected %s to mg", cl.rep.code[:])
+	return Item{}, protoErr("unexpected %s to mg", string(rep.code[:]))
 }
 
 // multiPart is the smallest number of keys worth a connection of its own
@@ -258,24 +248,16 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, opt SetOptio
 	if opt.Vivify && (opt.Mode == ModeAppend || opt.Mode == ModePrepend) {
 		r.vivify, r.hasVivify = r.ttl, true
 	}
-	cl, err := c.do(ctx, &r, kindMeta)
-	if err != nil {
+	rep, err := c.roundTrip(ctx, &r, false)
+	switch se, _ := err.(*ServerError); {
+	case se != nil && se.Kind == "SERVER_ERROR" && se.Message == "object too large for cache":
+		return 0, ErrValueTooLarge
+	case err != nil:
 		return 0, err
+	case rep.code == codeHD:
+		return rep.cas, nil
 	}
-	defer putCall(cl)
-	if cl.err != nil {
-		if se, ok := cl.err.(*ServerError); ok && se.Kind == "SERVER_ERROR" && se.Message == "object too large for cache" {
-			return 0, ErrValueTooLarge
-		}
-		return 0, cl.err
-	}
-	if cl.rep.code == codeHD {
-		return cl.rep.cas, nil
-	}
-	if err := codeErr(cl.rep.code); err != nil && err != ErrCacheMiss {
-		return 0, err
-	}
-	return 0, protoErr("unexpected %s to ms", cl.rep.code[:])
+	return 0, codeErr(rep.code, "ms", ErrNotStored, ErrCASConflict, ErrNotFound)
 }
 
 // DeleteOptions are the options of Delete. The zero value deletes
@@ -300,21 +282,14 @@ func (c *Client) Delete(ctx context.Context, key string, opt DeleteOptions) erro
 	if opt.Invalidate && opt.TTL != 0 {
 		r.ttl = c.ttl(opt.TTL)
 	}
-	cl, err := c.do(ctx, &r, kindMeta)
-	if err != nil {
+	rep, err := c.roundTrip(ctx, &r, false)
+	switch {
+	case err != nil:
 		return err
-	}
-	defer putCall(cl)
-	if cl.err != nil {
-		return cl.err
-	}
-	if cl.rep.code == codeHD {
+	case rep.code == codeHD:
 		return nil
 	}
-	if err := codeErr(cl.rep.code); err != nil && err != ErrCacheMiss && err != ErrNotStored {
-		return err
-	}
-	return protoErr("unexpected %s to md", cl.rep.code[:])
+	return codeErr(rep.code, "md", ErrNotFound, ErrCASConflict)
 }
 
 // ArithOptions are the options of Incr and Decr. The zero value changes an
@@ -348,29 +323,39 @@ func (c *Client) arith(ctx context.Context, key string, delta uint64, decr bool,
 	if opt.Vivify {
 		r.vivify, r.hasVivify, r.initial = c.ttl(opt.TTL), true, opt.Initial
 	}
-	cl, err := c.do(ctx, &r, kindMeta)
+	rep, err := c.roundTrip(ctx, &r, false)
+	switch se, _ := err.(*ServerError); {
+	case se != nil && se.Kind == "CLIENT_ERROR" && se.Message == "cannot increment or decrement non-numeric value":
+		return 0, ErrNotNumber
+	case err != nil:
+		return 0, err
+	case rep.code != codeVA:
+		return 0, codeErr(rep.code, "ma", ErrNotFound, ErrNotStored, ErrCASConflict)
+	}
+	n, ok := parseUint(rep.value)
+	if !ok {
+		return 0, protoErr("bad number %.30q from ma", rep.value)
+	}
+	return n, nil
+}
+
+// roundTrip sends r, waits for its meta reply and returns it, or the error
+// line that answered it. An idempotent request is sent again when its
+// connection turns out to be broken (see doIdempotent).
+func (c *Client) roundTrip(ctx context.Context, r *req, idempotent bool) (reply, error) {
+	var cl *call
+	var err error
+	if idempotent {
+		cl, err = c.doIdempotent(ctx, r, kindMeta)
+	} else {
+		cl, err = c.do(ctx, r, kindMeta)
+	}
 	if err != nil {
-		return 0, err
+		return reply{}, err
 	}
-	defer putCall(cl)
-	if cl.err != nil {
-		if se, ok := cl.err.(*ServerError); ok && se.Kind == "CLIENT_ERROR" &&
-			se.Message == "cannot increment or decrement non-numeric value" {
-			return 0, ErrNotNumber
-		}
-		return 0, cl.err
-	}
-	if cl.rep.code == codeVA {
-		n, ok := parseUint(cl.rep.value)
-		if !ok {
-			return 0, protoErr("bad number %.30q from ma", cl.rep.value)
-		}
-		return n, nil
-	}
-	if err := codeErr(cl.rep.code); err != nil && err != ErrCacheMiss {
-		return 0, err
-	}
-	return 0, protoErr("unexpected %s to ma", cl.rep.code[:])
+	rep, err := cl.rep, cl.err
+	putCall(cl)
+	return rep, err
 }
 
 // Stats returns the server's statistics: "stats" when group is empty, else

@@ -8,18 +8,11 @@ import (
 // Noop sends mn and waits for MN: a round trip that proves the server
 // answers.
 func (c *Client) Noop(ctx context.Context) error {
-	cl, err := c.doIdempotent(ctx, &req{op: 'n'}, kindMeta)
-	if err != nil {
-		return err
+	rep, err := c.roundTrip(ctx, &req{op: 'n'}, true)
+	if err == nil && rep.code != codeMN {
+		err = protoErr("unexpected %s to mn", rep.code[:])
 	}
-	defer putCall(cl)
-	if cl.err != nil {
-		return cl.err
-	}
-	if cl.rep.code != codeMN {
-		return protoErr("unexpected %s to mn", cl.rep.code[:])
-	}
-	return nil
+	return err
 }
 
 // Addr returns the server's address.

@@ -34,19 +34,23 @@ var (
 	codeMN = [2]byte{'M', 'N'}
 )
 
-// codeErr maps a reply code to the error it stands for (nil for success).
-func codeErr(c [2]byte) error {
+// codeErr returns the error that the reply code c stands for, when it is
+// one of want (the codes a command may answer), else a protocol error
+// naming the command cmd.
+func codeErr(c [2]byte, cmd string, want ...error) error {
+	var err error
 	switch c {
-	case codeEN:
-		return ErrCacheMiss
 	case codeNF:
-		return ErrNotFound
+		err = ErrNotFound
 	case codeNS:
-		return ErrNotStored
+		err = ErrNotStored
 	case codeEX:
-		return ErrCASConflict
+		err = ErrCASConflict
 	}
-	return nil
+	if err != nil && slices.Contains(want, err) {
+		return err
+	}
+	return protoErr("unexpected %s to %s", c[:], cmd)
 }
 
 // protoErr builds an ErrProtocol with detail about the offending line.
@@ -149,7 +153,7 @@ func readMulti(br *bufio.Reader, cl *call, maxValue int, own bool) error {
 		case err == nil && r.code == codeEN:
 			// A miss.
 		case err == nil:
-			return protoErr("unexpected %s in multi-get", r.code[:])
+			return protoErr("unexpected %s in multi-get", string(r.code[:]))
 		case isLine && se.Kind != "ERROR":
 			if first == nil {
 				first = err
