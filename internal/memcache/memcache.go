@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -319,16 +318,4 @@ func WholeSeconds(d time.Duration) int64 {
 		s++
 	}
 	return s
-}
-
-// appendInt appends " <flag><n>".
-func appendInt(b []byte, flag byte, n int64) []byte {
-	b = append(b, ' ', flag)
-	return strconv.AppendInt(b, n, 10)
-}
-
-// appendUint appends " <flag><n>".
-func appendUint(b []byte, flag byte, n uint64) []byte {
-	b = append(b, ' ', flag)
-	return strconv.AppendUint(b, n, 10)
 }
