@@ -297,9 +297,12 @@ func BenchmarkMemcacheSharded(b *testing.B) {
 // BenchmarkMemcachePaired measures the operations of BenchmarkMemcache
 // interleaved, so that every client sees the same load on a noisy machine
 // (see runPaired): it reports each client's median time and allocations
-// per operation and the ratios gomemcache/twine and gomemcache/store
-// (above 1: twine is faster). From 1 goroutine it also times rawClient, the bare protocol
-// exchange, as the floor (raw-ns).
+// per operation and the ratios gomemcache/twine, gomemcache/store and
+// gomemcache/store-mg (above 1: ours is faster). The multi-gets: twine's
+// client and the store (GetMultiPlain) send one gets line, store-mg (the
+// store's GetMulti) one mg per key. From 1 goroutine it also times
+// rawClient, the bare protocol exchange (gets for the multi-get), as the
+// floor (raw-ns).
 func BenchmarkMemcachePaired(b *testing.B) {
 	addr, tw, store, gm := oneServer(b)
 	raw, err := newRawClient(addr)
@@ -325,8 +328,9 @@ func BenchmarkMemcachePaired(b *testing.B) {
 
 // BenchmarkMemcacheShardedPaired is BenchmarkMemcacheSharded interleaved as
 // BenchmarkMemcachePaired is: the store sharded by a *hashring.Ring over
-// three servers against gomemcache's server list, multi-gets of 100 keys
-// and gets.
+// three servers (store: GetMultiPlain, store-mg: GetMulti) against
+// gomemcache's server list, multi-gets of 100 keys and gets, with
+// rawSharded on the store's ring as the floor from 1 goroutine.
 func BenchmarkMemcacheShardedPaired(b *testing.B) {
 	store, gm, raw := threeServers(b)
 	clients := []pairedClient[memcacheClient]{
