@@ -211,4 +211,3 @@ func diffItem(it cachestruct.Item, loose diffLoose) string {
 	}
 	return fmt.Sprintf("{%q f%d ttl%v won%v stale%v busy%v}", value, it.Flags, ttl, it.Won, it.Stale, it.Busy)
 }
-
