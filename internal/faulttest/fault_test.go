@@ -362,7 +362,6 @@ func TestSilentServer(t *testing.T) {
 	assert.Equal(t, cachestruct.ServerEvent{Server: p.Addr()}, events[1])
 }
 
-
 // swapStore answers every Get with the value of another key, as a client
 // whose replies went to the wrong callers would.
 type swapStore struct{ cachestruct.Store }
