@@ -94,8 +94,8 @@ func (e OpEvent) Outcome() string {
 // after the operation, so it must be quick, must not call the store, and
 // must be safe for concurrent use. It may keep the event (Key included).
 //
-// A store without a hook pays one nil check and one function call per
-// operation: no clock read and no allocation (see BenchmarkHook and
+// A store without a hook pays one nil check per operation: no clock read
+// and no allocation (see BenchmarkHook and
 // TestHookAllocs). With a hook, an operation also reads the clock twice,
 // and on the memory store copies the key (one allocation).
 type Hook func(OpEvent)
@@ -150,8 +150,8 @@ func SlogServerEvents(l *slog.Logger) func(ServerEvent) {
 }
 
 // The hooked operations of Memory: the operation, timed and reported.
-// They are not inlined, so that the exported operations stay small for
-// stores without a hook, and they give the hook a copy of the key: the
+// They are not inlined, so that the operations stay small for stores
+// without a hook, and they give the hook a copy of the key: the
 // hook is a function the compiler cannot see into, so the key passed to
 // it escapes, and without the copy every caller's key would escape, hook
 // or not (a key built on the caller's stack would then be allocated).
@@ -159,7 +159,7 @@ func SlogServerEvents(l *slog.Logger) func(ServerEvent) {
 //go:noinline
 func (m *Memory) hookGet(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
 	start := time.Now()
-	it, found, err := m.doGet(ctx, key, opt)
+	it, found, err := m.doGet(ctx, key, opt, false)
 	m.hook(OpEvent{Op: OpGet, Key: strings.Clone(key), Keys: 1, Hits: b2i(found), Duration: time.Since(start), Err: err})
 	return it, found, err
 }
@@ -167,7 +167,7 @@ func (m *Memory) hookGet(ctx context.Context, key string, opt GetOptions) (Item,
 //go:noinline
 func (m *Memory) hookGetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
 	start := time.Now()
-	items, err := m.doGetMulti(ctx, keys)
+	items, err := m.doGetMulti(ctx, keys, false)
 	m.hook(OpEvent{Op: OpGetMulti, Key: strings.Clone(firstKey(keys)), Keys: len(keys), Hits: len(items), Duration: time.Since(start), Err: err})
 	return items, err
 }
@@ -175,7 +175,7 @@ func (m *Memory) hookGetMulti(ctx context.Context, keys []string) (map[string]It
 //go:noinline
 func (m *Memory) hookSet(ctx context.Context, key string, value []byte, opt SetOptions) (uint64, error) {
 	start := time.Now()
-	cas, err := m.doSet(ctx, key, value, opt)
+	cas, err := m.doSet(ctx, key, value, opt, false)
 	m.hook(OpEvent{Op: OpSet, Key: strings.Clone(key), Keys: 1, Duration: time.Since(start), Err: err})
 	return cas, err
 }
@@ -183,7 +183,7 @@ func (m *Memory) hookSet(ctx context.Context, key string, value []byte, opt SetO
 //go:noinline
 func (m *Memory) hookDelete(ctx context.Context, key string, opt DeleteOptions) error {
 	start := time.Now()
-	err := m.doDelete(ctx, key, opt)
+	err := m.doDelete(ctx, key, opt, false)
 	m.hook(OpEvent{Op: OpDelete, Key: strings.Clone(key), Keys: 1, Duration: time.Since(start), Err: err})
 	return err
 }
@@ -191,7 +191,7 @@ func (m *Memory) hookDelete(ctx context.Context, key string, opt DeleteOptions) 
 //go:noinline
 func (m *Memory) hookIncr(ctx context.Context, key string, delta int64, opt IncrOptions) (uint64, error) {
 	start := time.Now()
-	n, err := m.doIncr(ctx, key, delta, opt)
+	n, err := m.doIncr(ctx, key, delta, opt, false)
 	m.hook(OpEvent{Op: OpIncr, Key: strings.Clone(key), Keys: 1, Duration: time.Since(start), Err: err})
 	return n, err
 }

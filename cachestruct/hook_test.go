@@ -180,8 +180,8 @@ func BenchmarkHook(b *testing.B) {
 	setViaStore := func(m *Memory) error { _, err := m.Set(ctx, "k", value, SetOptions{}); return err }
 	variants := []variant{
 		{"baseline", nil,
-			func(m *Memory) error { _, _, err := m.doGet(ctx, "k", GetOptions{}); return err },
-			func(m *Memory) error { _, err := m.doSet(ctx, "k", value, SetOptions{}); return err }},
+			func(m *Memory) error { _, _, err := m.doGet(ctx, "k", GetOptions{}, false); return err },
+			func(m *Memory) error { _, err := m.doSet(ctx, "k", value, SetOptions{}, false); return err }},
 		{"hook=unset", nil, viaStore, setViaStore},
 		{"hook=set", func(OpEvent) {}, viaStore, setViaStore},
 	}
