@@ -1,4 +1,4 @@
-package cachestruct
+package cachestruct_test
 
 import (
 	"bufio"
@@ -25,6 +25,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/twine-go/twine/cachestruct"
+	"github.com/twine-go/twine/cachestruct/storetest"
 	"github.com/twine-go/twine/internal/memcachedtest"
 )
 
@@ -90,21 +92,21 @@ func startMemcachedWith(t *testing.T, args []string, dial func() (net.Conn, erro
 }
 
 // dialStoreProof runs a few operations and two structures on store.
-func dialStoreProof(t *testing.T, store Store) {
+func dialStoreProof(t *testing.T, store cachestruct.Store) {
 	ctx := context.Background()
-	_, err := store.Set(ctx, "k", []byte("over the dialled connection"), SetOptions{})
+	_, err := store.Set(ctx, "k", []byte("over the dialled connection"), cachestruct.SetOptions{})
 	require.NoError(t, err)
-	it, found, err := store.Get(ctx, "k", GetOptions{})
+	it, found, err := store.Get(ctx, "k", cachestruct.GetOptions{})
 	require.NoError(t, err)
 	require.True(t, found)
 	assert.Equal(t, "over the dialled connection", string(it.Value))
 	items, err := store.GetMulti(ctx, []string{"k", "absent"})
 	require.NoError(t, err)
 	assert.Len(t, items, 1)
-	h, err := NewLock(store, "lock", LockConfig{Fencing: true}).TryLock(ctx)
+	h, err := cachestruct.NewLock(store, "lock", cachestruct.LockConfig{Fencing: true}).TryLock(ctx)
 	require.NoError(t, err)
 	require.NoError(t, h.Unlock(ctx))
-	res, err := NewRateLimiter(store, PerSecond(1, 2), RateLimiterConfig{}).Allow(ctx, "rate", 2)
+	res, err := cachestruct.NewRateLimiter(store, cachestruct.PerSecond(1, 2), cachestruct.RateLimiterConfig{}).Allow(ctx, "rate", 2)
 	require.NoError(t, err)
 	assert.True(t, res.Allowed)
 }
@@ -118,14 +120,14 @@ func TestMemcachedDialUnix(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", addr)
 	}
-	runStoreContract(t, func(t *testing.T) Store {
-		return newMemcachedStore(t, []string{sock}, MemcachedOptions{Dial: dial})
+	storetest.Run(t, func(t *testing.T) cachestruct.Store {
+		return newDialStore(t, []string{sock}, cachestruct.MemcachedOptions{Dial: dial})
 	})
-	dialStoreProof(t, newMemcachedStore(t, []string{sock}, MemcachedOptions{Dial: dial}))
+	dialStoreProof(t, newDialStore(t, []string{sock}, cachestruct.MemcachedOptions{Dial: dial}))
 
 	// Without Dial the path is dialled as a TCP address: unavailable.
-	_, _, err := newMemcachedStore(t, []string{sock}, MemcachedOptions{}).Get(context.Background(), "k", GetOptions{})
-	require.ErrorIs(t, err, ErrUnavailable)
+	_, _, err := newDialStore(t, []string{sock}, cachestruct.MemcachedOptions{}).Get(context.Background(), "k", cachestruct.GetOptions{})
+	require.ErrorIs(t, err, cachestruct.ErrUnavailable)
 }
 
 // TestMemcachedDialTLS: a store on memcached speaking TLS only (-Z, with a
@@ -146,21 +148,21 @@ func TestMemcachedDialTLS(t *testing.T) {
 	}, func() (net.Conn, error) { return tls.Dial("tcp", addr, cfg) })
 
 	d := &tls.Dialer{Config: cfg}
-	store := newMemcachedStore(t, []string{addr}, MemcachedOptions{Dial: d.DialContext})
+	store := newDialStore(t, []string{addr}, cachestruct.MemcachedOptions{Dial: d.DialContext})
 	dialStoreProof(t, store)
-	runStoreContract(t, func(t *testing.T) Store {
-		return newMemcachedStore(t, []string{addr}, MemcachedOptions{Dial: d.DialContext})
+	storetest.Run(t, func(t *testing.T) cachestruct.Store {
+		return newDialStore(t, []string{addr}, cachestruct.MemcachedOptions{Dial: d.DialContext})
 	})
 
-	plain := newMemcachedStore(t, []string{addr}, MemcachedOptions{Timeout: 500 * time.Millisecond})
+	plain := newDialStore(t, []string{addr}, cachestruct.MemcachedOptions{Timeout: 500 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_, _, err := plain.Get(ctx, "k", GetOptions{})
+	_, _, err := plain.Get(ctx, "k", cachestruct.GetOptions{})
 	require.Error(t, err, "plain text to a TLS-only server")
 
-	untrusted := newMemcachedStore(t, []string{addr}, MemcachedOptions{Dial: (&tls.Dialer{Config: &tls.Config{MinVersion: tls.VersionTLS12}}).DialContext})
-	_, _, err = untrusted.Get(context.Background(), "k", GetOptions{})
-	require.ErrorIs(t, err, ErrUnavailable, "a certificate the client does not trust")
+	untrusted := newDialStore(t, []string{addr}, cachestruct.MemcachedOptions{Dial: (&tls.Dialer{Config: &tls.Config{MinVersion: tls.VersionTLS12}}).DialContext})
+	_, _, err = untrusted.Get(context.Background(), "k", cachestruct.GetOptions{})
+	require.ErrorIs(t, err, cachestruct.ErrUnavailable, "a certificate the client does not trust")
 }
 
 // writeTestCert writes a self-signed certificate for 127.0.0.1 and its key
@@ -200,4 +202,16 @@ func freeTCPPort(t *testing.T) int {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// newDialStore returns a memcached store on addrs, closed in t.Cleanup.
+func newDialStore(t *testing.T, addrs []string, opts cachestruct.MemcachedOptions) *cachestruct.Memcached {
+	t.Helper()
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Second // room for a loaded CI machine
+	}
+	m, err := cachestruct.NewMemcached(addrs, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close() })
+	return m
 }
