@@ -3,8 +3,8 @@
 
 GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# The library module and the two nested modules.
-MODULES     := . examples internal/benchpeers
+# The library module and the nested modules.
+MODULES     := . examples internal/benchpeers internal/faulttest
 # Benchmark selection for `make bench`; e.g. make bench BENCH=Ketama
 BENCH       ?= .
 BENCHTIME   ?= 1s
@@ -43,6 +43,7 @@ unit:
 	cd examples && $(GO) test -race -count=1 ./...
 	cd internal/benchpeers && $(GO) test -race -count=1 ./...
 	cd internal/benchpeers && $(GO) test -count=1 -run='^$$' -bench=. -benchtime=1x ./...
+	cd internal/faulttest && $(GO) test -race -count=1 ./...
 
 bench: ## The package benchmarks and the peer comparisons quoted in BENCHMARKS.md.
 	$(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem ./...

@@ -5,9 +5,10 @@
 //
 // A policy is a small immutable config value whose zero fields mean
 // documented defaults: [Constant], [Exponential] with a [Jitter] mode, the
-// [GRPC] preset, and [Func] for delays of one's own. The state of one loop lives in a [Sequence] (or in
-// [Retry]), so one policy value can serve every goroutine. Every delay is
-// capped after jitter: none ever exceeds the policy's Max.
+// [GRPC] preset, and [Func] for delays of one's own. The state of one loop
+// lives in a [Sequence] (or in [Retry]), so one policy value can serve
+// every goroutine. Every delay is capped after jitter: none ever exceeds
+// the policy's Max.
 //
 // Delays before each retry for the defaults (ranges are those of the jitter;
 // the cap holds after jitter, so GRPC's ±20 % never goes above 120 s):
@@ -48,4 +49,8 @@
 // short outage into a long one never starts. The program
 // examples/backoffsim in the repository simulates such an outage with 1000
 // clients and shows which policies let the server recover.
+//
+// For HTTP clients, package github.com/twine-go/twine/backoff/httpretry runs
+// this loop inside an http.RoundTripper that retries only requests safe to
+// repeat and honours Retry-After.
 package backoff

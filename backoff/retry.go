@@ -189,11 +189,11 @@ func resolve(opts []Option) config {
 //   - ctx ends, during a wait or before a call: Retry returns promptly with
 //     a *StopError whose Reason is ctx.Err() (errors.Is also finds the
 //     context's cause and op's last error); if op never ran, with ctx.Err()
-//     alone.
+//     itself, joined with the context's cause if that differs.
 //
 // Between attempts Retry waits the policy's next delay, or the error's
-// retry-after hint (see [Hinter]), which may exceed the policy's Max. It uses at
-// most one timer, created at the first non-zero delay and reused; a zero
+// retry-after hint (see [Hinter]), which may exceed the policy's Max. It
+// uses at most one timer, created at the first non-zero delay and reused; a zero
 // delay touches no timer, and a loop that needs none allocates nothing.
 // op runs on the calling goroutine; Retry starts no goroutines. It returns
 // the policy's Validate error, which wraps ErrInvalidPolicy and names the

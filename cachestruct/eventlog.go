@@ -60,9 +60,6 @@ func NewEventLog(store Store, prefix string, cfg EventLogConfig) *EventLog {
 	if store == nil {
 		panic("cachestruct: NewEventLog with a nil Store")
 	}
-	if cfg.Chunk == 0 {
-		cfg.Chunk = time.Minute
-	}
 	if cfg.Chunks == 0 {
 		cfg.Chunks = 60
 	}

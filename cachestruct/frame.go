@@ -32,19 +32,15 @@ func (f *frame) fail() {
 }
 
 // uvarint reads a uvarint.
-func (f *frame) uvarint() uint64 {
-	v, n := binary.Uvarint(f.b)
-	if n <= 0 {
-		f.fail()
-		return 0
-	}
-	f.b = f.b[n:]
-	return v
-}
+func (f *frame) uvarint() uint64 { return readNumber(f, binary.Uvarint) }
 
 // varint reads a varint.
-func (f *frame) varint() int64 {
-	v, n := binary.Varint(f.b)
+func (f *frame) varint() int64 { return readNumber(f, binary.Varint) }
+
+// readNumber reads a number of f with decode, binary.Uvarint or
+// binary.Varint.
+func readNumber[T uint64 | int64](f *frame, decode func([]byte) (T, int)) T {
+	v, n := decode(f.b)
 	if n <= 0 {
 		f.fail()
 		return 0

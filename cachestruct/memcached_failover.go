@@ -23,7 +23,9 @@ type mcServer struct {
 
 // ServerEvent reports to MemcachedOptions.OnServer that a server was
 // ejected or readmitted. OnServer runs synchronously on the goroutine
-// whose request caused the change, after the change, once per change: an
+// whose request caused the change (for a GetMulti over several servers,
+// possibly one of the goroutines it runs), after the change, once per
+// change: an
 // ejection, then (after any number of failed probes, which are not
 // reported) the readmission. It must be quick and safe for concurrent use.
 type ServerEvent struct {

@@ -25,23 +25,6 @@ func newMemcachedStore(t *testing.T, addrs []string, opts MemcachedOptions) *Mem
 	return m
 }
 
-func TestMemcachedContract(t *testing.T) {
-	t.Run("single", func(t *testing.T) {
-		addrs := []string{memcachedtest.Start(t).Addr()}
-		runStoreContract(t, func(t *testing.T) Store { return newMemcachedStore(t, addrs, MemcachedOptions{}) })
-		runBinaryKeyContract(t, func(t *testing.T) Store {
-			return newMemcachedStore(t, addrs, MemcachedOptions{BinaryKeys: true})
-		})
-	})
-	t.Run("cluster", func(t *testing.T) {
-		addrs := memcachedtest.Addrs(memcachedtest.Cluster(t, 3))
-		runStoreContract(t, func(t *testing.T) Store { return newMemcachedStore(t, addrs, MemcachedOptions{}) })
-		runBinaryKeyContract(t, func(t *testing.T) Store {
-			return newMemcachedStore(t, addrs, MemcachedOptions{BinaryKeys: true})
-		})
-	})
-}
-
 // TestMemcachedLoadMaxItemSize: LoadMaxItemSize returns the smallest
 // server's item size and makes each server's values checked against its
 // own, replacing a configured MaxItemSize.

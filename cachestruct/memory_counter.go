@@ -26,14 +26,15 @@ import (
 // It reports ErrInvalidKey, ErrNotFound, ErrNotNumber, or ctx's error if
 // ctx is already done.
 func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOptions) (uint64, error) {
-	if m.hook != nil {
-		return m.hookIncr(ctx, key, delta, opt)
-	}
-	return m.doIncr(ctx, key, delta, opt)
+	return m.doIncr(ctx, key, delta, opt, m.hook != nil)
 }
 
-// doIncr is Incr without the hook.
-func (m *Memory) doIncr(ctx context.Context, key string, delta int64, opt IncrOptions) (uint64, error) {
+// doIncr is Incr; with hooked set it goes through hookIncr, which times
+// the operation, calls doIncr again without it, and reports to the hook.
+func (m *Memory) doIncr(ctx context.Context, key string, delta int64, opt IncrOptions, hooked bool) (uint64, error) {
+	if hooked {
+		return m.hookIncr(ctx, key, delta, opt)
+	}
 	if err := m.precheck(ctx, key); err != nil {
 		return 0, err
 	}

@@ -17,14 +17,17 @@ import (
 // Get of an item someone has won (a lease placeholder, a stale item, an item
 // won through Recache) reports Busy until the item is written again.
 func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
-	if m.hook != nil {
-		return m.hookGet(ctx, key, opt)
-	}
-	return m.doGet(ctx, key, opt)
+	return m.doGet(ctx, key, opt, m.hook != nil)
 }
 
-// doGet is Get without the hook.
-func (m *Memory) doGet(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
+// doGet is Get; with hooked set it goes through hookGet, which times the
+// operation, calls doGet again without it, and reports to the hook. (This
+// way Get is small enough to be inlined: a store without a hook pays one
+// comparison.)
+func (m *Memory) doGet(ctx context.Context, key string, opt GetOptions, hooked bool) (Item, bool, error) {
+	if hooked {
+		return m.hookGet(ctx, key, opt)
+	}
 	if err := m.precheck(ctx, key); err != nil {
 		return Item{}, false, err
 	}
@@ -93,14 +96,15 @@ func (m *Memory) read(s *memShard, c *memClock, h uint64, key string, e *memEntr
 // reports ErrInvalidKey if any key is invalid, before reading anything, or
 // ctx's error if ctx is already done.
 func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
-	if m.hook != nil {
-		return m.hookGetMulti(ctx, keys)
-	}
-	return m.doGetMulti(ctx, keys)
+	return m.doGetMulti(ctx, keys, m.hook != nil)
 }
 
-// doGetMulti is GetMulti without the hook.
-func (m *Memory) doGetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
+// doGetMulti is GetMulti; with hooked set it goes through hookGetMulti, which times
+// the operation, calls doGetMulti again without it, and reports to the hook.
+func (m *Memory) doGetMulti(ctx context.Context, keys []string, hooked bool) (map[string]Item, error) {
+	if hooked {
+		return m.hookGetMulti(ctx, keys)
+	}
 	for _, key := range keys {
 		if err := m.checkKey(key); err != nil {
 			return nil, err
@@ -164,14 +168,15 @@ func (m *Memory) doGetMulti(ctx context.Context, keys []string) (map[string]Item
 // Any write clears the item's stale and won states. Set panics if opt.Mode
 // is not one of the SetMode constants.
 func (m *Memory) Set(ctx context.Context, key string, value []byte, opt SetOptions) (uint64, error) {
-	if m.hook != nil {
-		return m.hookSet(ctx, key, value, opt)
-	}
-	return m.doSet(ctx, key, value, opt)
+	return m.doSet(ctx, key, value, opt, m.hook != nil)
 }
 
-// doSet is Set without the hook.
-func (m *Memory) doSet(ctx context.Context, key string, value []byte, opt SetOptions) (uint64, error) {
+// doSet is Set; with hooked set it goes through hookSet, which times
+// the operation, calls doSet again without it, and reports to the hook.
+func (m *Memory) doSet(ctx context.Context, key string, value []byte, opt SetOptions, hooked bool) (uint64, error) {
+	if hooked {
+		return m.hookSet(ctx, key, value, opt)
+	}
 	if opt.Mode > ModePrepend {
 		panic("cachestruct: Set with an unknown SetMode")
 	}
@@ -307,14 +312,15 @@ func (m *Memory) concat(s *memShard, c *memClock, e *memEntry, value []byte, pre
 // expires it at once. It reports ErrInvalidKey, ErrNotFound,
 // ErrCASConflict, or ctx's error if ctx is already done.
 func (m *Memory) Delete(ctx context.Context, key string, opt DeleteOptions) error {
-	if m.hook != nil {
-		return m.hookDelete(ctx, key, opt)
-	}
-	return m.doDelete(ctx, key, opt)
+	return m.doDelete(ctx, key, opt, m.hook != nil)
 }
 
-// doDelete is Delete without the hook.
-func (m *Memory) doDelete(ctx context.Context, key string, opt DeleteOptions) error {
+// doDelete is Delete; with hooked set it goes through hookDelete, which times
+// the operation, calls doDelete again without it, and reports to the hook.
+func (m *Memory) doDelete(ctx context.Context, key string, opt DeleteOptions, hooked bool) error {
+	if hooked {
+		return m.hookDelete(ctx, key, opt)
+	}
 	if err := m.precheck(ctx, key); err != nil {
 		return err
 	}

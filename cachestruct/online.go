@@ -62,9 +62,6 @@ func NewOnline(store Store, prefix string, cfg OnlineConfig) *Online {
 	if store == nil {
 		panic("cachestruct: NewOnline with a nil Store")
 	}
-	if cfg.Slot == 0 {
-		cfg.Slot = time.Minute
-	}
 	if cfg.Slots < 0 {
 		panic("cachestruct: NewOnline with a negative Slots")
 	}

@@ -55,9 +55,12 @@ type RateLimiterConfig struct {
 // again. Each lost race is another decision's successful write, so a try
 // fails only while events are being allowed on its key (refusals write
 // nothing): with the bucket empty no decision retries, and one decision
-// retries at most as many times as events are allowed meanwhile. After
-// MaxTries tries it gives up with an error wrapping ErrCASConflict, which
-// callers should treat as a refusal. Stores that can run the decision on
+// retries at most as many times as events are allowed meanwhile (so with
+// MaxTries above Burst a decision gives up only if the key refills while
+// it retries). After MaxTries tries it gives up with an error wrapping
+// ErrCASConflict, which callers should treat as a refusal; the default of
+// 64 gives up under heavy contention on one key (dozens of goroutines
+// deciding at once while the bucket holds many tokens). Stores that can run the decision on
 // the server in one round trip (a Redis script) are not needed for
 // exactness, only for speed.
 //

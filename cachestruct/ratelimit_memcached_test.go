@@ -52,7 +52,7 @@ func rateDecide(t *testing.T, addr string, goroutines, calls int) (allowed, refu
 	m, err := NewMemcached([]string{addr}, MemcachedOptions{Timeout: 10 * time.Second})
 	require.NoError(t, err)
 	defer m.Close()
-	rl := NewRateLimiter(m, rateChildLimit, RateLimiterConfig{})
+	rl := NewRateLimiter(m, rateChildLimit, RateLimiterConfig{MaxTries: rateChildLimit.Burst + 1}) // see rateExactness
 	var a, r atomic.Int64
 	var wg sync.WaitGroup
 	for range goroutines {

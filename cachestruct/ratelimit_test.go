@@ -85,13 +85,15 @@ func TestRateLimiterModel(t *testing.T) {
 
 // rateExactness runs goroutines × calls decisions of one event each on
 // one key, spread over stores, with a limit that refills nothing during
-// the test, and checks that exactly burst are allowed.
+// the test, and checks that exactly burst are allowed. MaxTries is burst+1:
+// a try loses its race only to another allowed decision, so with nothing
+// refilling no decision can lose more than burst times (see RateLimiter).
 func rateExactness(t *testing.T, stores []Store, goroutines, calls, burst int) {
 	ctx := context.Background()
 	var allowed, refused atomic.Int64
 	var wg sync.WaitGroup
 	for g := range goroutines {
-		rl := NewRateLimiter(stores[g%len(stores)], Limit{Rate: 1, Period: 24 * time.Hour, Burst: burst}, RateLimiterConfig{})
+		rl := NewRateLimiter(stores[g%len(stores)], Limit{Rate: 1, Period: 24 * time.Hour, Burst: burst}, RateLimiterConfig{MaxTries: burst + 1})
 		wg.Go(func() {
 			for range calls {
 				res, err := rl.Allow(ctx, "exact", 1)

@@ -15,10 +15,14 @@ type slotRing struct {
 	n      int64
 }
 
-// newSlotRing returns the ring of n keys under prefix. It panics, naming
-// the constructor that asked, if period is not a positive whole number of
-// seconds (memcached TTLs are whole seconds).
+// newSlotRing returns the ring of n keys under prefix, of one-minute slots
+// if period is zero. It panics, naming the constructor that asked, if
+// period is not a positive whole number of seconds (memcached TTLs are
+// whole seconds).
 func newSlotRing(prefix string, period time.Duration, n int, who string) slotRing {
+	if period == 0 {
+		period = time.Minute
+	}
 	if period < time.Second || period%time.Second != 0 {
 		panic("cachestruct: " + who + " that is not a positive whole number of seconds")
 	}

@@ -254,18 +254,31 @@ func (t *Tags) Get(ctx context.Context, key string, tags ...string) (value []byt
 	}
 	// Live versions: local cache, then this round trip, then a second one.
 	live := make(TagVersions, len(stored))
+	// learn takes the version of tag from items, if they have it.
+	learn := func(tag string, items map[string]Item) (bool, error) {
+		it, ok := items[t.tagKey(tag)]
+		if !ok {
+			return false, nil
+		}
+		v, err := parseVersion(it.Value)
+		if err != nil {
+			return false, err
+		}
+		live[tag] = v
+		t.remember(tag, v, now)
+		return true, nil
+	}
 	var more []string
 	for tag := range stored {
 		if v, ok := t.cached(tag, now); ok {
 			live[tag] = v
-		} else if tit, ok := items[t.tagKey(tag)]; ok {
-			v, err := parseVersion(tit.Value)
-			if err != nil {
-				return nil, false, err
-			}
-			live[tag] = v
-			t.remember(tag, v, now)
-		} else if !slices.Contains(tags, tag) {
+			continue
+		}
+		found, err := learn(tag, items)
+		if err != nil {
+			return nil, false, err
+		}
+		if !found && !slices.Contains(tags, tag) {
 			more = append(more, t.tagKey(tag))
 		}
 	}
@@ -275,13 +288,8 @@ func (t *Tags) Get(ctx context.Context, key string, tags ...string) (value []byt
 			return nil, false, err
 		}
 		for tag := range stored {
-			if tit, ok := items[t.tagKey(tag)]; ok {
-				v, err := parseVersion(tit.Value)
-				if err != nil {
-					return nil, false, err
-				}
-				live[tag] = v
-				t.remember(tag, v, now)
+			if _, err := learn(tag, items); err != nil {
+				return nil, false, err
 			}
 		}
 	}

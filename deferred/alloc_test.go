@@ -1,6 +1,7 @@
 package deferred
 
 import (
+	"context"
 	"runtime"
 	"testing"
 	"unsafe"
@@ -36,6 +37,11 @@ func TestAllocations(t *testing.T) {
 		{"Succeed+callback", 1, func() {
 			Succeed(1).AddCallback(inc)
 		}},
+		// Issue 17: fewer allocations than errgroup's 2,005, and not
+		// growing with the number of inputs.
+		{"Map of 1000, limit 8", 20, func() {
+			_, _ = Map(context.Background(), 8, mapInputs, func(_ context.Context, v int) (int, error) { return v, nil }).Wait(context.Background())
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,6 +50,8 @@ func TestAllocations(t *testing.T) {
 		})
 	}
 }
+
+var mapInputs = make([]int, 1000)
 
 // TestDeferredSize keeps a Deferred of int, with its two inline links,
 // within the 128-byte size class: create + fire + callback costs that one

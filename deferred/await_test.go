@@ -132,3 +132,45 @@ func TestAwaitContext(t *testing.T) {
 		assert.Equal(t, "ready", v)
 	})
 }
+
+// TestAwaitCascadeStacked ports Twisted's doCascadeCancellingOnCancel and
+// doErrbackCancelledErrorOnCancel with stacked inlineCallbacks: the outer
+// body awaits a Go whose body awaits a child; cancelling the outer Deferred
+// cancels the child through both, and the uncaught ErrCancelled fails
+// both. On the second awaited Deferred too (cancelOnSecondDeferred).
+func TestAwaitCascadeStacked(t *testing.T) {
+	for _, second := range []bool{false, true} {
+		t.Run(map[bool]string{false: "first", true: "second"}[second], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				first := New[int]()
+				var childErr error
+				child := New[int]().AddErrback(func(err error) (int, error) {
+					childErr = err
+					return 0, err
+				})
+				var inner *Deferred[int]
+				outer := Go(context.Background(), func(ctx context.Context) (int, error) {
+					if second {
+						if _, err := Await(ctx, first); err != nil {
+							return 0, err
+						}
+					}
+					inner = Go(ctx, func(ctx context.Context) (int, error) { return Await(ctx, child) })
+					return Await(ctx, inner)
+				})
+				if second {
+					synctest.Wait()
+					require.NoError(t, first.Callback(1))
+				}
+				synctest.Wait()
+				outer.Cancel()
+				synctest.Wait()
+				assert.ErrorIs(t, childErr, ErrCancelled, "the cancellation cascaded to the child")
+				_, err := resultOf(t, inner)
+				assert.ErrorIs(t, err, ErrCancelled)
+				_, err = resultOf(t, outer)
+				assert.ErrorIs(t, err, ErrCancelled)
+			})
+		})
+	}
+}

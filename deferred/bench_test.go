@@ -1,6 +1,7 @@
 package deferred
 
 import (
+	"context"
 	"fmt"
 	"testing"
 )
@@ -69,6 +70,25 @@ func BenchmarkGather(b *testing.B) {
 					_ = d.Callback(i)
 				}
 				if vs, err, _ := g.Result(); err != nil || len(vs) != n {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMap fans a trivial function out over n inputs with at most
+// limit calls at once (the peer comparison with errgroup and conc is in
+// internal/benchpeers).
+func BenchmarkMap(b *testing.B) {
+	for _, tc := range []struct{ n, limit int }{{10, 8}, {1000, 8}, {1000, 1}} {
+		b.Run(fmt.Sprintf("n=%d/limit=%d", tc.n, tc.limit), func(b *testing.B) {
+			b.ReportAllocs()
+			in := make([]int, tc.n)
+			ctx := context.Background()
+			f := func(_ context.Context, v int) (int, error) { return v + 1, nil }
+			for b.Loop() {
+				if vs, err := Map(ctx, tc.limit, in, f).Wait(ctx); err != nil || len(vs) != tc.n {
 					b.Fatal(err)
 				}
 			}

@@ -19,6 +19,9 @@ import (
 // ctx ends, or on the calling goroutine if ctx is already done. It returns
 // d.
 func (d *Deferred[T]) Bind(ctx context.Context) *Deferred[T] {
+	if ctx.Done() == nil {
+		return d // never cancelled: nothing to bind
+	}
 	if ctx.Err() != nil {
 		d.CancelCause(contextCause(ctx))
 		return d

@@ -36,8 +36,12 @@
 // code runs, so a callback may add callbacks to its own Deferred (they run
 // after the current chain), fire or cancel other Deferreds, or wait for
 // them on other goroutines, without deadlock. The core type starts no
-// goroutine; Go does (one per call, ending when its body returns), and
-// AddTimeout with the real clock fires on a timer goroutine of package time.
+// goroutine; Go does (one per call, ending when its body returns), Map and
+// MapEach start min(limit, len(inputs)) workers (all ended when the last
+// input is accounted for), AddTimeout with the real clock fires on a timer
+// goroutine of package time, and Bind cancels on the goroutine
+// context.AfterFunc starts when the context ends. Await blocks the calling
+// goroutine and starts none.
 //
 // Firing is once only: the second Callback or Errback returns an error
 // matching ErrAlreadyCalled and changes nothing. When two goroutines fire at

@@ -101,7 +101,7 @@ func Await[T any](ctx context.Context, d *Deferred[T]) (T, error) {
 	}
 	done := ctx.Done()
 	for {
-		v, err, rest := d.resultOrRest()
+		v, rest, err := d.resultOrRest()
 		if rest == nil {
 			return v, err
 		}

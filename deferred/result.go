@@ -81,7 +81,7 @@ func (d *Deferred[T]) Result() (v T, err error, ok bool) {
 // this way counts as handled.
 func (d *Deferred[T]) Wait(ctx context.Context) (T, error) {
 	for {
-		v, err, rest := d.resultOrRest()
+		v, rest, err := d.resultOrRest()
 		if rest == nil {
 			return v, err
 		}
@@ -96,14 +96,14 @@ func (d *Deferred[T]) Wait(ctx context.Context) (T, error) {
 
 // resultOrRest returns the result, handled, when the chain is at rest;
 // otherwise a channel that is closed when it next comes to rest.
-func (d *Deferred[T]) resultOrRest() (v T, err error, rest <-chan struct{}) {
+func (d *Deferred[T]) resultOrRest() (v T, rest <-chan struct{}, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.atRest() {
 		if d.err != nil {
 			d.markHandled()
 		}
-		return d.result, d.err, nil
+		return d.result, nil, d.err
 	}
 	if d.extra == nil {
 		d.extra = &extra{}
@@ -111,7 +111,7 @@ func (d *Deferred[T]) resultOrRest() (v T, err error, rest <-chan struct{}) {
 	if d.extra.rest == nil {
 		d.extra.rest = make(chan struct{})
 	}
-	return v, nil, d.extra.rest
+	return v, d.extra.rest, nil
 }
 
 // String describes the Deferred's state, like Twisted's repr:

@@ -220,6 +220,22 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return c.once()
 	}
 	t.once.Do(t.init)
+	// The first attempt runs outside the loop, so that a request that
+	// succeeds at once costs no more than the attempt itself; it keeps the
+	// budgets' books as the loop would.
+	first := c.attempt(req.Context())
+	if first == nil {
+		if t.RateBudget != nil {
+			t.RateBudget.RecordRequest()
+		}
+		if t.Budget != nil {
+			t.Budget.RecordSuccess()
+		}
+		c.report(nil)
+		return c.keep(), nil
+	}
+	// A failure: the loop takes over, and its first call replays it.
+	c.first = first
 	var err error
 	if t.OnAttempt == nil {
 		err = backoff.Retry(req.Context(), c.attempt, t.opts[:t.nopts]...)
@@ -279,6 +295,9 @@ type call struct {
 	cancel context.CancelCauseFunc
 	// err is the latest connection error.
 	err error
+	// first is the outcome of the first attempt, made before the loop,
+	// for the loop's first call to return.
+	first error
 	// pending is the latest attempt, not yet reported to OnAttempt.
 	pending    Attempt
 	hasPending bool
@@ -303,6 +322,10 @@ var errNotRetried = errors.New("httpretry: not retried")
 // It returns nil for a response to hand over, a retryable error for a
 // failure worth another attempt, and a Permanent error otherwise.
 func (c *call) attempt(ctx context.Context) error {
+	if err := c.first; err != nil {
+		c.first = nil
+		return err
+	}
 	c.n++
 	r := c.req
 	if c.n > 1 {

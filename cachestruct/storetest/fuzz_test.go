@@ -1,4 +1,4 @@
-package cachestruct
+package storetest
 
 import (
 	"context"
@@ -12,12 +12,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/twine-go/twine/cachestruct"
 	"github.com/twine-go/twine/internal/memcachedtest"
 )
 
 // errKind names the Store sentinel an error matches, for comparisons.
 func errKind(err error) string {
-	for _, s := range []error{ErrNotFound, ErrNotStored, ErrCASConflict, ErrNotNumber, ErrInvalidKey, ErrValueTooLarge, ErrUnavailable} {
+	for _, s := range []error{cachestruct.ErrNotFound, cachestruct.ErrNotStored, cachestruct.ErrCASConflict, cachestruct.ErrNotNumber, cachestruct.ErrInvalidKey, cachestruct.ErrValueTooLarge, cachestruct.ErrUnavailable} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}
@@ -31,7 +32,7 @@ func errKind(err error) string {
 // diffStore is one side of the differential test: a store and the last
 // CAS it reported per key.
 type diffStore struct {
-	s   Store
+	s   cachestruct.Store
 	cas map[string]uint64
 	// fuzzy marks keys whose stale/win state memcached leaves unspecified:
 	// an incr on an existing item rewrites it in place (keeping the stale
@@ -54,7 +55,7 @@ func (d *diffStore) apply(ctx context.Context, op, arg byte, key string) string 
 	case 2:
 		cas = d.cas[key] + 1000
 	}
-	item := func(it Item, found bool, err error) string {
+	item := func(it cachestruct.Item, found bool, err error) string {
 		if err == nil && found {
 			d.cas[key] = it.CAS
 		}
@@ -72,21 +73,21 @@ func (d *diffStore) apply(ctx context.Context, op, arg byte, key string) string 
 	}
 	switch op % 8 {
 	case 0:
-		return item(d.s.Get(ctx, key, GetOptions{}))
+		return item(d.s.Get(ctx, key, cachestruct.GetOptions{}))
 	case 1:
-		return item(d.s.Get(ctx, key, GetOptions{Lease: 30 * time.Second}))
+		return item(d.s.Get(ctx, key, cachestruct.GetOptions{Lease: 30 * time.Second}))
 	case 2:
-		return item(d.s.Get(ctx, key, GetOptions{Recache: 60 * time.Second}))
+		return item(d.s.Get(ctx, key, cachestruct.GetOptions{Recache: 60 * time.Second}))
 	case 3, 4:
-		mode := SetMode(arg % 5)
-		c, err := d.s.Set(ctx, key, []byte{'0' + arg%10}, SetOptions{Mode: mode, TTL: ttl, Flags: uint32(arg % 3), CAS: cas, Vivify: arg&32 != 0})
+		mode := cachestruct.SetMode(arg % 5)
+		c, err := d.s.Set(ctx, key, []byte{'0' + arg%10}, cachestruct.SetOptions{Mode: mode, TTL: ttl, Flags: uint32(arg % 3), CAS: cas, Vivify: arg&32 != 0})
 		if err == nil {
 			d.cas[key] = c
 			d.fuzzy[key] = false
 		}
 		return fmt.Sprintf("set mode=%d cas=%v err=%s", mode, cas != 0, errKind(err))
 	case 5:
-		err := d.s.Delete(ctx, key, DeleteOptions{CAS: cas, Invalidate: arg&1 != 0, TTL: ttl})
+		err := d.s.Delete(ctx, key, cachestruct.DeleteOptions{CAS: cas, Invalidate: arg&1 != 0, TTL: ttl})
 		if err == nil && arg&1 == 0 {
 			d.fuzzy[key] = false
 		}
@@ -108,8 +109,8 @@ func (d *diffStore) apply(ctx context.Context, op, arg byte, key string) string 
 		}
 		return out
 	default:
-		it, found, _ := d.s.Get(ctx, key, GetOptions{})
-		n, err := d.s.Incr(ctx, key, int64(arg%7)-3, IncrOptions{Vivify: arg&8 != 0, Initial: uint64(arg % 4), TTL: ttl})
+		it, found, _ := d.s.Get(ctx, key, cachestruct.GetOptions{})
+		n, err := d.s.Incr(ctx, key, int64(arg%7)-3, cachestruct.IncrOptions{Vivify: arg&8 != 0, Initial: uint64(arg % 4), TTL: ttl})
 		if err == nil && found && (it.Stale || it.Won || it.Busy) {
 			d.fuzzy[key] = true
 		}
@@ -117,7 +118,7 @@ func (d *diffStore) apply(ctx context.Context, op, arg byte, key string) string 
 	}
 }
 
-// FuzzStoreDifferential runs the same random operations on NewMemory and
+// FuzzStoreDifferential runs the same random operations on cachestruct.NewMemory and
 // on a real memcached and requires the same outcomes: the memory store
 // must behave as memcached 1.6.18 does.
 func FuzzStoreDifferential(f *testing.F) {
@@ -127,7 +128,7 @@ func FuzzStoreDifferential(f *testing.F) {
 	f.Add([]byte{3, 3, 3, 35, 4, 4, 0, 0, 2, 0, 2, 0}) // append/prepend, recache
 	f.Add([]byte{4, 130, 5, 130, 3, 1, 5, 129, 0, 0})  // CAS conflicts
 	srv := memcachedtest.Start(f)
-	mc, err := NewMemcached([]string{srv.Addr()}, MemcachedOptions{})
+	mc, err := cachestruct.NewMemcached([]string{srv.Addr()}, cachestruct.MemcachedOptions{})
 	require.NoError(f, err)
 	f.Cleanup(func() { _ = mc.Close() })
 	var run atomic.Int64
@@ -136,7 +137,7 @@ func FuzzStoreDifferential(f *testing.F) {
 			prog = prog[:64]
 		}
 		ctx := context.Background()
-		mem := &diffStore{s: NewMemory(MemoryOptions{}), cas: map[string]uint64{}, fuzzy: map[string]bool{}}
+		mem := &diffStore{s: cachestruct.NewMemory(cachestruct.MemoryOptions{}), cas: map[string]uint64{}, fuzzy: map[string]bool{}}
 		real := &diffStore{s: mc, cas: map[string]uint64{}, fuzzy: map[string]bool{}}
 		prefix := fmt.Sprintf("diff:%d:%d:", time.Now().UnixNano(), run.Add(1))
 		// A decrement that shortens a number leaves it space padded when
@@ -159,10 +160,10 @@ func FuzzStoreDifferential(f *testing.F) {
 			}
 			switch op % 8 {
 			case 3, 4:
-				mode, cas := SetMode(arg%5), arg>>6 == 1 || arg>>6 == 2
-				if mode == ModeSet && !cas {
+				mode, cas := cachestruct.SetMode(arg%5), arg>>6 == 1 || arg>>6 == 2
+				if mode == cachestruct.ModeSet && !cas {
 					padded[key], tainted[key] = false, false
-				} else if (mode == ModeAppend || mode == ModePrepend) && padded[key] {
+				} else if (mode == cachestruct.ModeAppend || mode == cachestruct.ModePrepend) && padded[key] {
 					tainted[key] = true
 				}
 			case 5:

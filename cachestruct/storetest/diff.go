@@ -1,34 +1,30 @@
-package cachestruct
+package storetest
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
-	"github.com/twine-go/twine/internal/memcache"
-
-	"github.com/twine-go/twine/internal/memcachedtest"
+	"github.com/twine-go/twine/cachestruct"
 )
 
-// The differential tests run the same operations on Memory and on a real
-// memcached 1.6.18 (through the Memcached store) and require the same
+// The differential cases run the same operations on the store under test
+// and on a reference (cachestruct.NewMemory, which this package's own
+// tests hold to a real memcached 1.6.18 the same way) and require the same
 // outcome from both: errors, hits, values, flags, the W/X/Z states, TTLs
-// (give or take the second memcached's clock may tick) and which CAS
-// writes succeed. TTLs are chosen far from any boundary, so that the
-// backends' different clocks cannot disagree.
+// (give or take the second a server's clock may tick) and which CAS writes
+// succeed. TTLs are chosen far from any boundary, so that the backends'
+// different clocks cannot disagree.
 
 // diffSide is one backend under test with what it told us so far.
 type diffSide struct {
 	name  string
-	store Store
+	store cachestruct.Store
 	cas   map[string]uint64 // the latest CAS seen per key
 }
 
@@ -59,10 +55,13 @@ type diffLoose struct {
 
 // runDiff executes the operations that prog encodes on both sides and
 // fails at the first difference.
-func runDiff(t *testing.T, sides [2]*diffSide, prog []byte) {
+func runDiff(t testing.TB, sides [2]*diffSide, prog []byte, binary bool) {
 	ctx := context.Background()
 	prefix := fmt.Sprintf("diff%d:%d:", time.Now().UnixNano(), diffSeq.Add(1))
-	keys := []string{prefix + "a", prefix + "b", prefix + "c d", prefix + "\x00n"}
+	keys := []string{prefix + "a", prefix + "b", prefix + "c", prefix + "n"}
+	if binary {
+		keys[2], keys[3] = prefix+"c d", prefix+"\x00n"
+	}
 	loose := map[string]diffLoose{}
 	var log []string
 	for step := 0; len(prog) >= 4; step++ {
@@ -101,7 +100,7 @@ func runDiff(t *testing.T, sides [2]*diffSide, prog []byte) {
 func diffOp(ctx context.Context, s *diffSide, op byte, key string, arg, n byte, ttl time.Duration, loose diffLoose) string {
 	switch op {
 	case 0, 1: // set in any mode, sometimes with the latest or a wrong CAS
-		opt := SetOptions{Mode: SetMode(n % 5), TTL: ttl, Flags: uint32(n % 3), Vivify: n%7 == 0}
+		opt := cachestruct.SetOptions{Mode: cachestruct.SetMode(n % 5), TTL: ttl, Flags: uint32(n % 3), Vivify: n%7 == 0}
 		switch arg % 3 {
 		case 1:
 			opt.CAS = s.cas[key]
@@ -117,7 +116,7 @@ func diffOp(ctx context.Context, s *diffSide, op byte, key string, arg, n byte, 
 		}
 		return "set " + diffErr(err)
 	case 2, 3: // get with a lease and/or a recache threshold
-		opt := GetOptions{}
+		opt := cachestruct.GetOptions{}
 		if arg%2 == 0 {
 			opt.Lease = 30 * time.Second
 		}
@@ -129,7 +128,7 @@ func diffOp(ctx context.Context, s *diffSide, op byte, key string, arg, n byte, 
 		s.cas[key] = it.CAS
 		return "get " + diffItem(it, loose)
 	case 4: // delete, plain or invalidating, with or without CAS
-		opt := DeleteOptions{Invalidate: arg%2 == 0, TTL: []time.Duration{0, 50 * time.Second, -time.Second}[n%3]}
+		opt := cachestruct.DeleteOptions{Invalidate: arg%2 == 0, TTL: []time.Duration{0, 50 * time.Second, -time.Second}[n%3]}
 		switch n % 4 {
 		case 1:
 			opt.CAS = s.cas[key]
@@ -143,8 +142,8 @@ func diffOp(ctx context.Context, s *diffSide, op byte, key string, arg, n byte, 
 		if arg%5 == 0 {
 			delta = 1 << 40
 		}
-		_, existed, _ := s.store.Get(ctx, key, GetOptions{})
-		v, err := s.store.Incr(ctx, key, delta, IncrOptions{Vivify: arg%2 == 0, Initial: uint64(arg), TTL: ttl})
+		_, existed, _ := s.store.Get(ctx, key, cachestruct.GetOptions{})
+		v, err := s.store.Incr(ctx, key, delta, cachestruct.IncrOptions{Vivify: arg%2 == 0, Initial: uint64(arg), TTL: ttl})
 		if !existed {
 			return fmt.Sprintf("incr created %d %s", v, diffErr(err))
 		}
@@ -161,13 +160,13 @@ func diffOp(ctx context.Context, s *diffSide, op byte, key string, arg, n byte, 
 		}
 		return fmt.Sprintf("getmulti %d %s", len(items), b.String())
 	default: // is the latest CAS still the item's?
-		it, found, err := s.store.Get(ctx, key, GetOptions{})
+		it, found, err := s.store.Get(ctx, key, cachestruct.GetOptions{})
 		return fmt.Sprintf("cas-current %v %v %s", found, found && it.CAS == s.cas[key], diffErr(err))
 	}
 }
 
 func diffErr(err error) string {
-	for _, target := range []error{ErrNotFound, ErrNotStored, ErrCASConflict, ErrNotNumber, ErrValueTooLarge, ErrInvalidKey} {
+	for _, target := range []error{cachestruct.ErrNotFound, cachestruct.ErrNotStored, cachestruct.ErrCASConflict, cachestruct.ErrNotNumber, cachestruct.ErrValueTooLarge, cachestruct.ErrInvalidKey} {
 		if errors.Is(err, target) {
 			return target.Error()
 		}
@@ -201,7 +200,7 @@ func diffTTLClass(ttl time.Duration) time.Duration {
 // so that neither a tick of memcached's clock nor a slow run on a loaded
 // machine (TTLs only shrink, and the classes are 20 s or more apart) counts
 // as a difference.
-func diffItem(it Item, loose diffLoose) string {
+func diffItem(it cachestruct.Item, loose diffLoose) string {
 	ttl := diffTTLClass(it.TTL)
 	value := it.Value
 	if loose.padding {
@@ -211,90 +210,4 @@ func diffItem(it Item, loose diffLoose) string {
 		return fmt.Sprintf("{%q f%d ttl%v}", value, it.Flags, ttl)
 	}
 	return fmt.Sprintf("{%q f%d ttl%v won%v stale%v busy%v}", value, it.Flags, ttl, it.Won, it.Stale, it.Busy)
-}
-
-func newDiffSides(t testing.TB) [2]*diffSide {
-	addr := memcachedtest.Start(t).Addr()
-	// One connection: memcached rewrites a counter in place only when no
-	// other connection still holds a reference to the item (it may, for a
-	// moment, after answering a read on another connection), otherwise it
-	// replaces the item, without the space padding and the stale state.
-	mc, err := NewMemcached([]string{addr}, MemcachedOptions{BinaryKeys: true, ConnsPerServer: 1})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = mc.Close() })
-	return [2]*diffSide{
-		{name: "memory", store: NewMemory(MemoryOptions{BinaryKeys: true}), cas: map[string]uint64{}},
-		{name: "memcached", store: mc, cas: map[string]uint64{}},
-	}
-}
-
-func TestMemoryMatchesMemcached(t *testing.T) {
-	sides := newDiffSides(t)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for run := range 40 {
-		prog := make([]byte, 4*60)
-		for i := range prog {
-			prog[i] = byte(rng.UintN(256))
-		}
-		t.Run(fmt.Sprintf("run=%d", run), func(t *testing.T) {
-			for _, s := range sides {
-				clear(s.cas)
-			}
-			runDiff(t, sides, prog)
-		})
-	}
-}
-
-func TestMemoryMatchesMemcachedItemSize(t *testing.T) {
-	sides := newDiffSides(t)
-	ctx := context.Background()
-	for _, klen := range []int{1, 100, 250} {
-		for _, flags := range []uint32{0, 5} {
-			key := strings.Repeat("s", klen)
-			limit := memcache.DefaultMaxItemSize - memItemSize(klen, 0, flags)
-			for _, size := range []int{limit - 1, limit, limit + 1} {
-				var errs [2]string
-				for i, s := range sides {
-					_, err := s.store.Set(ctx, key, make([]byte, size), SetOptions{Flags: flags})
-					errs[i] = diffErr(err)
-				}
-				require.Equal(t, errs[1], errs[0], "key %d bytes, flags %d, value %d bytes", klen, flags, size)
-				require.Equal(t, size > limit, errs[0] != "ok", "value %d bytes", size)
-			}
-			// Appending up to the limit works; one byte more is not stored
-			// and leaves the item as it was.
-			for _, extra := range []int{10, 1} {
-				var errs [2]string
-				for i, s := range sides {
-					if extra == 10 {
-						_, err := s.store.Set(ctx, key, make([]byte, limit-10), SetOptions{Flags: flags})
-						require.NoError(t, err)
-					}
-					_, err := s.store.Set(ctx, key, make([]byte, extra), SetOptions{Mode: ModeAppend})
-					errs[i] = diffErr(err)
-					it, found, err := s.store.Get(ctx, key, GetOptions{})
-					require.NoError(t, err)
-					require.True(t, found)
-					require.Len(t, it.Value, limit, "%s", s.name)
-				}
-				require.Equal(t, errs[1], errs[0], "append %d bytes", extra)
-				require.Equal(t, extra == 1, errs[0] == ErrNotStored.Error(), "append %d bytes: %s", extra, errs[0])
-			}
-		}
-	}
-}
-
-// FuzzMemoryMatchesMemcached explores operation sequences with the fuzzer;
-// under plain go test it runs its seeds.
-func FuzzMemoryMatchesMemcached(f *testing.F) {
-	f.Add([]byte{0, 0, 1, 0, 2, 0, 0, 0, 4, 0, 0, 1, 3, 0, 1, 0, 3, 0, 1, 0})
-	f.Add([]byte{5, 3, 0, 10, 6, 3, 1, 250, 5, 3, 5, 1, 2, 3, 2, 0})
-	f.Add([]byte{2, 1, 0, 0, 2, 1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 8, 1, 0, 0})
-	sides := newDiffSides(f)
-	f.Fuzz(func(t *testing.T, prog []byte) {
-		for _, s := range sides {
-			clear(s.cas)
-		}
-		runDiff(t, sides, prog)
-	})
 }

@@ -1,0 +1,74 @@
+package redisstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/twine-go/twine/cachestruct"
+	"github.com/twine-go/twine/cachestruct/redisstore"
+	"github.com/twine-go/twine/cachestruct/storetest"
+	"github.com/twine-go/twine/hashring"
+	"github.com/twine-go/twine/internal/redistest"
+)
+
+// newClient returns a client of one server, closed in t.Cleanup. Its
+// timeouts leave room for a loaded CI machine; fault tests set their own.
+func newClient(t testing.TB, addr string) *redis.Client {
+	c := redis.NewClient(&redis.Options{
+		Addr: addr, ContextTimeoutEnabled: true, ReadTimeout: 10 * time.Second,
+		MaxRetries: -1, DialTimeout: time.Second,
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// newRing returns a go-redis Ring over addrs, routed by a hashring, closed
+// in t.Cleanup.
+func newRing(t testing.TB, addrs []string) *redis.Ring {
+	shards := map[string]string{}
+	for i, a := range addrs {
+		shards[string(rune('a'+i))] = a
+	}
+	r := redis.NewRing(&redis.RingOptions{
+		Addrs: shards, ContextTimeoutEnabled: true, ReadTimeout: 10 * time.Second,
+		MaxRetries: -1, DialTimeout: time.Second,
+		NewConsistentHash: func(names []string) redis.ConsistentHash {
+			nodes := make([]hashring.Node, len(names))
+			for i, n := range names {
+				nodes[i] = hashring.Node{Name: n}
+			}
+			h, err := hashring.New(nodes)
+			if err != nil {
+				return new(hashring.Ring)
+			}
+			return h
+		},
+	})
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+// newClusterClient returns a Cluster client of c, closed in t.Cleanup.
+func newClusterClient(t testing.TB, c *redistest.Cluster) *redis.ClusterClient {
+	cc := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs: c.Addrs(), ContextTimeoutEnabled: true, ReadTimeout: 10 * time.Second,
+		DialTimeout: time.Second,
+	})
+	t.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
+func TestSingleServer(t *testing.T) {
+	c := newClient(t, redistest.Start(t).Addr())
+	storetest.Run(t, func(*testing.T) cachestruct.Store { return redisstore.New(c, redisstore.Options{}) })
+	storetest.RunBinaryKeys(t, func(*testing.T) cachestruct.Store {
+		return redisstore.New(c, redisstore.Options{BinaryKeys: true})
+	})
+}
+
+func TestRing(t *testing.T) {
+	r := newRing(t, redistest.Addrs(redistest.Servers(t, 3)))
+	storetest.Run(t, func(*testing.T) cachestruct.Store { return redisstore.New(r, redisstore.Options{}) })
+}
