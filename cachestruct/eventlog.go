@@ -102,7 +102,7 @@ func (l *EventLog) Range(ctx context.Context, from, to time.Time) ([]Event, erro
 		keys = append(keys, k)
 		slots[k] = s
 	}
-	items, err := l.store.GetMulti(ctx, keys)
+	items, err := getMultiValues(ctx, l.store, keys)
 	if err != nil {
 		return nil, err
 	}

@@ -150,7 +150,10 @@ type Memcached struct {
 	onSrv   func(ServerEvent)
 }
 
-var _ Store = (*Memcached)(nil)
+var (
+	_ Store            = (*Memcached)(nil)
+	_ PlainMultiGetter = (*Memcached)(nil)
+)
 
 // NewMemcached returns a Store on the memcached servers at addrs
 // ("host:port"). It does not connect: connections are opened by the first
@@ -284,9 +287,6 @@ func (m *Memcached) GetMulti(ctx context.Context, keys []string) (map[string]Ite
 	}
 	return m.getMultiKeys(ctx, keys, false)
 }
-
-// TTLUnknown is the Item.TTL of the items GetMultiPlain returns.
-const TTLUnknown time.Duration = -2
 
 // GetMultiPlain reads many items as GetMulti does, with one classic gets
 // request per server instead of one mg per key: memcached answers a gets

@@ -114,7 +114,7 @@ func (o *Online) Count(ctx context.Context) (uint64, error) {
 	for i := range keys {
 		keys[i] = o.slotKey(s - 1 - int64(i))
 	}
-	items, err := o.store.GetMulti(ctx, keys)
+	items, err := getMultiValues(ctx, o.store, keys)
 	if err != nil {
 		return 0, err
 	}

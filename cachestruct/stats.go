@@ -303,7 +303,7 @@ func (s *Stats) readCounts(ctx context.Context, dirty []byte) ([]StatCount, erro
 	for i, k := range list {
 		keys[i] = s.counterKey(k.id, k.h)
 	}
-	items, err := s.store.GetMulti(ctx, keys)
+	items, err := getMultiValues(ctx, s.store, keys)
 	if err != nil {
 		return nil, err
 	}

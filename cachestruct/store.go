@@ -73,6 +73,32 @@ type Store interface {
 // NoExpiry is the Item.TTL of an item that never expires.
 const NoExpiry time.Duration = -1
 
+// TTLUnknown is the Item.TTL of the items a PlainMultiGetter returns: the
+// request that read them did not ask for their TTL.
+const TTLUnknown time.Duration = -2
+
+// PlainMultiGetter is implemented by a Store that has a cheaper multi-get
+// than GetMulti, for callers that need only the items' Value, Flags and
+// CAS: its items have TTL TTLUnknown and never Won, Stale or Busy, a stale
+// item reads as a fresh one, a lease placeholder as an empty value, and no
+// reader takes the right to recompute. Memcached implements it with
+// classic gets requests (one per server), which memcached answers in about
+// half the time of one mg per key. The structures of this package that
+// read only values (Tags, EventLog, Online, Stats) use it when the store
+// has it, and GetMulti otherwise.
+type PlainMultiGetter interface {
+	GetMultiPlain(ctx context.Context, keys []string) (map[string]Item, error)
+}
+
+// getMultiValues reads keys with s's cheapest multi-get that still returns
+// every item's value: GetMultiPlain where s has it, GetMulti otherwise.
+func getMultiValues(ctx context.Context, s Store, keys []string) (map[string]Item, error) {
+	if p, ok := s.(PlainMultiGetter); ok {
+		return p.GetMultiPlain(ctx, keys)
+	}
+	return s.GetMulti(ctx, keys)
+}
+
 // Item is an item read from a Store.
 type Item struct {
 	// Value is the item's data. It is empty for a lease placeholder.

@@ -149,7 +149,7 @@ func (t *Tags) Versions(ctx context.Context, tags ...string) (TagVersions, error
 	if len(keys) == 0 {
 		return vs, nil
 	}
-	items, err := t.store.GetMulti(ctx, keys)
+	items, err := getMultiValues(ctx, t.store, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +239,7 @@ func (t *Tags) Get(ctx context.Context, key string, tags ...string) (value []byt
 			keys = append(keys, t.tagKey(tag))
 		}
 	}
-	items, err := t.store.GetMulti(ctx, keys)
+	items, err := getMultiValues(ctx, t.store, keys)
 	if err != nil {
 		return nil, false, err
 	}
@@ -283,7 +283,7 @@ func (t *Tags) Get(ctx context.Context, key string, tags ...string) (value []byt
 		}
 	}
 	if len(more) > 0 {
-		items, err := t.store.GetMulti(ctx, more)
+		items, err := getMultiValues(ctx, t.store, more)
 		if err != nil {
 			return nil, false, err
 		}
