@@ -11,8 +11,8 @@
 package redisstore
 
 import (
-	_ "embed"
 	"context"
+	_ "embed"
 	"encoding/binary"
 	"errors"
 	"fmt"

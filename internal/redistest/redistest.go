@@ -17,8 +17,8 @@ package redistest
 
 import (
 	"bufio"
-	"io"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
