@@ -429,7 +429,13 @@ func mapErr(ctx context.Context, err error) error {
 	case redis.HasErrorPrefix(err, "WRONGTYPE"):
 		return fmt.Errorf("%w: %w", cachestruct.ErrCorrupt, err)
 	}
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+	cerr := ctx.Err()
+	if dl, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(dl) {
+		// The socket's deadline (ctx's, with ContextTimeoutEnabled) fired
+		// a moment before ctx's timer.
+		cerr = context.DeadlineExceeded
+	}
+	if cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("%w: %w (%w)", cachestruct.ErrUnavailable, err, cerr)
 	}
 	return fmt.Errorf("%w: %w", cachestruct.ErrUnavailable, err)

@@ -1,6 +1,8 @@
 package redisstore_test
 
 import (
+	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -117,4 +119,15 @@ func TestCluster(t *testing.T) {
 		})
 	})
 	t.Run("master_lost", func(t *testing.T) { clusterMasterLost(t, c) })
+}
+
+// quiet is a go-redis logger that drops the pool's dial-failure messages,
+// which the fault tests provoke by the hundred.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func TestMain(m *testing.M) {
+	redis.SetLogger(quiet{})
+	os.Exit(m.Run())
 }

@@ -22,6 +22,16 @@ local function parse(v)
   return state, flags, hi * B + lo
 end
 
+-- get reads the key; foreign is true when it holds another type than a
+-- string (a hash, a list, ...).
+local function get()
+  local v = redis.pcall('GET', key)
+  if type(v) == 'table' then
+    return nil, true
+  end
+  return v, false
+end
+
 local function header(state, flags, cas)
   return '\199\1' .. struct.pack('>BI4I4I4', state, flags, math.floor(cas / B), cas % B)
 end
@@ -68,7 +78,10 @@ end
 
 if op == 'g' then
   -- ARGV: lease seconds, recache seconds.
-  local v = redis.call('GET', key)
+  local v, foreign = get()
+  if foreign then
+    return -1
+  end
   if not v then
     local lease = tonumber(ARGV[2])
     if lease == 0 then
@@ -106,10 +119,12 @@ if op == 's' then
   -- value with zero flags).
   local body, flags, mode, want = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
   local tm, tv = ARGV[7], ARGV[8]
-  local v = redis.call('GET', key)
+  local v, foreign = get()
   local state, oflags, cas
-  if v then
-    state, oflags, cas = parse(v)
+  if foreign or v then
+    if v then
+      state, oflags, cas = parse(v)
+    end
     if not state then
       if mode == '0' and want == '0' then
         return store(body, flags, nil, tm, tv)
@@ -167,11 +182,14 @@ end
 if op == 'd' then
   -- ARGV: CAS ('0' for none), invalidate, tm, tv.
   local want = ARGV[2]
-  local v = redis.call('GET', key)
-  if not v then
+  local v, foreign = get()
+  if not v and not foreign then
     return -2
   end
-  local state, flags, cas = parse(v)
+  local state, flags, cas
+  if v then
+    state, flags, cas = parse(v)
+  end
   if not state then
     if want == '0' and ARGV[3] ~= '1' then
       redis.call('DEL', key)
@@ -274,7 +292,10 @@ end
 if op == 'i' then
   -- ARGV: negative, |delta| high half, low half, vivify, initial, tm, tv,
   -- room.
-  local v = redis.call('GET', key)
+  local v, foreign = get()
+  if foreign then
+    return -1
+  end
   if not v then
     if ARGV[5] ~= '1' then
       return -2
