@@ -3,8 +3,8 @@
 
 GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# The library module and the two nested modules.
-MODULES     := . examples internal/benchpeers
+# The library module and the nested modules.
+MODULES     := . cachestruct/redisstore examples internal/benchpeers
 # Benchmark selection for `make bench`; e.g. make bench BENCH=Ketama
 BENCH       ?= .
 BENCHTIME   ?= 1s
@@ -16,7 +16,7 @@ demo: ## Run the tour of all four packages on the in-memory store.
 
 test: servers fmt tidy gover vet staticcheck unit ## Everything CI checks.
 
-servers: ## Install memcached, redis-server and pylibmc when missing (as root).
+servers: ## Install memcached, redis-server, redis-tools and pylibmc when missing (as root).
 	@scripts/ensure-servers
 
 fmt:
@@ -40,10 +40,12 @@ staticcheck:
 
 unit:
 	$(GO) test -race -count=1 ./...
+	cd cachestruct/redisstore && $(GO) test -race -count=1 ./...
 	cd examples && $(GO) test -race -count=1 ./...
 	cd internal/benchpeers && $(GO) test -race -count=1 ./...
 	cd internal/benchpeers && $(GO) test -count=1 -run='^$$' -bench=. -benchtime=1x ./...
 
 bench: ## The package benchmarks and the peer comparisons quoted in BENCHMARKS.md.
 	$(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem ./...
+	cd cachestruct/redisstore && $(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem ./...
 	cd internal/benchpeers && $(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem ./...
