@@ -131,17 +131,23 @@ func (s *Store) room(key string) int {
 	return s.maxItem - memcache.ItemOverhead - len(key)
 }
 
-// run runs the script on key with args (after "1", key), falling back to
-// EVAL when the server does not have the script.
-func (s *Store) run(ctx context.Context, key string, args ...any) *redis.Cmd {
-	cmd := redis.NewCmd(ctx, append([]any{"evalsha", scriptSHA, "1", key}, args...)...)
+// run runs the script with args, which start with "evalsha", scriptSHA,
+// "1" and the key; when the server does not have the script it sends the
+// same call as EVAL, which loads it there.
+func (s *Store) run(ctx context.Context, args []any) *redis.Cmd {
+	cmd := redis.NewCmd(ctx, args...)
 	_ = s.client.Process(ctx, cmd)
 	if isNoScript(cmd.Err()) {
-		cmd = redis.NewCmd(ctx, append([]any{"eval", script, "1", key}, args...)...)
+		args[0], args[1] = "eval", script
+		cmd = redis.NewCmd(ctx, args...)
 		_ = s.client.Process(ctx, cmd)
 	}
 	return cmd
 }
+
+// digits are the small numbers the script's arguments take, as strings
+// (an interface holding a string constant costs no allocation).
+var digits = [...]string{"0", "1", "2", "3", "4"}
 
 func isNoScript(err error) bool {
 	return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT")
@@ -158,7 +164,7 @@ func (s *Store) Get(ctx context.Context, key string, opt cachestruct.GetOptions)
 	if err := ctx.Err(); err != nil {
 		return cachestruct.Item{}, false, err
 	}
-	cmd := s.run(ctx, key, "g", seconds(opt.Lease), seconds(opt.Recache))
+	cmd := s.run(ctx, []any{"evalsha", scriptSHA, "1", key, "g", seconds(opt.Lease), seconds(opt.Recache)})
 	it, found, err := decodeGet(cmd.Val(), cmd.Err())
 	if err != nil {
 		return cachestruct.Item{}, false, mapErr(ctx, err)
@@ -282,11 +288,12 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, opt cachestru
 		return 0, err
 	}
 	tm, tv := s.expiry(opt.TTL)
-	vivify := 0
+	vivify := digits[0]
 	if opt.Vivify {
-		vivify = 1
+		vivify = digits[1]
 	}
-	cmd := s.run(ctx, key, "s", value, opt.Flags, int(opt.Mode), opt.CAS, vivify, tm, tv, room)
+	cmd := s.run(ctx, []any{"evalsha", scriptSHA, "1", key, "s", value, opt.Flags, digits[opt.Mode], opt.CAS, vivify,
+		digits[tm], tv, room})
 	if err := cmd.Err(); err != nil {
 		return 0, mapErr(ctx, err)
 	}
@@ -315,11 +322,11 @@ func (s *Store) Delete(ctx context.Context, key string, opt cachestruct.DeleteOp
 		return err
 	}
 	tm, tv := s.expiry(opt.TTL)
-	inval := 0
+	inval := digits[0]
 	if opt.Invalidate {
-		inval = 1
+		inval = digits[1]
 	}
-	cmd := s.run(ctx, key, "d", opt.CAS, inval, tm, tv)
+	cmd := s.run(ctx, []any{"evalsha", scriptSHA, "1", key, "d", opt.CAS, inval, digits[tm], tv})
 	if err := cmd.Err(); err != nil {
 		return mapErr(ctx, err)
 	}
@@ -343,16 +350,17 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, opt cachestru
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	neg, mag := 0, uint64(delta)
+	neg, mag := digits[0], uint64(delta)
 	if delta < 0 {
-		neg, mag = 1, uint64(-(delta+1))+1
+		neg, mag = digits[1], uint64(-(delta+1))+1
 	}
 	tm, tv := s.expiry(opt.TTL)
-	vivify := 0
+	vivify := digits[0]
 	if opt.Vivify {
-		vivify = 1
+		vivify = digits[1]
 	}
-	cmd := s.run(ctx, key, "i", neg, mag>>32, mag&(1<<32-1), vivify, opt.Initial, tm, tv, s.room(key))
+	cmd := s.run(ctx, []any{"evalsha", scriptSHA, "1", key, "i", neg, mag >> 32, mag & (1<<32 - 1), vivify, opt.Initial,
+		digits[tm], tv, s.room(key)})
 	if err := cmd.Err(); err != nil {
 		return 0, mapErr(ctx, err)
 	}
