@@ -11,8 +11,12 @@ BENCHTIME   ?= 1s
 
 .PHONY: demo test servers fmt tidy gover vet staticcheck unit bench
 
-demo: ## Run the tour of all four packages on the in-memory store.
-	cd examples && $(GO) run ./tour
+# Arguments of the tour, e.g. make demo DEMO_ARGS="-redis localhost:6379"
+# or DEMO_ARGS="-memcached localhost:11211" to run its store section there.
+DEMO_ARGS   ?=
+
+demo: ## Run the tour of all four packages (the store section in memory, or as DEMO_ARGS says).
+	cd examples && $(GO) run ./tour $(DEMO_ARGS)
 
 test: servers fmt tidy gover vet staticcheck unit ## Everything CI checks.
 
