@@ -78,17 +78,24 @@ type Options struct {
 // key that some other client wrote (a plain SET, a hash) reads as
 // cachestruct.ErrCorrupt; a plain Set or Delete replaces or removes it.
 //
-// CAS values are the server's clock in microseconds, made greater than the
-// item's previous CAS when the clock has not moved on: unique and
-// increasing per key, and not reused by an item re-created under the same
-// key unless the server's clock goes back.
+// A new item's CAS is the server's clock in microseconds, and each later
+// version of it (a write, an increment, an invalidation) has one more: CAS
+// values are unique and increasing per key, and an item re-created under a
+// key does not get an earlier item's CAS unless the server's clock went
+// back, or the earlier item was written more than once per microsecond on
+// average.
 //
 // Every method honours ctx before it sends anything; to bound a call that
 // is waiting for a server, build the client with ContextTimeoutEnabled
 // (then ctx's deadline bounds each read), or rely on its ReadTimeout. A
 // call that fails to reach the server reports an error wrapping
 // cachestruct.ErrUnavailable and the client's error (and ctx's error, if
-// ctx ended).
+// ctx ended). Build a Client or Ring with MaxRetries: -1: go-redis retries
+// a command whose connection dropped, which may have run already, and an
+// Incr or append would then be applied twice. A ClusterClient follows MOVED
+// and ASK itself; give it a short ClusterStateReloadInterval so that it
+// notices a replica promoted after a master died (it does not reload the
+// slots on dial errors).
 type Store struct {
 	client  redis.UniversalClient
 	binary  bool
