@@ -33,6 +33,10 @@ var script string
 
 var scriptSHA = redis.NewScript(script).Hash()
 
+// shaArg and scriptArg are scriptSHA and script as the interface values
+// the commands take, boxed once rather than on every call.
+var shaArg, scriptArg any = scriptSHA, script
+
 // The item layout the script writes: a 2-byte magic, a state byte, the
 // flags and the CAS, then the value.
 const (
@@ -138,14 +142,14 @@ func (s *Store) room(key string) int {
 	return s.maxItem - memcache.ItemOverhead - len(key)
 }
 
-// run runs the script with args, which start with "evalsha", scriptSHA,
+// run runs the script with args, which start with "evalsha", shaArg,
 // "1" and the key; when the server does not have the script it sends the
 // same call as EVAL, which loads it there.
 func (s *Store) run(ctx context.Context, args []any) *redis.Cmd {
 	cmd := redis.NewCmd(ctx, args...)
 	_ = s.client.Process(ctx, cmd)
 	if isNoScript(cmd.Err()) {
-		args[0], args[1] = "eval", script
+		args[0], args[1] = "eval", scriptArg
 		cmd = redis.NewCmd(ctx, args...)
 		_ = s.client.Process(ctx, cmd)
 	}
@@ -171,7 +175,7 @@ func (s *Store) Get(ctx context.Context, key string, opt cachestruct.GetOptions)
 	if err := ctx.Err(); err != nil {
 		return cachestruct.Item{}, false, err
 	}
-	cmd := s.run(ctx, []any{"evalsha", scriptSHA, "1", key, "g", seconds(opt.Lease), seconds(opt.Recache)})
+	cmd := s.run(ctx, []any{"evalsha", shaArg, "1", key, "g", seconds(opt.Lease), seconds(opt.Recache)})
 	it, found, err := decodeGet(cmd.Val(), cmd.Err())
 	if err != nil {
 		return cachestruct.Item{}, false, mapErr(ctx, err)
@@ -201,7 +205,7 @@ func (s *Store) GetMulti(ctx context.Context, keys []string) (map[string]cachest
 	pipe := s.client.Pipeline()
 	for _, k := range keys {
 		if _, dup := cmds[k]; !dup {
-			cmd := redis.NewCmd(ctx, "evalsha", scriptSHA, "1", k, "g", 0, 0)
+			cmd := redis.NewCmd(ctx, "evalsha", shaArg, "1", k, "g", 0, 0)
 			cmds[k] = cmd
 			_ = pipe.Process(ctx, cmd)
 		}
@@ -212,7 +216,7 @@ func (s *Store) GetMulti(ctx context.Context, keys []string) (map[string]cachest
 	retry := s.client.Pipeline()
 	for k, cmd := range cmds {
 		if isNoScript(cmd.Err()) {
-			cmd = redis.NewCmd(ctx, "eval", script, "1", k, "g", 0, 0)
+			cmd = redis.NewCmd(ctx, "eval", scriptArg, "1", k, "g", 0, 0)
 			cmds[k] = cmd
 			_ = retry.Process(ctx, cmd)
 		}
@@ -299,7 +303,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, opt cachestru
 	if opt.Vivify {
 		vivify = digits[1]
 	}
-	cmd := s.run(ctx, []any{"evalsha", scriptSHA, "1", key, "s", value, opt.Flags, digits[opt.Mode], opt.CAS, vivify,
+	cmd := s.run(ctx, []any{"evalsha", shaArg, "1", key, "s", value, opt.Flags, digits[opt.Mode], opt.CAS, vivify,
 		digits[tm], tv, room})
 	if err := cmd.Err(); err != nil {
 		return 0, mapErr(ctx, err)
@@ -333,7 +337,7 @@ func (s *Store) Delete(ctx context.Context, key string, opt cachestruct.DeleteOp
 	if opt.Invalidate {
 		inval = digits[1]
 	}
-	cmd := s.run(ctx, []any{"evalsha", scriptSHA, "1", key, "d", opt.CAS, inval, digits[tm], tv})
+	cmd := s.run(ctx, []any{"evalsha", shaArg, "1", key, "d", opt.CAS, inval, digits[tm], tv})
 	if err := cmd.Err(); err != nil {
 		return mapErr(ctx, err)
 	}
@@ -366,7 +370,7 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, opt cachestru
 	if opt.Vivify {
 		vivify = digits[1]
 	}
-	cmd := s.run(ctx, []any{"evalsha", scriptSHA, "1", key, "i", neg, mag >> 32, mag & (1<<32 - 1), vivify, opt.Initial,
+	cmd := s.run(ctx, []any{"evalsha", shaArg, "1", key, "i", neg, mag >> 32, mag & (1<<32 - 1), vivify, opt.Initial,
 		digits[tm], tv, s.room(key)})
 	if err := cmd.Err(); err != nil {
 		return 0, mapErr(ctx, err)
