@@ -17,7 +17,9 @@
 //   - [github.com/twine-go/twine/cachestruct]: data structures on memcached
 //     (counters, online counters, locks, tags, a stampede-safe cache, an
 //     event log, a stats buffer) over a Store with an in-memory default and
-//     a meta-protocol memcached backend.
+//     a meta-protocol memcached backend; cachestruct/storetest is the Store
+//     contract suite, and the nested module cachestruct/redisstore a Store
+//     on Redis (go-redis v9).
 //
 // Runnable programs that wire the packages together live in the examples
 // module (examples/ in the repository).
