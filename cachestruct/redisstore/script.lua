@@ -6,17 +6,22 @@
 -- client flags (4 bytes), the CAS as two 4-byte halves, all big-endian,
 -- then the value. The key's TTL is the item's.
 --
+-- A CAS is below 2^53 (a microsecond clock, then + 1 per version), so a
+-- double holds it exactly, and a CAS argument of 2^53 or more, which
+-- tonumber rounds, cannot equal it.
+--
 -- Results: a table or string on success; integers below 0 are outcomes the
 -- client maps to errors: -1 not ours (corrupt), -2 not found,
 -- -3 not stored, -4 CAS conflict, -5 not a number.
 --
 -- Every call runs this whole chunk, so it defines as few functions as it
--- can (each is a closure made per call: 0.2 us of the server's time).
+-- can (each is a closure made per call: 0.2 us of the server's time): one,
+-- store, made after the branches that do not need it.
 local key = KEYS[1]
 local op = ARGV[1]
 local B = 4294967296
 
--- The current item: v is its bytes, state/flags/cas its header; foreign
+-- The current item: v is its bytes, state its state byte; foreign
 -- is true for a key of another type, or a string this script did not
 -- write.
 local v = redis.pcall('GET', key)
@@ -25,10 +30,9 @@ local state, flags, cas
 if foreign then
   v = false
 elseif v then
-  if #v >= 15 and string.sub(v, 1, 2) == '\199\1' then
-    local hi, lo
-    state, flags, hi, lo = struct.unpack('>BI4I4I4', v, 3)
-    cas = hi * B + lo
+  local m1, m2, st = string.byte(v, 1, 3)
+  if #v >= 15 and m1 == 199 and m2 == 1 then
+    state = st
   else
     foreign = true
   end
@@ -68,21 +72,56 @@ if op == 'g' then
   return {v, pttl, win}
 end
 
--- newcas returns the CAS of the item's next version: one more than the
--- current one, or, for a new item, the server's clock in microseconds (so
--- that a re-created item does not take a predecessor's CAS).
-local function newcas()
-  if cas then
-    return cas + 1
+-- The other operations need the flags and the CAS too.
+if state then
+  local hi, lo
+  flags, hi, lo = struct.unpack('>I4I4I4', v, 4)
+  cas = hi * B + lo
+end
+
+if op == 'd' then
+  -- ARGV: CAS ('0' for none), invalidate, tm, tv.
+  local want = ARGV[2]
+  if not v and not foreign then
+    return -2
   end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+  if foreign then
+    if want == '0' and ARGV[3] ~= '1' then
+      redis.call('DEL', key)
+      return 0
+    end
+    return -1
+  end
+  if want ~= '0' and tonumber(want) ~= cas then
+    return -4
+  end
+  if ARGV[3] ~= '1' or ARGV[4] == '3' then
+    redis.call('DEL', key)
+    return 0
+  end
+  if ARGV[4] == '1' then
+    redis.call('EXPIRE', key, ARGV[5])
+  elseif ARGV[4] == '2' then
+    redis.call('EXPIREAT', key, ARGV[5])
+  end
+  local c = cas + 1
+  redis.call('SETRANGE', key, 2, struct.pack('>BI4I4I4', 2, flags, math.floor(c / B), c % B))
+  return 0
 end
 
 -- store writes a whole item with expiry mode tm (0 never, 1 in tv seconds,
--- 2 at Unix time tv, 3 expired at once) and returns its CAS.
+-- 2 at Unix time tv, 3 expired at once, k keep) and returns its CAS: one
+-- more than the current item's, or, for a new item, the server's clock in
+-- microseconds (so that a re-created item does not take a predecessor's
+-- CAS).
 local function store(body, f, st, tm, tv)
-  local c = newcas()
+  local c
+  if cas then
+    c = cas + 1
+  else
+    local t = redis.call('TIME')
+    c = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  end
   if tm == '3' then
     redis.call('DEL', key)
     return c
@@ -119,7 +158,7 @@ if op == 's' then
       end
       return store(body, tonumber(ARGV[3]), 0, tm, tv)
     end
-    if want ~= '0' and string.format('%.0f', cas) ~= want then
+    if want ~= '0' and tonumber(want) ~= cas then
       return -4
     end
     local n = #v - 15 + #body
@@ -147,43 +186,13 @@ if op == 's' then
     if not v then
       return -2
     end
-    if string.format('%.0f', cas) ~= want then
+    if tonumber(want) ~= cas then
       return -4
     end
   elseif mode == '2' and not v then
     return -3
   end
   return store(body, tonumber(ARGV[3]), 0, tm, tv)
-end
-
-if op == 'd' then
-  -- ARGV: CAS ('0' for none), invalidate, tm, tv.
-  local want = ARGV[2]
-  if not v and not foreign then
-    return -2
-  end
-  if foreign then
-    if want == '0' and ARGV[3] ~= '1' then
-      redis.call('DEL', key)
-      return 0
-    end
-    return -1
-  end
-  if want ~= '0' and string.format('%.0f', cas) ~= want then
-    return -4
-  end
-  if ARGV[3] ~= '1' or ARGV[4] == '3' then
-    redis.call('DEL', key)
-    return 0
-  end
-  if ARGV[4] == '1' then
-    redis.call('EXPIRE', key, ARGV[5])
-  elseif ARGV[4] == '2' then
-    redis.call('EXPIREAT', key, ARGV[5])
-  end
-  local c = cas + 1
-  redis.call('SETRANGE', key, 2, struct.pack('>BI4I4I4', 2, flags, math.floor(c / B), c % B))
-  return 0
 end
 
 if op == 'i' then
