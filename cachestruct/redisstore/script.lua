@@ -21,6 +21,35 @@ local key = KEYS[1]
 local op = ARGV[1]
 local B = 4294967296
 
+-- An add (Set with ModeAdd) needs no read: SET NX stores only if the key
+-- is missing. ARGV as for 's' below.
+if op == 's' and ARGV[4] == '1' then
+  local t = redis.call('TIME')
+  local c = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local tm = ARGV[7]
+  if tm == '3' then
+    -- Stored and expired at once: nothing to write, but an existing item
+    -- still makes the add fail.
+    if redis.call('EXISTS', key) == 1 then
+      return -3
+    end
+    return c
+  end
+  local item = '\199\1' .. struct.pack('>BI4I4I4', 0, tonumber(ARGV[3]), math.floor(c / B), c % B) .. ARGV[2]
+  local ok
+  if tm == '1' then
+    ok = redis.call('SET', key, item, 'NX', 'EX', ARGV[8])
+  elseif tm == '2' then
+    ok = redis.call('SET', key, item, 'NX', 'EXAT', ARGV[8])
+  else
+    ok = redis.call('SET', key, item, 'NX')
+  end
+  if not ok then
+    return -3
+  end
+  return c
+end
+
 -- The current item: v is its bytes, state its state byte; foreign
 -- is true for a key of another type, or a string this script did not
 -- write.
