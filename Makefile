@@ -4,19 +4,23 @@
 GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The library module and the nested modules.
-MODULES     := . examples internal/benchpeers internal/faulttest
+MODULES     := . cachestruct/redisstore examples internal/benchpeers internal/faulttest
 # Benchmark selection for `make bench`; e.g. make bench BENCH=Ketama
 BENCH       ?= .
 BENCHTIME   ?= 1s
 
 .PHONY: demo test servers fmt tidy gover vet staticcheck unit bench
 
-demo: ## Run the tour of all four packages on the in-memory store.
-	cd examples && $(GO) run ./tour
+# Arguments of the tour, e.g. make demo DEMO_ARGS="-redis localhost:6379"
+# or DEMO_ARGS="-memcached localhost:11211" to run its store section there.
+DEMO_ARGS   ?=
+
+demo: ## Run the tour of all four packages (the store section in memory, or as DEMO_ARGS says).
+	cd examples && $(GO) run ./tour $(DEMO_ARGS)
 
 test: servers fmt tidy gover vet staticcheck unit ## Everything CI checks.
 
-servers: ## Install memcached, redis-server and pylibmc when missing (as root).
+servers: ## Install memcached, redis-server, redis-tools and pylibmc when missing (as root).
 	@scripts/ensure-servers
 
 fmt:
@@ -40,6 +44,7 @@ staticcheck:
 
 unit:
 	$(GO) test -race -count=1 ./...
+	cd cachestruct/redisstore && $(GO) test -race -count=1 ./...
 	cd examples && $(GO) test -race -count=1 ./...
 	cd internal/benchpeers && $(GO) test -race -count=1 ./...
 	cd internal/benchpeers && $(GO) test -count=1 -run='^$$' -bench=. -benchtime=1x ./...
@@ -47,4 +52,5 @@ unit:
 
 bench: ## The package benchmarks and the peer comparisons quoted in BENCHMARKS.md.
 	$(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem ./...
+	cd cachestruct/redisstore && $(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem ./...
 	cd internal/benchpeers && $(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem ./...

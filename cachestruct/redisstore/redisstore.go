@@ -33,6 +33,10 @@ var script string
 
 var scriptSHA = redis.NewScript(script).Hash()
 
+// shaArg and scriptArg are scriptSHA and script as the interface values
+// the commands take, boxed once rather than on every call.
+var shaArg, scriptArg any = scriptSHA, script
+
 // The item layout the script writes: a 2-byte magic, a state byte, the
 // flags and the CAS, then the value.
 const (
@@ -78,17 +82,24 @@ type Options struct {
 // key that some other client wrote (a plain SET, a hash) reads as
 // cachestruct.ErrCorrupt; a plain Set or Delete replaces or removes it.
 //
-// CAS values are the server's clock in microseconds, made greater than the
-// item's previous CAS when the clock has not moved on: unique and
-// increasing per key, and not reused by an item re-created under the same
-// key unless the server's clock goes back.
+// A new item's CAS is the server's clock in microseconds, and each later
+// version of it (a write, an increment, an invalidation) has one more: CAS
+// values are unique and increasing per key, and an item re-created under a
+// key does not get an earlier item's CAS unless the server's clock went
+// back, or the earlier item was written more than once per microsecond on
+// average.
 //
 // Every method honours ctx before it sends anything; to bound a call that
 // is waiting for a server, build the client with ContextTimeoutEnabled
 // (then ctx's deadline bounds each read), or rely on its ReadTimeout. A
 // call that fails to reach the server reports an error wrapping
 // cachestruct.ErrUnavailable and the client's error (and ctx's error, if
-// ctx ended).
+// ctx ended). Build a Client or Ring with MaxRetries: -1: go-redis retries
+// a command whose connection dropped, which may have run already, and an
+// Incr or append would then be applied twice. A ClusterClient follows MOVED
+// and ASK itself; give it a short ClusterStateReloadInterval so that it
+// notices a replica promoted after a master died (it does not reload the
+// slots on dial errors).
 type Store struct {
 	client  redis.UniversalClient
 	binary  bool
@@ -131,17 +142,23 @@ func (s *Store) room(key string) int {
 	return s.maxItem - memcache.ItemOverhead - len(key)
 }
 
-// run runs the script on key with args (after "1", key), falling back to
-// EVAL when the server does not have the script.
-func (s *Store) run(ctx context.Context, key string, args ...any) *redis.Cmd {
-	cmd := redis.NewCmd(ctx, append([]any{"evalsha", scriptSHA, "1", key}, args...)...)
+// run runs the script with args, which start with "evalsha", shaArg,
+// "1" and the key; when the server does not have the script it sends the
+// same call as EVAL, which loads it there.
+func (s *Store) run(ctx context.Context, args []any) *redis.Cmd {
+	cmd := redis.NewCmd(ctx, args...)
 	_ = s.client.Process(ctx, cmd)
 	if isNoScript(cmd.Err()) {
-		cmd = redis.NewCmd(ctx, append([]any{"eval", script, "1", key}, args...)...)
+		args[0], args[1] = "eval", scriptArg
+		cmd = redis.NewCmd(ctx, args...)
 		_ = s.client.Process(ctx, cmd)
 	}
 	return cmd
 }
+
+// digits are the small numbers the script's arguments take, as strings
+// (an interface holding a string constant costs no allocation).
+var digits = [...]string{"0", "1", "2", "3", "4"}
 
 func isNoScript(err error) bool {
 	return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT")
@@ -158,7 +175,7 @@ func (s *Store) Get(ctx context.Context, key string, opt cachestruct.GetOptions)
 	if err := ctx.Err(); err != nil {
 		return cachestruct.Item{}, false, err
 	}
-	cmd := s.run(ctx, key, "g", seconds(opt.Lease), seconds(opt.Recache))
+	cmd := s.run(ctx, []any{"evalsha", shaArg, "1", key, "g", seconds(opt.Lease), seconds(opt.Recache)})
 	it, found, err := decodeGet(cmd.Val(), cmd.Err())
 	if err != nil {
 		return cachestruct.Item{}, false, mapErr(ctx, err)
@@ -188,7 +205,7 @@ func (s *Store) GetMulti(ctx context.Context, keys []string) (map[string]cachest
 	pipe := s.client.Pipeline()
 	for _, k := range keys {
 		if _, dup := cmds[k]; !dup {
-			cmd := redis.NewCmd(ctx, "evalsha", scriptSHA, "1", k, "g", 0, 0)
+			cmd := redis.NewCmd(ctx, "evalsha", shaArg, "1", k, "g", 0, 0)
 			cmds[k] = cmd
 			_ = pipe.Process(ctx, cmd)
 		}
@@ -199,7 +216,7 @@ func (s *Store) GetMulti(ctx context.Context, keys []string) (map[string]cachest
 	retry := s.client.Pipeline()
 	for k, cmd := range cmds {
 		if isNoScript(cmd.Err()) {
-			cmd = redis.NewCmd(ctx, "eval", script, "1", k, "g", 0, 0)
+			cmd = redis.NewCmd(ctx, "eval", scriptArg, "1", k, "g", 0, 0)
 			cmds[k] = cmd
 			_ = retry.Process(ctx, cmd)
 		}
@@ -282,11 +299,12 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, opt cachestru
 		return 0, err
 	}
 	tm, tv := s.expiry(opt.TTL)
-	vivify := 0
+	vivify := digits[0]
 	if opt.Vivify {
-		vivify = 1
+		vivify = digits[1]
 	}
-	cmd := s.run(ctx, key, "s", value, opt.Flags, int(opt.Mode), opt.CAS, vivify, tm, tv, room)
+	cmd := s.run(ctx, []any{"evalsha", shaArg, "1", key, "s", value, opt.Flags, digits[opt.Mode], opt.CAS, vivify,
+		digits[tm], tv, room})
 	if err := cmd.Err(); err != nil {
 		return 0, mapErr(ctx, err)
 	}
@@ -315,11 +333,11 @@ func (s *Store) Delete(ctx context.Context, key string, opt cachestruct.DeleteOp
 		return err
 	}
 	tm, tv := s.expiry(opt.TTL)
-	inval := 0
+	inval := digits[0]
 	if opt.Invalidate {
-		inval = 1
+		inval = digits[1]
 	}
-	cmd := s.run(ctx, key, "d", opt.CAS, inval, tm, tv)
+	cmd := s.run(ctx, []any{"evalsha", shaArg, "1", key, "d", opt.CAS, inval, digits[tm], tv})
 	if err := cmd.Err(); err != nil {
 		return mapErr(ctx, err)
 	}
@@ -343,16 +361,17 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, opt cachestru
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	neg, mag := 0, uint64(delta)
+	neg, mag := digits[0], uint64(delta)
 	if delta < 0 {
-		neg, mag = 1, uint64(-(delta+1))+1
+		neg, mag = digits[1], uint64(-(delta+1))+1
 	}
 	tm, tv := s.expiry(opt.TTL)
-	vivify := 0
+	vivify := digits[0]
 	if opt.Vivify {
-		vivify = 1
+		vivify = digits[1]
 	}
-	cmd := s.run(ctx, key, "i", neg, mag>>32, mag&(1<<32-1), vivify, opt.Initial, tm, tv, s.room(key))
+	cmd := s.run(ctx, []any{"evalsha", shaArg, "1", key, "i", neg, mag >> 32, mag & (1<<32 - 1), vivify, opt.Initial,
+		digits[tm], tv, s.room(key)})
 	if err := cmd.Err(); err != nil {
 		return 0, mapErr(ctx, err)
 	}
@@ -429,7 +448,13 @@ func mapErr(ctx context.Context, err error) error {
 	case redis.HasErrorPrefix(err, "WRONGTYPE"):
 		return fmt.Errorf("%w: %w", cachestruct.ErrCorrupt, err)
 	}
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+	cerr := ctx.Err()
+	if dl, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(dl) {
+		// The socket's deadline (ctx's, with ContextTimeoutEnabled) fired
+		// a moment before ctx's timer.
+		cerr = context.DeadlineExceeded
+	}
+	if cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("%w: %w (%w)", cachestruct.ErrUnavailable, err, cerr)
 	}
 	return fmt.Errorf("%w: %w", cachestruct.ErrUnavailable, err)

@@ -1,6 +1,8 @@
 package redisstore_test
 
 import (
+	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -71,4 +73,61 @@ func TestSingleServer(t *testing.T) {
 func TestRing(t *testing.T) {
 	r := newRing(t, redistest.Addrs(redistest.Servers(t, 3)))
 	storetest.Run(t, func(*testing.T) cachestruct.Store { return redisstore.New(r, redisstore.Options{}) })
+}
+
+func TestSingleServerStructures(t *testing.T) {
+	addr := redistest.Start(t).Addr()
+	storetest.RunStructures(t, func(t *testing.T, n int) []cachestruct.Store {
+		stores := make([]cachestruct.Store, n)
+		for i := range stores {
+			stores[i] = redisstore.New(newClient(t, addr), redisstore.Options{})
+		}
+		return stores
+	})
+}
+
+func TestRingStructures(t *testing.T) {
+	addrs := redistest.Addrs(redistest.Servers(t, 3))
+	storetest.RunStructures(t, func(t *testing.T, n int) []cachestruct.Store {
+		stores := make([]cachestruct.Store, n)
+		for i := range stores {
+			stores[i] = redisstore.New(newRing(t, addrs), redisstore.Options{})
+		}
+		return stores
+	})
+}
+
+// TestCluster runs everything on one real Redis Cluster (three masters,
+// each with a replica), started once for the test binary: the contract,
+// the structures' proofs, and last the loss of a master.
+func TestCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3, 1)
+	cc := newClusterClient(t, c)
+	t.Run("contract", func(t *testing.T) {
+		storetest.Run(t, func(*testing.T) cachestruct.Store { return redisstore.New(cc, redisstore.Options{}) })
+		storetest.RunBinaryKeys(t, func(*testing.T) cachestruct.Store {
+			return redisstore.New(cc, redisstore.Options{BinaryKeys: true})
+		})
+	})
+	t.Run("structures", func(t *testing.T) {
+		storetest.RunStructures(t, func(t *testing.T, n int) []cachestruct.Store {
+			stores := make([]cachestruct.Store, n)
+			for i := range stores {
+				stores[i] = redisstore.New(newClusterClient(t, c), redisstore.Options{})
+			}
+			return stores
+		})
+	})
+	t.Run("master_lost", func(t *testing.T) { clusterMasterLost(t, c) })
+}
+
+// quiet is a go-redis logger that drops the pool's dial-failure messages,
+// which the fault tests provoke by the hundred.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func TestMain(m *testing.M) {
+	redis.SetLogger(quiet{})
+	os.Exit(m.Run())
 }

@@ -18,6 +18,17 @@ func TestMemory(t *testing.T) {
 	})
 }
 
+func TestMemoryStructures(t *testing.T) {
+	storetest.RunStructures(t, func(_ *testing.T, n int) []cachestruct.Store {
+		m := cachestruct.NewMemory(cachestruct.MemoryOptions{})
+		stores := make([]cachestruct.Store, n)
+		for i := range stores {
+			stores[i] = m
+		}
+		return stores
+	})
+}
+
 // newMemcached returns a store on addrs, closed in t.Cleanup.
 func newMemcached(t *testing.T, addrs []string, opts cachestruct.MemcachedOptions) cachestruct.Store {
 	t.Helper()

@@ -3,7 +3,8 @@
 // RingOptions.NewConsistentHash builds a hashring over the live shard
 // names. It writes keys through the Ring, then asks every shard directly
 // which keys it holds and checks that each key sits where hashring says;
-// keys sharing a {hashtag} share a shard. Finally it shows what a
+// keys sharing a {hashtag} share a shard. It puts a cachestruct Counter and
+// Lock on the same Ring through redisstore. Finally it shows what a
 // consistent ring buys: when a shard goes away, only its own keys move.
 //
 //	redis-server --port 6379 & redis-server --port 6380 & redis-server --port 6381 &
@@ -115,6 +116,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "every key is on the shard hashring names (asked each shard with SCAN)\n")
 
 	if err := showHashtags(ctx, stdout, ring, c.addrs, c.names, c.prefix, hash); err != nil {
+		return err
+	}
+	if err := showStructures(ctx, stdout, ring, c.addrs, c.prefix, hash); err != nil {
 		return err
 	}
 	showRemoval(stdout, c.names, keys)

@@ -58,6 +58,8 @@ func TestRunAgainstRealRedis(t *testing.T) {
 	}
 	assert.Equal(t, 600, total)
 	assert.Contains(t, got, "every key is on the shard hashring names")
+	assert.Regexp(t, `Counter: 8 goroutines × 125 Incr -> 1000; the counter lives on shard [abc]: true`, got)
+	assert.Contains(t, got, `a second TryLock gets "cachestruct: locked"`)
 
 	tag := regexp.MustCompile(`hashring.Get\("user:42"\) = ([abc])`).FindStringSubmatch(got)
 	require.NotNil(t, tag)

@@ -10,14 +10,17 @@
 //  3. hashring: keys spread over a ketama ring, and which keys move when a
 //     node is added (only those that go to the new node).
 //  4. cachestruct: counters, a lock, tags and a stampede prevented (50
-//     callers, 1 computation), on the embedded in-memory store, or with
-//     -memcached host:port,… on real memcached servers.
+//     callers, 1 computation), on the embedded in-memory store, with
+//     -memcached host:port,… on real memcached servers, or with
+//     -redis host:port,… on Redis (one server, or a go-redis Ring over
+//     several with a hashring as its consistent hash).
 //
 // The output is deterministic (seeded randomness, no timings), so that it
 // reads like documentation:
 //
 //	go run ./tour
 //	go run ./tour -memcached localhost:11211,localhost:11212
+//	go run ./tour -redis localhost:6379
 package main
 
 import (
@@ -44,14 +47,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("tour", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	servers := fs.String("memcached", "", "run the cachestruct part on these memcached servers (host:port,…) instead of in memory")
+	redisServers := fs.String("redis", "", "run the cachestruct part on these Redis servers (host:port,…; several make a Ring) instead of in memory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var addrs []string
-	for _, s := range strings.Split(*servers, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			addrs = append(addrs, s)
-		}
+	backend := backend{memcached: splitAddrs(*servers), redis: splitAddrs(*redisServers)}
+	if len(backend.memcached) > 0 && len(backend.redis) > 0 {
+		return fmt.Errorf("-memcached and -redis are exclusive")
 	}
 
 	fmt.Fprintln(stdout, "twine tour: deferred, backoff, hashring, cachestruct")
@@ -63,7 +65,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		{"2. backoff: delays with jitter, Retry, and a Budget against retry storms", tourBackoff},
 		{"3. hashring: consistent hashing, libmemcached-compatible", tourRing},
 		{"4. cachestruct: data structures on memcached (or in memory)", func(ctx context.Context, w io.Writer) error {
-			return tourStructures(ctx, w, addrs)
+			return tourStructures(ctx, w, backend)
 		}},
 	}
 	for _, s := range sections {
@@ -74,4 +76,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "\nMore: examples/README.md (comet, retryclient, shardedcache, redisring, backoffsim, statsflush).")
 	return nil
+}
+
+// splitAddrs splits a comma-separated list of addresses.
+func splitAddrs(list string) []string {
+	var addrs []string
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			addrs = append(addrs, s)
+		}
+	}
+	return addrs
 }

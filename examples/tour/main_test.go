@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/twine-go/twine/examples/internal/redistest"
 	"github.com/twine-go/twine/internal/memcachedtest"
 )
 
@@ -85,18 +87,33 @@ func TestTourOnMemcached(t *testing.T) {
 	// (the tour clears its keys first).
 	memory := section(t, tour(t), "4. ")
 	onServers := section(t, out, "4. ")
-	strip := func(s string) string {
-		lines := strings.Split(s, "\n")
-		var keep []string
-		for _, l := range lines {
-			if !strings.HasPrefix(l, "Store: ") {
-				keep = append(keep, l)
-			}
-		}
-		return strings.Join(keep, "\n")
-	}
-	assert.Equal(t, strip(memory), strip(onServers))
+	assert.Equal(t, stripStore(memory), stripStore(onServers))
 	assert.Equal(t, onServers, section(t, tour(t, args...), "4. "))
+}
+
+// TestTourOnRedis: the cachestruct part tells the same story on Redis, one
+// server or a Ring of two, as in memory, and again on a second run.
+func TestTourOnRedis(t *testing.T) {
+	memory := stripStore(section(t, tour(t), "4. "))
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprintf("servers=%d", n), func(t *testing.T) {
+			args := []string{"-redis", strings.Join(redistest.Addrs(redistest.Cluster(t, n)), ",")}
+			out := section(t, tour(t, args...), "4. ")
+			t.Log("\n" + out)
+			assert.Contains(t, out, "Store: ")
+			assert.Contains(t, out, "Redis")
+			assert.Equal(t, memory, stripStore(out))
+			assert.Equal(t, out, section(t, tour(t, args...), "4. "))
+		})
+	}
+}
+
+func TestTourRedisDown(t *testing.T) {
+	s := redistest.Start(t)
+	s.Stop()
+	err := run(context.Background(), []string{"-redis", s.Addr()}, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "4. cachestruct")
 }
 
 func TestTourMemcachedDown(t *testing.T) {
@@ -107,8 +124,20 @@ func TestTourMemcachedDown(t *testing.T) {
 	assert.Contains(t, err.Error(), "4. cachestruct")
 }
 
+// stripStore drops the line naming the store.
+func stripStore(s string) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(l, "Store: ") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
 func TestTourBadFlags(t *testing.T) {
 	assert.Error(t, run(context.Background(), []string{"-bogus"}, io.Discard))
+	assert.Error(t, run(context.Background(), []string{"-memcached", "a:1", "-redis", "b:2"}, io.Discard))
 	assert.Error(t, run(context.Background(), []string{"-memcached", "not an address"}, io.Discard))
 }
 

@@ -10,7 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/twine-go/twine/cachestruct"
+	"github.com/twine-go/twine/cachestruct/redisstore"
 	"github.com/twine-go/twine/hashring"
 )
 
@@ -18,31 +21,65 @@ import (
 // so that a second run against the same memcached starts afresh.
 var tourKeys = []string{"tour:views", "tour:lock", "tour:page:42", "tour:report", "tag:user:42", "tag:news"}
 
-// newStore returns the in-memory store, or a memcached store on addrs with
-// a ketama ring as its picker.
-func newStore(addrs []string) (cachestruct.Store, string, func(), error) {
-	if len(addrs) == 0 {
+// backend is where the cachestruct part runs: in memory when both lists
+// are empty.
+type backend struct {
+	memcached []string
+	redis     []string
+}
+
+// newStore returns the in-memory store, a memcached store with a ketama
+// ring as its picker, or a Redis store on one server or on a go-redis Ring
+// routed by a hashring.
+func newStore(b backend) (cachestruct.Store, string, func(), error) {
+	switch {
+	case len(b.redis) == 1:
+		c := redis.NewClient(&redis.Options{Addr: b.redis[0], ContextTimeoutEnabled: true, MaxRetries: -1})
+		desc := fmt.Sprintf("Redis at %s (redisstore.New on a go-redis Client)", b.redis[0])
+		return redisstore.New(c, redisstore.Options{}), desc, func() { _ = c.Close() }, nil
+	case len(b.redis) > 1:
+		shards := map[string]string{}
+		for _, a := range b.redis {
+			shards[a] = a
+		}
+		r := redis.NewRing(&redis.RingOptions{
+			Addrs: shards, ContextTimeoutEnabled: true, MaxRetries: -1,
+			NewConsistentHash: func(names []string) redis.ConsistentHash {
+				nodes := make([]hashring.Node, len(names))
+				for i, n := range names {
+					nodes[i] = hashring.Node{Name: n}
+				}
+				ring, err := hashring.New(nodes)
+				if err != nil {
+					return new(hashring.Ring) // no shard: go-redis reports it
+				}
+				return ring
+			},
+		})
+		desc := fmt.Sprintf("%d Redis servers (redisstore.New on a go-redis Ring, hashring routing)", len(b.redis))
+		return redisstore.New(r, redisstore.Options{}), desc, func() { _ = r.Close() }, nil
+	case len(b.memcached) == 0:
 		return cachestruct.NewMemory(cachestruct.MemoryOptions{}), "the embedded in-memory store (cachestruct.NewMemory)", func() {}, nil
 	}
-	nodes := make([]hashring.Node, len(addrs))
-	for i, a := range addrs {
+	nodes := make([]hashring.Node, len(b.memcached))
+	for i, a := range b.memcached {
 		nodes[i] = hashring.Node{Name: a}
 	}
 	ring, err := hashring.NewKetama(nodes...)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	m, err := cachestruct.NewMemcached(addrs, cachestruct.MemcachedOptions{Picker: ring})
+	m, err := cachestruct.NewMemcached(b.memcached, cachestruct.MemcachedOptions{Picker: ring})
 	if err != nil {
 		return nil, "", nil, err
 	}
-	desc := fmt.Sprintf("%d memcached server(s) (cachestruct.NewMemcached, ketama picker)", len(addrs))
+	desc := fmt.Sprintf("%d memcached server(s) (cachestruct.NewMemcached, ketama picker)", len(b.memcached))
 	return m, desc, func() { _ = m.Close() }, nil
 }
 
 // tourStructures shows counters, a lock, tags and a prevented stampede.
-func tourStructures(ctx context.Context, w io.Writer, addrs []string) error {
-	store, desc, closeStore, err := newStore(addrs)
+func tourStructures(ctx context.Context, w io.Writer, b backend) error {
+	store, desc, closeStore, err := newStore(b)
 	if err != nil {
 		return err
 	}

@@ -168,7 +168,6 @@ func Do(addr string, args ...string) (string, error) {
 
 // Cluster is a Redis Cluster created by redis-cli --cluster create.
 type Cluster struct {
-	t       testing.TB
 	Servers []*Server
 }
 
@@ -182,7 +181,7 @@ func StartCluster(t testing.TB, masters, replicas int) *Cluster {
 	if err != nil {
 		unavailable(t, "redis-cli")
 	}
-	c := &Cluster{t: t}
+	c := &Cluster{}
 	for range masters * (1 + replicas) {
 		c.Servers = append(c.Servers, start(t, func(dir string, port int) []string {
 			return []string{
@@ -199,7 +198,7 @@ func StartCluster(t testing.TB, masters, replicas int) *Cluster {
 	if err != nil {
 		t.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
 	}
-	c.WaitOK(30 * time.Second)
+	c.WaitOK(t, 30*time.Second)
 	return c
 }
 
@@ -207,9 +206,9 @@ func StartCluster(t testing.TB, masters, replicas int) *Cluster {
 func (c *Cluster) Addrs() []string { return Addrs(c.Servers) }
 
 // WaitOK waits until every running node reports cluster_state:ok and
-// agrees on the masters, or fails the test after timeout.
-func (c *Cluster) WaitOK(timeout time.Duration) {
-	c.t.Helper()
+// every replica is in sync with its master, or fails t after timeout.
+func (c *Cluster) WaitOK(t testing.TB, timeout time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		ok := true
@@ -222,21 +221,25 @@ func (c *Cluster) WaitOK(timeout time.Duration) {
 				ok = false
 				break
 			}
+			// A replica that has not synced yet could not take over.
+			repl, err := Do(s.Addr(), "INFO", "replication")
+			if err != nil || strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
+				ok = false
+				break
+			}
 		}
 		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("redistest: cluster not ok after %v", timeout)
+			t.Fatalf("redistest: cluster not ok after %v", timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// Masters returns the nodes that are masters now, as a running node sees
-// them.
+// Masters returns the running nodes that are masters now.
 func (c *Cluster) Masters() []*Server {
-	c.t.Helper()
 	var masters []*Server
 	for _, s := range c.Servers {
 		if !s.Running() || s.Paused() {
@@ -248,4 +251,28 @@ func (c *Cluster) Masters() []*Server {
 		}
 	}
 	return masters
+}
+
+// Reshard moves slots hash slots, with their keys, from master from to
+// master to with redis-cli --cluster reshard (clients meanwhile get ASK and
+// MOVED redirections), then waits until the cluster is ok.
+func (c *Cluster) Reshard(t testing.TB, from, to *Server, slots int) {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		unavailable(t, "redis-cli")
+	}
+	var ids [2]string
+	for i, s := range []*Server{from, to} {
+		if ids[i], err = Do(s.Addr(), "CLUSTER", "MYID"); err != nil || strings.HasPrefix(ids[i], "-") {
+			t.Fatalf("redistest: CLUSTER MYID on %s: %v %s", s.Addr(), err, ids[i])
+		}
+	}
+	out, err := exec.Command(cli, "--cluster", "reshard", from.Addr(),
+		"--cluster-from", ids[0], "--cluster-to", ids[1],
+		"--cluster-slots", strconv.Itoa(slots), "--cluster-yes").CombinedOutput()
+	if err != nil {
+		t.Fatalf("redistest: redis-cli --cluster reshard: %v\n%s", err, out)
+	}
+	c.WaitOK(t, 30*time.Second)
 }

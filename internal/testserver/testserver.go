@@ -5,9 +5,10 @@
 // kernel when the test binary dies (Pdeathsig), so no server outlives the
 // test binary even when a test fails or panics.
 //
-// internal/memcachedtest and the examples' redistest are built on it; their
-// tests (start, stop, restart, pause, cleanup, a crashed test binary, a
-// missing binary) exercise this package against the real programs.
+// internal/memcachedtest, internal/redistest and the examples' redistest
+// are built on it; their tests (start, stop, restart, pause, cleanup, a
+// crashed test binary, a missing binary) exercise this package against the
+// real programs.
 package testserver
 
 import (
