@@ -1,42 +1,41 @@
-package cachestruct
+package memstore
 
 import (
-	"context"
 	"math"
 	"strconv"
 	"strings"
 )
 
-// Incr implements Store.Incr as memcached 1.6.18's ma command does:
+// Incr adds delta to the counter under key as memcached 1.6.18's ma
+// command does, and returns its new value:
 //
 //   - The stored value is read like C's strtoull: leading white space and
 //     one '+' or '-' sign are accepted, the digits must be followed by white
 //     space, a NUL byte or the end, and overflowing 2^64−1 is not a number;
-//     a number of 2^63 or more is refused if the value holds a '-'. So
-//     " 12", "12 ", "+12" and "007" count as numbers; "", "1a", "-12" and
-//     "18446744073709551616" report ErrNotNumber.
+//     a number of 2^63 or more is refused if the value holds a '-'.
+//   - Increments wrap at 2^64, decrements stop at 0.
 //   - When the result has no more digits than the stored value, it is
-//     written in place and padded with trailing spaces to the old length
-//     (decrementing "10" leaves "9 "); the item keeps its stale and won
-//     states then. A longer result replaces the value and clears them.
+//     written in place and padded with trailing spaces to the old length;
+//     the item keeps its stale and won states then. A longer result
+//     replaces the value and clears them.
 //   - Every increment gives the item a new CAS and keeps its flags and TTL.
-//   - A created counter (opt.Vivify) has flags 0; a negative opt.TTL makes
-//     it expire at once, though the call still returns opt.Initial.
+//   - opt.Vivify creates a missing counter with value opt.Initial, flags 0
+//     and TTL opt.TTL, without adding delta; a negative opt.TTL makes it
+//     expire at once, though the call still returns opt.Initial.
 //
-// It reports ErrInvalidKey, ErrNotFound, ErrNotNumber, or ctx's error if
-// ctx is already done.
-func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOptions) (uint64, error) {
-	if err := m.precheck(ctx, key); err != nil {
-		return 0, err
+// It reports ErrInvalidKey, ErrNotFound or ErrNotNumber.
+func (s *Store) Incr(key string, delta int64, opt IncrOptions) (uint64, error) {
+	if badLength(key) {
+		return 0, ErrInvalidKey
 	}
-	c := memClock{now: m.now}
-	h := m.hash(key)
-	s := m.shardOf(h)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.lookup(&c, h, key)
+	c := clock{now: s.now}
+	h := s.hash(key)
+	sh := s.shardOf(h)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.lookup(&c, h, key)
 	if e == nil {
-		if err := m.checkKey(key); err != nil {
+		if err := s.CheckKey(key); err != nil {
 			return 0, err
 		}
 		if !opt.Vivify {
@@ -44,16 +43,16 @@ func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOpti
 		}
 		var digits [20]byte
 		v := strconv.AppendUint(digits[:0], opt.Initial, 10)
-		if m.fits(s, len(key), len(v), 0) {
-			m.store(s, &c, nil, h, memData(key, v), len(key), 0, opt.TTL)
+		if s.fits(sh, len(key), len(v), 0) {
+			s.store(sh, &c, nil, h, join(key, v), len(key), 0, opt.TTL)
 		}
 		return opt.Initial, nil
 	}
-	v, ok := memParseCounter(e.value())
+	v, ok := parseCounter(e.value())
 	if !ok {
 		return 0, ErrNotNumber
 	}
-	v = memAddCounter(v, delta)
+	v = addCounter(v, delta)
 	var digits [32]byte
 	d := strconv.AppendUint(digits[:0], v, 10)
 	old := e.valueLen()
@@ -64,22 +63,22 @@ func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOpti
 		for len(d) < old {
 			d = append(d, ' ')
 		}
-		e.data = memData(e.key(), d)
+		e.data = join(e.key(), d)
 	} else {
 		oldLen := len(e.data)
-		e.data = memData(e.key(), d)
+		e.data = join(e.key(), d)
 		e.stale, e.won = false, false
-		s.resize(&c, e, oldLen)
+		sh.resize(&c, e, oldLen)
 	}
-	e.cas = m.nextCAS()
+	e.cas = s.nextCAS()
 	return v, nil
 }
 
-// memParseCounter reads a counter value the way memcached's safe_strtoull
+// parseCounter reads a counter value the way memcached's safe_strtoull
 // does (see Incr).
-func memParseCounter(b string) (uint64, bool) {
+func parseCounter(b string) (uint64, bool) {
 	i := 0
-	for i < len(b) && memIsSpace(b[i]) {
+	for i < len(b) && isSpace(b[i]) {
 		i++
 	}
 	neg := false
@@ -98,7 +97,7 @@ func memParseCounter(b string) (uint64, bool) {
 	}
 	// memcached's value is followed by "\r\n", and C strings end at a NUL:
 	// both count as an end of the number.
-	if i == start || i < len(b) && !memIsSpace(b[i]) && b[i] != 0 {
+	if i == start || i < len(b) && !isSpace(b[i]) && b[i] != 0 {
 		return 0, false
 	}
 	if neg {
@@ -108,8 +107,8 @@ func memParseCounter(b string) (uint64, bool) {
 	// the string holds a '-' anywhere before a NUL (it uses strchr), so
 	// "-0" is 0 but "-12" and "9223372036854775808 -" are not numbers.
 	// (Its strchr also runs on past the item into whatever memory follows
-	// it: a counter of 2^63 or more may thus be refused at random. Memory
-	// behaves as if that memory held no '-'.)
+	// it: a counter of 2^63 or more may thus be refused at random. The
+	// store behaves as if that memory held no '-'.)
 	if int64(v) < 0 {
 		if nul := strings.IndexByte(b, 0); nul >= 0 {
 			b = b[:nul]
@@ -121,14 +120,14 @@ func memParseCounter(b string) (uint64, bool) {
 	return v, true
 }
 
-// memIsSpace is C's isspace in the C locale.
-func memIsSpace(c byte) bool {
+// isSpace is C's isspace in the C locale.
+func isSpace(c byte) bool {
 	return c == ' ' || '\t' <= c && c <= '\r'
 }
 
-// memAddCounter adds delta to a counter as memcached does: increments wrap
+// addCounter adds delta to a counter as memcached does: increments wrap
 // at 2^64, decrements (a negative delta) stop at 0.
-func memAddCounter(v uint64, delta int64) uint64 {
+func addCounter(v uint64, delta int64) uint64 {
 	if delta >= 0 {
 		return v + uint64(delta)
 	}
