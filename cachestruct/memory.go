@@ -114,11 +114,12 @@ func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (Item, boo
 			return Item{}, false, err
 		}
 	}
-	it, found, err := m.s.Get(key, memstore.GetOptions(opt))
+	var it Item
+	found, err := m.s.Get(key, memstore.GetOptions(opt), (*memstore.Item)(&it))
 	if err != nil {
 		return Item{}, false, memoryErr(err)
 	}
-	return Item(it), found, nil
+	return it, found, nil
 }
 
 // GetMulti implements Store.GetMulti: each distinct key is read as by Get

@@ -282,3 +282,20 @@ func BenchmarkMemoryParallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMemorySetEvict writes keys that are no longer in a full store:
+// each write inserts an item and evicts one.
+func BenchmarkMemorySetEvict(b *testing.B) {
+	ctx := context.Background()
+	keys := benchKeys(100_000)
+	seq := make([]int, len(keys))
+	for i := range seq {
+		seq[i] = i
+	}
+	value := make([]byte, 100)
+	m := NewMemory(MemoryOptions{MaxBytes: 4 << 20, MaxItemSize: 64 << 10})
+	measure(b, benchAccess{"evict", keys, seq}, func(key string) error {
+		_, err := m.Set(ctx, key, value, SetOptions{})
+		return err
+	})
+}

@@ -10,10 +10,11 @@ import (
 // memcached, the Won/Busy state belongs to the item, not to the options:
 // any Get of a stale item that nobody has won yet wins it, and any Get of
 // an item someone has won reports Busy until the item is written again.
-// It reports ErrInvalidKey.
-func (s *Store) Get(key string, opt GetOptions) (Item, bool, error) {
+// It fills in *it on a hit (so that a caller with an item type of the same
+// shape needs no copy), and reports ErrInvalidKey.
+func (s *Store) Get(key string, opt GetOptions, it *Item) (bool, error) {
 	if badLength(key) {
-		return Item{}, false, ErrInvalidKey
+		return false, ErrInvalidKey
 	}
 	c := clock{now: s.now}
 	h := s.hash(key)
@@ -21,12 +22,13 @@ func (s *Store) Get(key string, opt GetOptions) (Item, bool, error) {
 	sh.mu.Lock()
 	e := sh.lookup(&c, h, key)
 	if e == nil || e.won || e.stale || opt.Recache > 0 {
-		it, v, found, err := s.read(sh, &c, h, key, e, opt)
+		r, v, found, err := s.read(sh, &c, h, key, e, opt)
 		sh.mu.Unlock()
 		if found {
+			*it = r
 			it.Value = clone(v)
 		}
-		return it, found, err
+		return found, err
 	}
 	// A plain hit, the common case: the Item is built once, from fields
 	// read under the lock (building it in read and copying it costs
@@ -37,7 +39,8 @@ func (s *Store) Get(key string, opt GetOptions) (Item, bool, error) {
 	if exp != 0 {
 		ttl = left(&c, exp)
 	}
-	return Item{Value: clone(v), Flags: flags, CAS: cas, TTL: ttl}, true, nil
+	*it = Item{Value: clone(v), Flags: flags, CAS: cas, TTL: ttl}
+	return true, nil
 }
 
 // read is Get under the shard's lock once e, the live item under key (or

@@ -27,7 +27,8 @@ func (sh *shard) pushFront(e *entry) {
 // evicted; but after maxChances used items, the next item (if not keep) is
 // evicted whether used or not. Then it drops up to two expired items from
 // the cold end, so that items nobody reads again do not wait for eviction
-// to be reclaimed.
+// to be reclaimed. Kept over moving every hit to the front, which costs
+// each hit a relink (BENCHMARKS.md).
 //
 // The first loop ends: each turn evicts an item, spends one of a bounded
 // number of chances, or moves keep, which reaches the cold end again only

@@ -36,7 +36,7 @@ func TestLRUEviction(t *testing.T) {
 			}
 			// Exactly the newest capacity items survive.
 			for i := range tt.capacity + 5 {
-				_, found, err := m.Get(fmt.Sprintf("k%03d", i), GetOptions{})
+				_, found, err := get(m, fmt.Sprintf("k%03d", i), GetOptions{})
 				require.NoError(t, err)
 				assert.Equal(t, i >= 5, found, "k%03d", i)
 			}
@@ -214,7 +214,7 @@ func TestConcurrent(t *testing.T) {
 				cas, err := m.Set(fmt.Sprintf("w%d:%d", w, i%50), []byte("value"), SetOptions{})
 				assert.NoError(t, err)
 				cases[w] = append(cases[w], cas)
-				it, _, err := m.Get("lease", GetOptions{Lease: time.Hour})
+				it, _, err := get(m, "lease", GetOptions{Lease: time.Hour})
 				assert.NoError(t, err)
 				if it.Won {
 					wins[w]++
@@ -271,7 +271,7 @@ func FuzzOps(f *testing.F) {
 			case 0:
 				_, err = m.Set(k, value, SetOptions{Mode: Mode(arg % 5), TTL: ttl, Flags: uint32(n), Vivify: n%2 == 0})
 			case 1:
-				_, _, err = m.Get(k, GetOptions{Lease: ttl, Recache: time.Duration(n) * time.Second})
+				_, _, err = get(m, k, GetOptions{Lease: ttl, Recache: time.Duration(n) * time.Second})
 			case 2:
 				err = m.Delete(k, DeleteOptions{Invalidate: arg%2 == 0, TTL: ttl})
 			case 3:
@@ -284,7 +284,7 @@ func FuzzOps(f *testing.F) {
 				_, err = m.Set(k, strconv.AppendUint(nil, uint64(n), 10), SetOptions{TTL: ttl})
 			case 7:
 				var it Item
-				it, _, err = m.Get(k, GetOptions{})
+				it, _, err = get(m, k, GetOptions{})
 				if err == nil && it.CAS != 0 {
 					_, err = m.Set(k, value, SetOptions{CAS: it.CAS + uint64(arg%2)})
 				}
@@ -293,7 +293,7 @@ func FuzzOps(f *testing.F) {
 			case 9:
 				var it Item
 				var found bool
-				it, found, err = m.Get(k, GetOptions{})
+				it, found, err = get(m, k, GetOptions{})
 				if found {
 					require.False(t, it.Won && it.Busy)
 					require.True(t, it.TTL == NoExpiry || it.TTL >= time.Second, "TTL %v", it.TTL)

@@ -74,7 +74,7 @@ func mustSet(t *testing.T, m *Store, key, value string, opt SetOptions) uint64 {
 
 func mustGet(t *testing.T, m *Store, key string, opt GetOptions) Item {
 	t.Helper()
-	it, found, err := m.Get(key, opt)
+	it, found, err := get(m, key, opt)
 	require.NoError(t, err)
 	require.True(t, found, "miss on %q", key)
 	return it
@@ -82,7 +82,7 @@ func mustGet(t *testing.T, m *Store, key string, opt GetOptions) Item {
 
 func requireMiss(t *testing.T, m *Store, key string) {
 	t.Helper()
-	_, found, err := m.Get(key, GetOptions{})
+	_, found, err := get(m, key, GetOptions{})
 	require.NoError(t, err)
 	require.False(t, found, "hit on %q", key)
 }
@@ -182,4 +182,11 @@ func TestItemTooLargeForTheShard(t *testing.T) {
 	_, err = m.Set("k", make([]byte, 1000-entryOverhead), SetOptions{})
 	require.ErrorIs(t, err, ErrValueTooLarge)
 	check(t, m)
+}
+
+// get is Get with the item returned.
+func get(m *Store, key string, opt GetOptions) (Item, bool, error) {
+	var it Item
+	found, err := m.Get(key, opt, &it)
+	return it, found, err
 }

@@ -26,7 +26,8 @@ type shard struct {
 	limit int64
 
 	// Padding: the shards sit side by side in an array, and two cores
-	// working on two neighbouring shards would otherwise share a line.
+	// working on two neighbouring shards would otherwise share a line
+	// (kept with the CAS counter's padding, see Store).
 	_ [64]byte
 }
 

@@ -6,7 +6,8 @@ package memstore
 // backward-shift deletion. The key's hash is computed once per operation
 // and picks both the shard (its low bits) and the slot (its high bits);
 // the key itself is compared in the item's data, right after the value
-// that a read copies next.
+// that a read copies next. Kept over a map[string]uint32, which costs a
+// second hash and a key slot per lookup (measured in BENCHMARKS.md).
 
 // firstTable is the number of slots of a shard's first table; the table
 // doubles when it would be more than three quarters full.
