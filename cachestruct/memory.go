@@ -57,7 +57,7 @@ type MemoryOptions struct {
 // use by multiple goroutines. Create it with NewMemory; the zero value is
 // not usable.
 type Memory struct {
-	s *memstore.Store
+	s *memstore.Store // the engine; Memory maps its types and errors
 }
 
 var _ Store = (*Memory)(nil)

@@ -425,3 +425,30 @@ func TestMemoryAllocations(t *testing.T) {
 		})
 	}
 }
+
+func TestMemoryErrors(t *testing.T) {
+	// Each of the engine's outcomes reaches the caller as this package's
+	// sentinel, and only as that.
+	ctx := context.Background()
+	m := NewMemory(MemoryOptions{})
+	cas := mustSet(t, m, "k", "x", SetOptions{})
+	tests := []struct {
+		name string
+		err  func() error
+		want error
+	}{
+		{"invalid key", func() error { _, _, err := m.Get(ctx, "a b", GetOptions{}); return err }, ErrInvalidKey},
+		{"value too large", func() error { _, err := m.Set(ctx, "k", make([]byte, 2<<20), SetOptions{}); return err }, ErrValueTooLarge},
+		{"not found", func() error { return m.Delete(ctx, "none", DeleteOptions{}) }, ErrNotFound},
+		{"not stored", func() error { _, err := m.Set(ctx, "k", nil, SetOptions{Mode: ModeAdd}); return err }, ErrNotStored},
+		{"cas conflict", func() error { _, err := m.Set(ctx, "k", nil, SetOptions{CAS: cas + 1}); return err }, ErrCASConflict},
+		{"not a number", func() error { _, err := m.Incr(ctx, "k", 1, IncrOptions{}); return err }, ErrNotNumber},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.err()
+			require.ErrorIs(t, err, tt.want)
+			assert.Equal(t, tt.want, err, "the sentinel itself, unwrapped")
+		})
+	}
+}

@@ -46,8 +46,8 @@ func (s *Store) Set(key string, value []byte, opt SetOptions) (uint64, error) {
 
 // set is Set under the shard's lock, data being the item's value and key
 // as join makes them (empty for an append or prepend without Vivify).
-// (A deferred Unlock in Set costs: with this many returns, the compiler
-// does not open-code the defer.)
+// (Set unlocks without a defer: with this many returns, the compiler
+// would not open-code it.)
 func (s *Store) set(sh *shard, c *clock, h uint64, key string, value []byte, data string, opt SetOptions) (uint64, error) {
 	e := sh.lookup(c, h, key)
 	if e == nil {
