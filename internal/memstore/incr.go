@@ -7,22 +7,10 @@ import (
 )
 
 // Incr adds delta to the counter under key as memcached 1.6.18's ma
-// command does, and returns its new value:
-//
-//   - The stored value is read like C's strtoull: leading white space and
-//     one '+' or '-' sign are accepted, the digits must be followed by white
-//     space, a NUL byte or the end, and overflowing 2^64−1 is not a number;
-//     a number of 2^63 or more is refused if the value holds a '-'.
-//   - Increments wrap at 2^64, decrements stop at 0.
-//   - When the result has no more digits than the stored value, it is
-//     written in place and padded with trailing spaces to the old length;
-//     the item keeps its stale and won states then. A longer result
-//     replaces the value and clears them.
-//   - Every increment gives the item a new CAS and keeps its flags and TTL.
-//   - opt.Vivify creates a missing counter with value opt.Initial, flags 0
-//     and TTL opt.TTL, without adding delta; a negative opt.TTL makes it
-//     expire at once, though the call still returns opt.Initial.
-//
+// command does (cachestruct.Memory.Incr lists the rules: parseCounter
+// reads the value, addCounter adds, a result no longer than the value is
+// written in place, space padded) and returns the new value. opt.Vivify
+// creates a missing counter with value opt.Initial, without adding delta.
 // It reports ErrInvalidKey, ErrNotFound or ErrNotNumber.
 func (s *Store) Incr(key string, delta int64, opt IncrOptions) (uint64, error) {
 	if badLength(key) {

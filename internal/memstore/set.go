@@ -6,20 +6,10 @@ import (
 )
 
 // Set stores value under key as opt.Mode says and returns the item's new
-// CAS, with memcached 1.6.18's outcomes:
-//
-//   - ModeAdd ignores opt.CAS when the item is missing (it stores) and
-//     reports ErrNotStored when it exists.
-//   - ModeSet and ModeReplace with opt.CAS report ErrNotFound on a missing
-//     item; ModeAppend and ModePrepend report ErrNotStored (unless Vivify
-//     creates the item, which it does only without opt.CAS).
-//   - A value that is too large on its own reports ErrValueTooLarge; an
-//     append or prepend that would make the item too large reports
-//     ErrNotStored and leaves the item as it was.
-//   - A negative opt.TTL stores an item that is expired at once.
-//
-// Any write clears the item's stale and won states. It reports
-// ErrInvalidKey first, whatever else would fail.
+// CAS, with memcached 1.6.18's outcomes (cachestruct.Memory.Set lists
+// them). Any write clears the item's stale and won states. It reports
+// ErrInvalidKey first, whatever else would fail, then ErrValueTooLarge,
+// ErrNotStored, ErrNotFound or ErrCASConflict.
 func (s *Store) Set(key string, value []byte, opt SetOptions) (uint64, error) {
 	if badLength(key) {
 		return 0, ErrInvalidKey
