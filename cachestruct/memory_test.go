@@ -201,6 +201,10 @@ func TestMemoryCancelledContext(t *testing.T) {
 	_, err = m.Incr(ctx, "bad key", 1, IncrOptions{Vivify: true})
 	require.ErrorIs(t, err, ErrInvalidKey)
 
+	// Then a value too large, then the context.
+	_, err = m.Set(ctx, "k", make([]byte, 2<<20), SetOptions{})
+	require.ErrorIs(t, err, ErrValueTooLarge)
+
 	dctx, dcancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
 	defer dcancel()
 	_, err = m.Set(dctx, "k", []byte("v"), SetOptions{})
