@@ -108,15 +108,13 @@ func NewMemory(opts MemoryOptions) *Memory {
 // options: any Get of a stale item that nobody has won yet wins it, and any
 // Get of an item someone has won (a lease placeholder, a stale item, an item
 // won through Recache) reports Busy until the item is written again.
-func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
+func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (it Item, found bool, err error) {
 	if ctx.Done() != nil {
 		if err := m.ctxErr(ctx, key); err != nil {
 			return Item{}, false, err
 		}
 	}
-	var it Item
-	found, err := m.s.Get(key, memstore.GetOptions(opt), (*memstore.Item)(&it))
-	if err != nil {
+	if found, err = m.s.Get(key, memstore.GetOptions(opt), (*memstore.Item)(&it)); err != nil {
 		return Item{}, false, memoryErr(err)
 	}
 	return it, found, nil
