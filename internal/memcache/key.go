@@ -34,17 +34,38 @@ func checkKey(key string, binary bool) (text bool, err error) {
 	return false, ErrInvalidKey
 }
 
-// textKey reports whether key can be sent as is.
+// textKey reports whether key can be sent as is: at most MaxKeyLen bytes,
+// none of them a control character, a space or DEL.
 func textKey(key string) bool {
 	if len(key) > MaxKeyLen {
 		return false
 	}
-	for i := 0; i < len(key); i++ {
+	i := 0
+	// Eight bytes at a time: every key of a multi-get is checked.
+	for ; i+8 <= len(key); i += 8 {
+		w := uint64(key[i]) | uint64(key[i+1])<<8 | uint64(key[i+2])<<16 | uint64(key[i+3])<<24 |
+			uint64(key[i+4])<<32 | uint64(key[i+5])<<40 | uint64(key[i+6])<<48 | uint64(key[i+7])<<56
+		if hasByteBelow(w, '!') || hasByteBelow(w^(ones*0x7f), 1) {
+			return false
+		}
+	}
+	for ; i < len(key); i++ {
 		if c := key[i]; c <= ' ' || c == 0x7f {
 			return false
 		}
 	}
 	return true
+}
+
+// ones has 1 in each byte of a word.
+const ones = 0x0101010101010101
+
+// hasByteBelow reports whether a byte of w is less than n (n ≤ 128): the
+// subtraction sets a byte's top bit where it borrows, and a byte below n
+// borrows (only a byte below n starts a borrow, so there is no false
+// report).
+func hasByteBelow(w uint64, n byte) bool {
+	return (w-ones*uint64(n))&^w&(ones*0x80) != 0
 }
 
 // appendKey appends key as sent on the wire and reports whether it is

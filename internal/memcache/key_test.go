@@ -117,3 +117,37 @@ func TestWholeSeconds(t *testing.T) {
 		assert.Equal(t, tt.want, WholeSeconds(tt.d), "%v", tt.d)
 	}
 }
+
+// TestTextKeyEveryByte: the word-at-a-time check agrees with a check of
+// each byte for every byte value at every position of keys of 1 to 17
+// bytes (both sides of each 8-byte word), among valid bytes of either
+// half of the byte range.
+func TestTextKeyEveryByte(t *testing.T) {
+	for n := 1; n <= 17; n++ {
+		for _, fill := range []byte{'k', 0x80, 0xff, '!', 0x7e} {
+			key := []byte(strings.Repeat(string(fill), n))
+			for pos := range n {
+				for c := range 256 {
+					key[pos] = byte(c)
+					want := c > ' ' && c != 0x7f
+					if got := textKey(string(key)); got != want {
+						t.Fatalf("textKey(%q) = %v, want %v", key, got, want)
+					}
+				}
+				key[pos] = fill
+			}
+		}
+	}
+}
+
+func BenchmarkCheckKey(b *testing.B) {
+	b.ReportAllocs()
+	keys := []string{"bench:paired:42", "user:1234567:profile:avatar", "k"}
+	for b.Loop() {
+		for _, k := range keys {
+			if CheckKey(k, false) != nil {
+				b.Fatal(k)
+			}
+		}
+	}
+}
