@@ -325,9 +325,10 @@ func (m *Memcached) getMultiKeys(ctx context.Context, keys []string, plain bool)
 		if err != nil {
 			return nil, err
 		}
-		h := &hits{n: len(keys), plain: plain}
-		err = m.getMulti(ctx, s, keys, opt, h.put)
-		return h.result(), err
+		// The closure holds the map: one allocation for the collector.
+		items := make(map[string]Item, len(keys))
+		err = m.getMulti(ctx, s, keys, opt, func(k string, it memcache.Item) { putHit(items, k, it, plain) })
+		return items, err
 	}
 	// Each server's batch: its keys in request order (every occurrence
 	// of a key in the same batch), all batches in one array.
@@ -362,7 +363,7 @@ func (m *Memcached) getMultiKeys(ctx context.Context, keys []string, plain bool)
 	// read in turn, a server that hangs would hold up the replies of those
 	// after it until ctx ends. Each batch is sent as soon as its
 	// goroutine starts.
-	f := &fanout{h: hits{n: len(keys), plain: plain}}
+	f := &fanout{n: len(keys), plain: plain}
 	put := f.put
 	own := -1
 	for i := range batches {
@@ -385,7 +386,10 @@ func (m *Memcached) getMultiKeys(ctx context.Context, keys []string, plain bool)
 	for _, b := range batches {
 		firstErr = cmp.Or(firstErr, b.err)
 	}
-	return f.h.result(), firstErr
+	if f.items == nil {
+		f.items = map[string]Item{}
+	}
+	return f.items, firstErr
 }
 
 // batch is the part of a multi-get sent to one server.
@@ -398,15 +402,21 @@ type batch struct {
 // fanout is what the goroutines of a multi-get over several servers
 // share, in one allocation.
 type fanout struct {
-	mu sync.Mutex
-	h  hits
-	wg sync.WaitGroup
+	mu    sync.Mutex
+	items map[string]Item // made at the first hit
+	n     int             // keys asked for
+	plain bool
+	wg    sync.WaitGroup
 }
 
 // put adds a hit; it is called from every server's goroutine.
 func (f *fanout) put(k string, it memcache.Item) {
 	f.mu.Lock()
-	f.h.put(k, it)
+	if f.items == nil {
+		// Made while the servers still work on the rest of the batches.
+		f.items = make(map[string]Item, f.n)
+	}
+	putHit(f.items, k, it, f.plain)
 	f.mu.Unlock()
 }
 
@@ -417,35 +427,17 @@ func (m *Memcached) getMulti(ctx context.Context, s *mcServer, keys []string, op
 	return mapErr(err)
 }
 
-// hits collects the items of a multi-get, converted once, as they are
-// read. Of a key requested twice, the first read is kept (it is the one
-// that may have won a stale item) unless plain is set: then the reads are
-// alike and the last one is kept, which saves a map lookup per key.
-type hits struct {
-	items map[string]Item
-	n     int // keys asked for
-	plain bool
-}
-
-func (h *hits) put(k string, it memcache.Item) {
-	if h.items == nil {
-		// Made at the first hit, while the server still works on the
-		// rest of the batch.
-		h.items = make(map[string]Item, h.n)
-	} else if !h.plain {
-		if _, dup := h.items[k]; dup {
+// putHit adds a hit of a multi-get to items, converted once. Of a key
+// requested twice, the first read is kept (it is the one that may have won
+// a stale item) unless plain is set: then the reads are alike and the last
+// one is kept, which saves a map lookup per key.
+func putHit(items map[string]Item, k string, it memcache.Item, plain bool) {
+	if !plain {
+		if _, dup := items[k]; dup {
 			return
 		}
 	}
-	h.items[k] = fromWire(it)
-}
-
-// result returns the items read, an empty map if none.
-func (h *hits) result() map[string]Item {
-	if h.items == nil {
-		return map[string]Item{}
-	}
-	return h.items
+	items[k] = fromWire(it)
 }
 
 // Set implements Store.Set with one ms request. memcached 1.6.18 ignores
