@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twine-go/twine/internal/memcache"
@@ -332,58 +333,64 @@ func (m *Memcached) getMultiKeys(ctx context.Context, keys []string, plain bool)
 	}
 	// Each server's batch: its keys in request order (every occurrence
 	// of a key in the same batch), all batches in one array.
+	f := &fanout{m: m, ctx: ctx, opt: opt, n: len(keys), plain: plain}
+	f.batches = f.batchBuf[:0]
+	if len(m.list) > len(f.batchBuf) {
+		f.batches = make([]batch, 0, len(m.list))
+	}
+	f.batches = f.batches[:len(m.list)]
 	var ownerBuf [128]*mcServer
 	owner := ownerBuf[:0]
 	if len(keys) > len(ownerBuf) {
 		owner = make([]*mcServer, 0, len(keys))
 	}
-	batches := make([]batch, len(m.list))
 	var firstErr error
 	for _, k := range keys {
 		s, err := m.pick(k)
 		if err != nil {
 			firstErr = cmp.Or(firstErr, err)
 		} else {
-			batches[s.index].n++
+			f.batches[s.index].n++
 		}
 		owner = append(owner, s)
 	}
-	all := make([]string, len(keys))
+	all := f.keyBuf[:0]
+	if len(keys) > len(f.keyBuf) {
+		all = make([]string, 0, len(keys))
+	}
 	off := 0
-	for i := range batches {
-		batches[i].keys = all[off : off : off+batches[i].n]
-		off += batches[i].n
+	for i := range f.batches {
+		f.batches[i].keys = all[off : off : off+f.batches[i].n]
+		off += f.batches[i].n
 	}
 	for i, s := range owner {
 		if s != nil {
-			batches[s.index].keys = append(batches[s.index].keys, keys[i])
+			f.batches[s.index].keys = append(f.batches[s.index].keys, keys[i])
 		}
 	}
 	// One goroutine per server but one, whose batch this goroutine reads:
 	// read in turn, a server that hangs would hold up the replies of those
 	// after it until ctx ends. Each batch is sent as soon as its
 	// goroutine starts.
-	f := &fanout{n: len(keys), plain: plain}
-	put := f.put
+	f.sink = f.put
+	read := f.read // one function value for all the goroutines
 	own := -1
-	for i := range batches {
+	for i := range f.batches {
 		switch {
-		case batches[i].n == 0:
+		case f.batches[i].n == 0:
 		case own < 0:
 			own = i
+			f.next.Store(int64(i))
 		default:
 			f.wg.Add(1)
-			go func(b *batch, s *mcServer) {
-				defer f.wg.Done()
-				b.err = m.getMulti(ctx, s, b.keys, opt, put)
-			}(&batches[i], m.list[i])
+			go read()
 		}
 	}
 	if own >= 0 {
-		batches[own].err = m.getMulti(ctx, m.list[own], batches[own].keys, opt, put)
+		f.batches[own].err = m.getMulti(ctx, m.list[own], f.batches[own].keys, opt, f.sink)
 	}
 	f.wg.Wait()
-	for _, b := range batches {
+	for _, b := range f.batches {
 		firstErr = cmp.Or(firstErr, b.err)
 	}
 	if f.items == nil {
@@ -399,14 +406,39 @@ type batch struct {
 	err  error
 }
 
-// fanout is what the goroutines of a multi-get over several servers
-// share, in one allocation.
+// fanout is a multi-get over several servers: its batches, their keys
+// and what the servers' goroutines share, in one allocation up to 4
+// servers and 128 keys.
 type fanout struct {
+	m     *Memcached
+	ctx   context.Context
+	opt   memcache.GetMultiOptions
+	sink  func(string, memcache.Item) // put, made once
 	mu    sync.Mutex
 	items map[string]Item // made at the first hit
 	n     int             // keys asked for
 	plain bool
 	wg    sync.WaitGroup
+	next  atomic.Int64 // the last batch index taken (see read)
+
+	batches  []batch // one per server, by index
+	batchBuf [4]batch
+	keyBuf   [128]string
+}
+
+// read is the function of every goroutine of the multi-get: each takes the
+// next non-empty batch after the last one taken (starting after the
+// caller's own), so that the goroutines, as many as those batches, read
+// one each.
+func (f *fanout) read() {
+	defer f.wg.Done()
+	for {
+		i := int(f.next.Add(1))
+		if b := &f.batches[i]; b.n > 0 {
+			b.err = f.m.getMulti(f.ctx, f.m.list[i], b.keys, f.opt, f.sink)
+			return
+		}
+	}
 }
 
 // put adds a hit; it is called from every server's goroutine.
