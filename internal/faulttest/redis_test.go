@@ -1,0 +1,66 @@
+package faulttest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twine-go/twine/cachestruct"
+	"github.com/twine-go/twine/cachestruct/redisstore"
+	"github.com/twine-go/twine/internal/redistest"
+)
+
+// newRedisRig is one redis-server behind a proxy, with stores on go-redis
+// Clients built as redisstore advises: ctx deadlines bound every read
+// (ContextTimeoutEnabled) and no command is retried (MaxRetries: -1); a
+// read without a deadline gives up after 5s.
+func newRedisRig(t *testing.T) *rig {
+	t.Helper()
+	srv := redistest.Start(t)
+	p := newProxy(t, srv.Addr())
+	open := func() cachestruct.Store {
+		c := redis.NewClient(&redis.Options{
+			Addr: p.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1,
+			ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
+		})
+		t.Cleanup(func() { _ = c.Close() })
+		return redisstore.New(c, redisstore.Options{})
+	}
+	return &rig{proxy: p, store: open(), open: open}
+}
+
+// TestRedisSilentServer: a redis-server that accepts connections and never
+// answers (toxiproxy's timeout toxic drops its replies), on a client whose
+// connections are all in use or new. Every call fails within its ctx with
+// an error wrapping ErrUnavailable (and ctx's), none takes another's reply;
+// once the fault is removed the client's pool, whose waiting connections
+// were all closed by their deadlines, serves again. There is one server,
+// so there is nothing to eject: that is memcached's (TestSilentServer).
+func TestRedisSilentServer(t *testing.T) {
+	r := newRedisRig(t)
+	ctx := context.Background()
+	_, err := r.store.Set(ctx, "k", []byte("k=before"), cachestruct.SetOptions{})
+	require.NoError(t, err)
+
+	r.proxy.add("silent", "timeout", "downstream", `{"timeout":0}`)
+	l := runLoad(t, r.store, true, 8, 100, 200*time.Millisecond, time.Second)
+	l.assertClean(t)
+	assert.Zero(t, l.ok.Load(), "a silent server answers nothing")
+
+	c, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, _, err = r.store.Get(c, "k", cachestruct.GetOptions{})
+	require.ErrorIs(t, err, cachestruct.ErrUnavailable)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	r.proxy.remove("silent")
+	recovered(t, r.store)
+	it, found, err := r.store.Get(ctx, "k", cachestruct.GetOptions{})
+	require.NoError(t, err)
+	require.True(t, found)
+	assert.Equal(t, "k=before", string(it.Value))
+}
