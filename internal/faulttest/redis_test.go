@@ -22,15 +22,20 @@ func newRedisRig(t *testing.T) *rig {
 	t.Helper()
 	srv := redistest.Start(t)
 	p := newProxy(t, srv.Addr())
-	open := func() cachestruct.Store {
-		c := redis.NewClient(&redis.Options{
-			Addr: p.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1,
-			ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
-		})
-		t.Cleanup(func() { _ = c.Close() })
-		return redisstore.New(c, redisstore.Options{})
-	}
+	open := func() cachestruct.Store { return openRedis(t, p.Addr(), 5*time.Second) }
 	return &rig{proxy: p, store: open(), open: open}
+}
+
+// openRedis returns a store on a new go-redis Client of addr, with
+// ContextTimeoutEnabled, MaxRetries: -1 and timeout as its read and write
+// timeouts, closed in t.Cleanup.
+func openRedis(t *testing.T, addr string, timeout time.Duration) *redisstore.Store {
+	c := redis.NewClient(&redis.Options{
+		Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1,
+		ReadTimeout: timeout, WriteTimeout: timeout,
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	return redisstore.New(c, redisstore.Options{})
 }
 
 // TestRedisSilentServer: a redis-server that accepts connections and never
@@ -40,6 +45,9 @@ func newRedisRig(t *testing.T) *rig {
 // once the fault is removed the client's pool, whose waiting connections
 // were all closed by their deadlines, serves again. There is one server,
 // so there is nothing to eject: that is memcached's (TestSilentServer).
+// A ctx cancelled without a deadline is the exception: go-redis does not
+// watch ctx.Done while it reads, so such a call returns only at the
+// client's ReadTimeout.
 func TestRedisSilentServer(t *testing.T) {
 	r := newRedisRig(t)
 	ctx := context.Background()
@@ -56,6 +64,22 @@ func TestRedisSilentServer(t *testing.T) {
 	_, _, err = r.store.Get(c, "k", cachestruct.GetOptions{})
 	require.ErrorIs(t, err, cachestruct.ErrUnavailable)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	// A ctx cancelled without a deadline does not interrupt go-redis's
+	// read (it bounds a read only by setting the socket's deadline, from
+	// ctx's deadline or ReadTimeout): the call returns when the client's
+	// ReadTimeout, here 300ms, ends it, not at the cancel.
+	short := openRedis(t, r.proxy.Addr(), 300*time.Millisecond)
+	c, cancel = context.WithCancel(ctx)
+	defer cancel()
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	_, _, err = short.Get(c, "k", cachestruct.GetOptions{})
+	took := time.Since(start)
+	require.ErrorIs(t, err, cachestruct.ErrUnavailable)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.GreaterOrEqual(t, took, 300*time.Millisecond, "returned at the cancel")
+	assert.Less(t, took, 300*time.Millisecond+slack)
 
 	r.proxy.remove("silent")
 	recovered(t, r.store)
