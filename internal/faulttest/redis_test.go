@@ -88,3 +88,18 @@ func TestRedisSilentServer(t *testing.T) {
 	require.True(t, found)
 	assert.Equal(t, "k=before", string(it.Value))
 }
+
+// TestRedisServerUnreachable: the proxy stops (connections are refused),
+// long enough for the client to fail more dials than its pool holds
+// (after which go-redis stops dialling on demand and retries in the
+// background); every call fails within its ctx, and once the proxy
+// listens again the pool recovers.
+func TestRedisServerUnreachable(t *testing.T) {
+	r := newRedisRig(t)
+	r.proxy.p.Stop()
+	l := runLoad(t, r.store, true, 8, 100, 200*time.Millisecond, 500*time.Millisecond)
+	l.assertClean(t)
+	assert.Zero(t, l.ok.Load(), "nothing listens")
+	require.NoError(t, r.proxy.p.Start())
+	recovered(t, r.store)
+}
