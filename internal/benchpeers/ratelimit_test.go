@@ -2,6 +2,7 @@ package benchpeers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -243,4 +244,59 @@ func BenchmarkRateLimiterRedisPaired(b *testing.B) {
 		goroutines: redisGoroutines,
 		ratios:     [][2]string{{"twine", "redis_rate"}},
 	})
+}
+
+// BenchmarkRateLimiterRedisHotKey has g goroutines decide on one key under
+// a limit that always allows (a million a second), as a burst of traffic
+// from one client would: twine's decisions race (each lost race is a Get
+// and a CAS Set more), redis_rate's run one at a time on the server. It
+// reports round trips per decision ("trips/op") and the share of decisions
+// that gave up after MaxTries (64) lost races ("conflicts/op", an error
+// wrapping cachestruct.ErrCASConflict, which callers treat as a refusal).
+func BenchmarkRateLimiterRedisHotKey(b *testing.B) {
+	c := newRedisClient(b)
+	trips := &roundTrips{}
+	c.AddHook(trips)
+	ctx := context.Background()
+	twine := cachestruct.NewRateLimiter(redisstore.New(c, redisstore.Options{}),
+		cachestruct.PerSecond(1_000_000, 1_000_000), cachestruct.RateLimiterConfig{})
+	peer := redis_rate.NewLimiter(c)
+	limit := redis_rate.PerSecond(1_000_000)
+	peers := []struct {
+		name  string
+		allow func(key string) error
+	}{
+		{"twine", func(key string) error {
+			_, err := twine.Allow(ctx, key, 1)
+			return err
+		}},
+		{"redis_rate", func(key string) error {
+			_, err := peer.Allow(ctx, key, limit)
+			return err
+		}},
+	}
+	for _, g := range []int{8, 64} {
+		for _, p := range peers {
+			b.Run(fmt.Sprintf("goroutines=%d/%s", g, p.name), func(b *testing.B) {
+				key := "bench:rate:hot:" + strconv.Itoa(g)
+				if err := p.allow(key); err != nil { // the script loaded, the key made
+					b.Fatal(err)
+				}
+				var conflicts atomic.Int64
+				before := trips.n.Load()
+				benchEach(b, g, func(int) func() error {
+					return func() error {
+						err := p.allow(key)
+						if errors.Is(err, cachestruct.ErrCASConflict) {
+							conflicts.Add(1)
+							return nil
+						}
+						return err
+					}
+				})
+				b.ReportMetric(float64(trips.n.Load()-before)/float64(b.N), "trips/op")
+				b.ReportMetric(float64(conflicts.Load())/float64(b.N), "conflicts/op")
+			})
+		}
+	}
 }
