@@ -2,12 +2,9 @@ package cachestruct
 
 import (
 	"context"
-	"hash/maphash"
-	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/twine-go/twine/internal/memcache"
+	"github.com/twine-go/twine/internal/memstore"
 )
 
 // MemoryOptions configure NewMemory. The zero value gives the defaults
@@ -36,18 +33,6 @@ type MemoryOptions struct {
 	Hook Hook
 }
 
-const (
-	// memDefaultMaxBytes is MemoryOptions.MaxBytes when zero.
-	memDefaultMaxBytes = 64 << 20
-	// memEntryOverhead is what Memory charges against MaxBytes for each
-	// item on top of its key and value: the entry (64 bytes, LRU links
-	// included), its hash table slot and the allocation's rounding.
-	memEntryOverhead = 128
-	// memMaxShards is the most shards a Memory uses; each has its own lock,
-	// hash table and LRU list.
-	memMaxShards = 16
-)
-
 // Memory is the in-process Store: it implements the whole contract with
 // memcached 1.6's semantics (whole-second TTLs, CAS, add/replace/append,
 // leases, recache and stale items, counters), bounded by an LRU on memory.
@@ -74,21 +59,8 @@ const (
 // use by multiple goroutines. Create it with NewMemory; the zero value is
 // not usable.
 type Memory struct {
-	// Read by every operation, written only by NewMemory.
-	now         func() time.Time
-	maxItemSize int
-	binaryKeys  bool
-	seed        maphash.Seed
-	mask        uint64
-	shards      []memShard
-	hook        Hook
-
-	// The CAS counter, written by every write, has cache lines of its own:
-	// next to the fields above, each write on one core would make the
-	// next operation on every other core miss them.
-	_   [64]byte
-	cas atomic.Uint64
-	_   [56]byte
+	s    *memstore.Store // the engine; Memory maps its types and errors
+	hook Hook
 }
 
 var _ Store = (*Memory)(nil)
@@ -123,205 +95,209 @@ func NewMemory(opts MemoryOptions) *Memory {
 	if opts.MaxBytes < 0 || opts.MaxItemSize < 0 {
 		panic("cachestruct: NewMemory with a negative MaxBytes or MaxItemSize")
 	}
-	if opts.MaxBytes == 0 {
-		opts.MaxBytes = memDefaultMaxBytes
-	}
-	if opts.MaxItemSize == 0 {
-		opts.MaxItemSize = memcache.DefaultMaxItemSize
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	n := 1
-	for n < memMaxShards && opts.MaxBytes/int64(2*n) >= 4*int64(opts.MaxItemSize) {
-		n *= 2
-	}
-	m := &Memory{
-		now:         opts.Now,
-		maxItemSize: opts.MaxItemSize,
-		binaryKeys:  opts.BinaryKeys,
-		seed:        maphash.MakeSeed(),
-		mask:        uint64(n - 1),
-		shards:      make([]memShard, n),
-		hook:        opts.Hook,
-	}
-	for i := range m.shards {
-		m.shards[i].init(opts.MaxBytes / int64(n))
-	}
-	return m
+	return &Memory{s: memstore.New(memstore.Options{
+		MaxBytes:    opts.MaxBytes,
+		MaxItemSize: opts.MaxItemSize,
+		BinaryKeys:  opts.BinaryKeys,
+		Now:         opts.Now,
+	}), hook: opts.Hook}
 }
 
-// memItemSize is the size memcached 1.6 gives an item (see
-// memcache.ItemOverhead); it fits when this is at most the item size.
-func memItemSize(keyLen, valueLen int, flags uint32) int {
-	n := keyLen + valueLen + memcache.ItemOverhead
-	if flags != 0 {
-		n += 4
-	}
-	return n
+// Get implements Store.Get. A hit marks the item used in the LRU (see
+// NewMemory). It reports ErrInvalidKey for a key the store does not accept, or
+// ctx's error if ctx is already done.
+//
+// As on memcached, the Won/Busy state belongs to the item, not to the
+// options: any Get of a stale item that nobody has won yet wins it, and any
+// Get of an item someone has won (a lease placeholder, a stale item, an item
+// won through Recache) reports Busy until the item is written again.
+func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
+	return m.doGet(ctx, key, opt, m.hook != nil)
 }
 
-// hash returns key's hash: its low bits pick the shard, its high bits the
-// slot in the shard's table.
-func (m *Memory) hash(key string) uint64 { return maphash.String(m.seed, key) }
-
-// shardOf returns the shard that holds a key of hash h.
-func (m *Memory) shardOf(h uint64) *memShard { return &m.shards[h&m.mask] }
-
-// nextCAS returns a fresh CAS value: unique and increasing over the store.
-func (m *Memory) nextCAS() uint64 { return m.cas.Add(1) }
-
-// fits reports whether an item fits both the item size and the shard.
-func (m *Memory) fits(s *memShard, keyLen, valueLen int, flags uint32) bool {
-	return memItemSize(keyLen, valueLen, flags) <= m.maxItemSize &&
-		int64(keyLen)+int64(valueLen)+memEntryOverhead <= s.limit
-}
-
-// checkKey reports ErrInvalidKey for a key the store does not accept. The
-// rule is the memcached client's, so that both backends accept the same
-// keys.
-func (m *Memory) checkKey(key string) error {
-	if memcache.CheckKey(key, m.binaryKeys) != nil {
-		return ErrInvalidKey
-	}
-	return nil
-}
-
-// memClock reads the clock once per operation, lazily: most items have no
-// expiry and never need it.
-type memClock struct {
-	now func() time.Time
-	ns  int64
-	ok  bool
-}
-
-func (c *memClock) get() int64 {
-	if !c.ok {
-		c.ns = c.now().UnixNano()
-		c.ok = true
-	}
-	return c.ns
-}
-
-// memSeconds converts a TTL or a recache threshold to whole seconds as
-// memcached does: a positive fraction of a second rounds up.
-func memSeconds(d time.Duration) int64 {
-	s := int64(d / time.Second)
-	if d%time.Second > 0 {
-		s++
-	}
-	return s
-}
-
-// memExpiry returns the deadline (Unix nanoseconds) of an item written with
-// ttl, 0 for never; expired reports a negative ttl.
-func memExpiry(c *memClock, ttl time.Duration) (deadline int64, expired bool) {
-	switch {
-	case ttl == 0:
-		return 0, false
-	case ttl < 0:
-		return 0, true
-	}
-	// A deadline beyond the year 2262 cannot be represented: never, in
-	// practice.
-	const maxSeconds = (1<<63 - 1) / int64(time.Second)
-	s := memSeconds(ttl)
-	if s > maxSeconds {
-		return 0, false
-	}
-	d := s * int64(time.Second)
-	now := c.get()
-	if now > 1<<63-1-d {
-		return 0, false
-	}
-	return now + d, false
-}
-
-// memLeft returns the TTL left of an item with deadline exp in whole seconds,
-// rounded up, as memcached's mg t flag reports it; NoExpiry for none.
-func memLeft(c *memClock, exp int64) time.Duration {
-	if exp == 0 {
-		return NoExpiry
-	}
-	d := exp - c.get()
-	s := d / int64(time.Second)
-	if d%int64(time.Second) > 0 {
-		s++
-	}
-	return time.Duration(s) * time.Second
-}
-
-// precheck is what Get, Incr and Delete check before they take a lock:
-// the key's length, so that a huge key is not hashed, and ctx. The key's
-// bytes are checked only on a miss (a key found in the store was valid
-// when it was stored) or when another error is due: a bad key is reported
-// first.
-func (m *Memory) precheck(ctx context.Context, key string) error {
-	if len(key) == 0 || len(key) > memcache.MaxKeyLen {
-		if err := m.checkKey(key); err != nil {
-			return err
-		}
+// doGet is Get; with hooked set it goes through hookGet, which times the
+// operation, calls doGet again without it, and reports to the hook. (This
+// way Get is small enough to be inlined: a store without a hook pays one
+// comparison.)
+func (m *Memory) doGet(ctx context.Context, key string, opt GetOptions, hooked bool) (it Item, found bool, err error) {
+	if hooked {
+		return m.hookGet(ctx, key, opt)
 	}
 	if ctx.Done() != nil {
-		if err := memCtxErr(ctx); err != nil {
-			if kerr := m.checkKey(key); kerr != nil {
-				return kerr
+		if err := m.ctxErr(ctx, key); err != nil {
+			return Item{}, false, err
+		}
+	}
+	if found, err = m.s.Get(key, memstore.GetOptions(opt), (*memstore.Item)(&it)); err != nil {
+		return Item{}, false, memoryErr(err)
+	}
+	return it, found, nil
+}
+
+// GetMulti implements Store.GetMulti: each distinct key is read as by Get
+// with zero options (so, as on memcached, it may win a stale item). It
+// reports ErrInvalidKey if any key is invalid, before reading anything, or
+// ctx's error if ctx is already done.
+func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, error) {
+	return m.doGetMulti(ctx, keys, m.hook != nil)
+}
+
+// doGetMulti is GetMulti, hooked or not (see doGet).
+func (m *Memory) doGetMulti(ctx context.Context, keys []string, hooked bool) (map[string]Item, error) {
+	if hooked {
+		return m.hookGetMulti(ctx, keys)
+	}
+	for _, key := range keys {
+		if m.s.CheckKey(key) != nil {
+			return nil, ErrInvalidKey
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	items, err := memstore.GetMulti(m.s, keys, func(it memstore.Item) Item { return Item(it) })
+	return items, memoryErr(err)
+}
+
+// Set implements Store.Set with memcached 1.6.18's outcomes, including
+// those the Store documentation leaves open:
+//
+//   - ModeAdd ignores opt.CAS when the item is missing (it stores) and
+//     reports ErrNotStored when it exists.
+//   - ModeSet and ModeReplace with opt.CAS report ErrNotFound on a missing
+//     item; ModeAppend and ModePrepend report ErrNotStored.
+//   - A value that is too large on its own reports ErrValueTooLarge; an
+//     append or prepend that would make the item too large reports
+//     ErrNotStored and leaves the item as it was.
+//   - A negative opt.TTL stores an item that is expired at once: the key
+//     reads as a miss afterwards.
+//
+// Any write clears the item's stale and won states. A bad key is reported
+// as ErrInvalidKey whatever else would fail, then a value too large, then
+// ctx's error if ctx is already done. Set panics if opt.Mode is not one of
+// the SetMode constants.
+func (m *Memory) Set(ctx context.Context, key string, value []byte, opt SetOptions) (uint64, error) {
+	return m.doSet(ctx, key, value, opt, m.hook != nil)
+}
+
+// doSet is Set, hooked or not (see doGet).
+func (m *Memory) doSet(ctx context.Context, key string, value []byte, opt SetOptions, hooked bool) (uint64, error) {
+	if hooked {
+		return m.hookSet(ctx, key, value, opt)
+	}
+	if opt.Mode > ModePrepend {
+		panic("cachestruct: Set with an unknown SetMode")
+	}
+	if ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			if cerr := m.s.CheckSet(key, value, opt.Flags); cerr != nil {
+				return 0, memoryErr(cerr)
 			}
+			return 0, err
+		}
+	}
+	cas, err := m.s.Set(key, value, memstore.SetOptions{
+		Mode: memstore.Mode(opt.Mode), TTL: opt.TTL, Flags: opt.Flags, CAS: opt.CAS, Vivify: opt.Vivify,
+	})
+	if err != nil {
+		return 0, memoryErr(err)
+	}
+	return cas, nil
+}
+
+// Delete implements Store.Delete. With opt.Invalidate the item gets a new
+// CAS and becomes stale (its flags and value stay), and the next reader
+// wins it even if a reader had won it before; a negative opt.TTL then
+// expires it at once. It reports ErrInvalidKey, ErrNotFound,
+// ErrCASConflict, or ctx's error if ctx is already done.
+func (m *Memory) Delete(ctx context.Context, key string, opt DeleteOptions) error {
+	return m.doDelete(ctx, key, opt, m.hook != nil)
+}
+
+// doDelete is Delete, hooked or not (see doGet).
+func (m *Memory) doDelete(ctx context.Context, key string, opt DeleteOptions, hooked bool) error {
+	if hooked {
+		return m.hookDelete(ctx, key, opt)
+	}
+	if ctx.Done() != nil {
+		if err := m.ctxErr(ctx, key); err != nil {
 			return err
 		}
+	}
+	if err := m.s.Delete(key, memstore.DeleteOptions(opt)); err != nil {
+		return memoryErr(err)
 	}
 	return nil
 }
 
-// memCtxErr returns ctx's error, if any, before an operation starts. (Get
-// and Set call it only when ctx.Done() is not nil: a context that is never
-// done, like Background, then costs one method call.)
-func memCtxErr(ctx context.Context) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	default:
+// Incr implements Store.Incr as memcached 1.6.18's ma command does:
+//
+//   - The stored value is read like C's strtoull: leading white space and
+//     one '+' or '-' sign are accepted, the digits must be followed by white
+//     space, a NUL byte or the end, and overflowing 2^64−1 is not a number;
+//     a number of 2^63 or more is refused if the value holds a '-'. So
+//     " 12", "12 ", "+12" and "007" count as numbers; "", "1a", "-12" and
+//     "18446744073709551616" report ErrNotNumber.
+//   - When the result has no more digits than the stored value, it is
+//     written in place and padded with trailing spaces to the old length
+//     (decrementing "10" leaves "9 "); the item keeps its stale and won
+//     states then. A longer result replaces the value and clears them.
+//   - Every increment gives the item a new CAS and keeps its flags and TTL.
+//   - A created counter (opt.Vivify) has flags 0; a negative opt.TTL makes
+//     it expire at once, though the call still returns opt.Initial.
+//
+// It reports ErrInvalidKey, ErrNotFound, ErrNotNumber, or ctx's error if
+// ctx is already done.
+func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOptions) (uint64, error) {
+	return m.doIncr(ctx, key, delta, opt, m.hook != nil)
+}
+
+// doIncr is Incr, hooked or not (see doGet).
+func (m *Memory) doIncr(ctx context.Context, key string, delta int64, opt IncrOptions, hooked bool) (uint64, error) {
+	if hooked {
+		return m.hookIncr(ctx, key, delta, opt)
+	}
+	if ctx.Done() != nil {
+		if err := m.ctxErr(ctx, key); err != nil {
+			return 0, err
+		}
+	}
+	v, err := m.s.Incr(key, delta, memstore.IncrOptions(opt))
+	if err != nil {
+		return 0, memoryErr(err)
+	}
+	return v, nil
+}
+
+// ctxErr returns ctx's error if ctx is done, or ErrInvalidKey then if key
+// is invalid too: a bad key is reported first. (The operations call it
+// only when ctx.Done() is not nil: a context that is never done, like
+// Background, then costs one method call.)
+func (m *Memory) ctxErr(ctx context.Context, key string) error {
+	err := ctx.Err()
+	if err != nil && m.s.CheckKey(key) != nil {
+		return ErrInvalidKey
+	}
+	return err
+}
+
+// memoryErr maps memstore's errors to this package's sentinels.
+func memoryErr(err error) error {
+	switch err {
+	case nil:
 		return nil
+	case memstore.ErrInvalidKey:
+		return ErrInvalidKey
+	case memstore.ErrValueTooLarge:
+		return ErrValueTooLarge
+	case memstore.ErrNotFound:
+		return ErrNotFound
+	case memstore.ErrNotStored:
+		return ErrNotStored
+	case memstore.ErrCASConflict:
+		return ErrCASConflict
+	case memstore.ErrNotNumber:
+		return ErrNotNumber
 	}
-}
-
-// snapshot returns the item as a reader sees it, but for its Value: the
-// caller copies e.value() after releasing the shard's lock, which is safe
-// because stored data is never modified, only replaced.
-func (e *memEntry) snapshot(c *memClock) Item {
-	return Item{Flags: e.flags, CAS: e.cas, TTL: memLeft(c, e.exp), Stale: e.stale}
-}
-
-// memClone returns a reader's private copy of a stored value, never nil
-// (even when empty): one allocation that is not zeroed first.
-func memClone(v string) []byte {
-	if v == "" {
-		return []byte{}
-	}
-	return []byte(v)
-}
-
-// memSmallData is the largest item (value and key) memData joins on the
-// stack.
-const memSmallData = 256
-
-// memData returns an item's value and key as one string, in one fresh
-// allocation: a hit compares the key and copies the value from the same
-// cache lines (for small values), and the key never pins a larger string
-// of the caller's.
-func memData(key string, value []byte) string {
-	if n := len(value) + len(key); n <= memSmallData {
-		// Joined on the stack, then copied into the string: a second copy
-		// of a few hundred bytes costs less than a strings.Builder (its
-		// checks, and a write barrier while the GC runs): 20-40 ns less
-		// for a 100-byte value, measured in a loop of its own.
-		var tmp [memSmallData]byte
-		copy(tmp[copy(tmp[:], value):], key)
-		return string(tmp[:n])
-	}
-	var b strings.Builder
-	b.Grow(len(value) + len(key))
-	b.Write(value)
-	b.WriteString(key)
-	return b.String()
+	return err
 }

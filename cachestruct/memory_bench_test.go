@@ -60,9 +60,6 @@ func benchMemory(b *testing.B, shards int, keys []string, size int) *Memory {
 		opts.MaxItemSize = 64 << 20 // 256 MiB / 64 MiB: a single shard
 	}
 	m := NewMemory(opts)
-	if len(m.shards) != shards {
-		b.Fatalf("got %d shards, want %d", len(m.shards), shards)
-	}
 	value := make([]byte, size)
 	for _, k := range keys {
 		if _, err := m.Set(context.Background(), k, value, SetOptions{}); err != nil {
@@ -139,7 +136,7 @@ func BenchmarkMemoryGet(b *testing.B) {
 				continue
 			}
 			b.Run(fmt.Sprintf("access=%s/value=%d/store=memory", acc.name, size), func(b *testing.B) {
-				m := benchMemory(b, memMaxShards, acc.keys, size)
+				m := benchMemory(b, 16, acc.keys, size)
 				measure(b, acc, func(key string) error {
 					_, found, err := m.Get(ctx, key, GetOptions{})
 					if err == nil && !found {
@@ -170,7 +167,7 @@ func BenchmarkMemorySet(b *testing.B) {
 			}
 			value := make([]byte, size)
 			b.Run(fmt.Sprintf("access=%s/value=%d/store=memory", acc.name, size), func(b *testing.B) {
-				m := benchMemory(b, memMaxShards, acc.keys, size)
+				m := benchMemory(b, 16, acc.keys, size)
 				measure(b, acc, func(key string) error {
 					_, err := m.Set(ctx, key, value, SetOptions{})
 					return err
@@ -209,7 +206,7 @@ func BenchmarkMemoryGetMulti(b *testing.B) {
 	for _, n := range []int{10, 100} {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
 			keys := benchKeys(n)
-			m := benchMemory(b, memMaxShards, keys, 100)
+			m := benchMemory(b, 16, keys, 100)
 			b.ReportAllocs()
 			for b.Loop() {
 				items, err := m.GetMulti(ctx, keys)
@@ -261,7 +258,7 @@ func BenchmarkMemoryParallel(b *testing.B) {
 		})
 	}
 	for _, mix := range mixes {
-		for _, shards := range []int{1, memMaxShards} {
+		for _, shards := range []int{1, 16} {
 			b.Run(fmt.Sprintf("%s/store=memory/shards=%d", mix.name, shards), func(b *testing.B) {
 				m := benchMemory(b, shards, keys, 100)
 				run(b, mix.setEvery, func(k string) error {
@@ -284,4 +281,21 @@ func BenchmarkMemoryParallel(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkMemorySetEvict writes keys that are no longer in a full store:
+// each write inserts an item and evicts one.
+func BenchmarkMemorySetEvict(b *testing.B) {
+	ctx := context.Background()
+	keys := benchKeys(100_000)
+	seq := make([]int, len(keys))
+	for i := range seq {
+		seq[i] = i
+	}
+	value := make([]byte, 100)
+	m := NewMemory(MemoryOptions{MaxBytes: 4 << 20, MaxItemSize: 64 << 10})
+	measure(b, benchAccess{"evict", keys, seq}, func(key string) error {
+		_, err := m.Set(ctx, key, value, SetOptions{})
+		return err
+	})
 }

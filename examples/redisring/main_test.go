@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/twine-go/twine/examples/internal/redistest"
+	"github.com/twine-go/twine/internal/redistest"
 )
 
 // shardsFlag names the servers a, b, c, … for -shards.
@@ -38,7 +38,7 @@ func dbsize(t *testing.T, addr string) int64 {
 }
 
 func TestRunAgainstRealRedis(t *testing.T) {
-	servers := redistest.Cluster(t, 3)
+	servers := redistest.Servers(t, 3)
 	flagValue, _ := shardsFlag(servers)
 	var out strings.Builder
 	require.NoError(t, run(context.Background(), []string{"-shards", flagValue, "-keys", "600"}, &out))
@@ -72,7 +72,7 @@ func TestRunAgainstRealRedis(t *testing.T) {
 }
 
 func TestRunFailsWhenAShardIsDown(t *testing.T) {
-	servers := redistest.Cluster(t, 2)
+	servers := redistest.Servers(t, 2)
 	servers[1].Stop()
 	flagValue, _ := shardsFlag(servers)
 	err := run(context.Background(), []string{"-shards", flagValue}, io.Discard)
@@ -109,7 +109,7 @@ func owners(t *testing.T, ring *redis.Ring, keys []string) map[string]string {
 }
 
 func TestRingFailoverMovesOnlyTheDeadShardsKeys(t *testing.T) {
-	servers := redistest.Cluster(t, 3)
+	servers := redistest.Servers(t, 3)
 	_, addrs := shardsFlag(servers)
 	ring := newRing(addrs, 20*time.Millisecond)
 	t.Cleanup(func() { _ = ring.Close() })

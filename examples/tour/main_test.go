@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/twine-go/twine/examples/internal/redistest"
 	"github.com/twine-go/twine/internal/memcachedtest"
+	"github.com/twine-go/twine/internal/redistest"
 )
 
 func tour(t *testing.T, args ...string) string {
@@ -97,7 +97,7 @@ func TestTourOnRedis(t *testing.T) {
 	memory := stripStore(section(t, tour(t), "4. "))
 	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprintf("servers=%d", n), func(t *testing.T) {
-			args := []string{"-redis", strings.Join(redistest.Addrs(redistest.Cluster(t, n)), ",")}
+			args := []string{"-redis", strings.Join(redistest.Addrs(redistest.Servers(t, n)), ",")}
 			out := section(t, tour(t, args...), "4. ")
 			t.Log("\n" + out)
 			assert.Contains(t, out, "Store: ")

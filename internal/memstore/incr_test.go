@@ -1,7 +1,6 @@
-package cachestruct
+package memstore
 
 import (
-	"context"
 	"math"
 	"math/big"
 	"strconv"
@@ -14,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestMemoryIncr(t *testing.T) {
+func TestIncr(t *testing.T) {
 	// Each row was checked with ma/mg on memcached 1.6.18.
 	tests := []struct {
 		name   string
@@ -58,12 +57,11 @@ func TestMemoryIncr(t *testing.T) {
 		{"2^63 with a minus after a nul", "9223372036854775808\x00-", 1, 1<<63 + 1, "9223372036854775809  ", nil},
 		{"-2^63", "-9223372036854775808", 1, 0, "-9223372036854775808", ErrNotNumber},
 	}
-	ctx := context.Background()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := NewMemory(MemoryOptions{})
+			m := New(Options{})
 			cas := mustSet(t, m, "n", tt.stored, SetOptions{Flags: 9})
-			got, err := m.Incr(ctx, "n", tt.delta, IncrOptions{})
+			got, err := m.Incr("n", tt.delta, IncrOptions{})
 			it := mustGet(t, m, "n", GetOptions{})
 			assert.Equal(t, tt.after, string(it.Value))
 			assert.Equal(t, uint32(9), it.Flags, "flags are kept")
@@ -75,65 +73,63 @@ func TestMemoryIncr(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 			assert.Greater(t, it.CAS, cas)
-			memCheck(t, m)
+			check(t, m)
 		})
 	}
 }
 
-func TestMemoryIncrVivify(t *testing.T) {
+func TestIncrVivify(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := NewMemory(MemoryOptions{})
-		ctx := context.Background()
-		_, err := m.Incr(ctx, "n", 1, IncrOptions{})
+		m := New(Options{})
+		_, err := m.Incr("n", 1, IncrOptions{})
 		require.ErrorIs(t, err, ErrNotFound)
-		_, err = m.Incr(ctx, "n", 1, IncrOptions{Initial: 5})
+		_, err = m.Incr("n", 1, IncrOptions{Initial: 5})
 		require.ErrorIs(t, err, ErrNotFound, "Initial without Vivify")
 
 		opt := IncrOptions{Vivify: true, Initial: 5, TTL: 30 * time.Second}
-		got, err := m.Incr(ctx, "n", 3, opt)
+		got, err := m.Incr("n", 3, opt)
 		require.NoError(t, err)
 		assert.Equal(t, uint64(5), got, "delta is not applied on creation")
 		it := mustGet(t, m, "n", GetOptions{})
 		assert.Equal(t, Item{Value: []byte("5"), CAS: it.CAS, TTL: 30 * time.Second}, it)
 
 		time.Sleep(10 * time.Second)
-		got, err = m.Incr(ctx, "n", 3, IncrOptions{Vivify: true, Initial: 5, TTL: time.Hour})
+		got, err = m.Incr("n", 3, IncrOptions{Vivify: true, Initial: 5, TTL: time.Hour})
 		require.NoError(t, err)
 		assert.Equal(t, uint64(8), got)
 		assert.Equal(t, 20*time.Second, mustGet(t, m, "n", GetOptions{}).TTL, "Incr never changes a TTL")
 
-		got, err = m.Incr(ctx, "d", -3, IncrOptions{Vivify: true, Initial: 7})
+		got, err = m.Incr("d", -3, IncrOptions{Vivify: true, Initial: 7})
 		require.NoError(t, err)
 		assert.Equal(t, uint64(7), got)
 		assert.Equal(t, NoExpiry, mustGet(t, m, "d", GetOptions{}).TTL)
 
-		got, err = m.Incr(ctx, "x", 1, IncrOptions{Vivify: true, Initial: 9, TTL: -time.Second})
+		got, err = m.Incr("x", 1, IncrOptions{Vivify: true, Initial: 9, TTL: -time.Second})
 		require.NoError(t, err)
 		assert.Equal(t, uint64(9), got)
 		requireMiss(t, m, "x")
 	})
 }
 
-func TestMemoryIncrStaleItem(t *testing.T) {
+func TestIncrStaleItem(t *testing.T) {
 	// In place (same length) keeps the stale and won states; a longer
 	// result replaces the item and clears them, as memcached does.
-	m := NewMemory(MemoryOptions{})
-	ctx := context.Background()
+	m := New(Options{})
 	mustSet(t, m, "a", "9", SetOptions{})
-	require.NoError(t, m.Delete(ctx, "a", DeleteOptions{Invalidate: true}))
-	_, err := m.Incr(ctx, "a", -1, IncrOptions{})
+	require.NoError(t, m.Delete("a", DeleteOptions{Invalidate: true}))
+	_, err := m.Incr("a", -1, IncrOptions{})
 	require.NoError(t, err)
 	it := mustGet(t, m, "a", GetOptions{})
 	assert.True(t, it.Stale && it.Won, "in place: still stale, and nobody won yet")
-	_, err = m.Incr(ctx, "a", -1, IncrOptions{})
+	_, err = m.Incr("a", -1, IncrOptions{})
 	require.NoError(t, err)
 	it = mustGet(t, m, "a", GetOptions{})
 	assert.True(t, it.Stale && it.Busy)
 
 	mustSet(t, m, "b", "9", SetOptions{})
-	require.NoError(t, m.Delete(ctx, "b", DeleteOptions{Invalidate: true}))
+	require.NoError(t, m.Delete("b", DeleteOptions{Invalidate: true}))
 	mustGet(t, m, "b", GetOptions{})
-	_, err = m.Incr(ctx, "b", 1, IncrOptions{})
+	_, err = m.Incr("b", 1, IncrOptions{})
 	require.NoError(t, err)
 	it = mustGet(t, m, "b", GetOptions{})
 	assert.Equal(t, "10", string(it.Value))
@@ -169,31 +165,30 @@ func parseCounterReference(s string) (uint64, bool) {
 	return v, true
 }
 
-func FuzzMemoryParseCounter(f *testing.F) {
+func FuzzParseCounter(f *testing.F) {
 	for _, s := range []string{"0", "12", " 12", "12 ", "+1", "-0", "-1", "1a", "", " ", "+", "-",
 		"18446744073709551615", "18446744073709551616", "-18446744073709551615", "0001", "1 2", "\v7\f"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got, ok := memParseCounter(s)
+		got, ok := parseCounter(s)
 		want, wantOK := parseCounterReference(s)
 		require.Equal(t, wantOK, ok, "%q", s)
 		require.Equal(t, want, got, "%q", s)
 	})
 }
 
-func FuzzMemoryIncr(f *testing.F) {
+func FuzzIncr(f *testing.F) {
 	f.Add(uint64(5), int64(3))
 	f.Add(uint64(10), int64(-1))
 	f.Add(uint64(math.MaxUint64), int64(1))
 	f.Add(uint64(0), int64(math.MinInt64))
 	f.Add(uint64(99), int64(1))
 	f.Fuzz(func(t *testing.T, v uint64, delta int64) {
-		m := NewMemory(MemoryOptions{})
-		ctx := context.Background()
+		m := New(Options{})
 		old := strconv.FormatUint(v, 10)
 		mustSet(t, m, "n", old, SetOptions{})
-		got, err := m.Incr(ctx, "n", delta, IncrOptions{})
+		got, err := m.Incr("n", delta, IncrOptions{})
 		require.NoError(t, err)
 		// Reference in big integers: increments wrap at 2^64, decrements
 		// stop at 0.
@@ -206,6 +201,6 @@ func FuzzMemoryIncr(f *testing.F) {
 		stored := string(mustGet(t, m, "n", GetOptions{}).Value)
 		require.Equal(t, strconv.FormatUint(want, 10), strings.TrimRight(stored, " "))
 		require.Equal(t, max(len(old), len(strconv.FormatUint(want, 10))), len(stored), "padded in place")
-		memCheck(t, m)
+		check(t, m)
 	})
 }
