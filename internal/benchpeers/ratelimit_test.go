@@ -175,14 +175,15 @@ func TestRateLimiterAgreesWithRedisRate(t *testing.T) {
 	assert.EqualValues(t, 1, trips.n.Load()-before)
 }
 
-// rateClient is a rate limiter under benchmark: allow decides one event on
+// rateClient is a rate limiter under benchmark: it decides one event on
 // key and reports whether it was allowed.
 type rateClient func(key string) (bool, error)
 
 // BenchmarkRateLimiterRedisPaired compares one decision of
 // cachestruct.RateLimiter on redisstore with go-redis/redis_rate's
 // Limiter.Allow on one redis-server through one go-redis client (see
-// runPaired), from 1 and 64 goroutines, each goroutine on its own keys:
+// runPaired; each client is a pair: its allowed and its refused limiter),
+// from 1 and 64 goroutines, each goroutine on its own key:
 // "allowed" under a limit that always allows (a million a second), where
 // twine reads and then writes (two round trips) and redis_rate runs its
 // script once, and "refused" on keys whose one-event burst was spent (one
