@@ -326,9 +326,18 @@ func (m *Memcached) getMultiKeys(ctx context.Context, keys []string, plain bool)
 		if err != nil {
 			return nil, err
 		}
-		// The closure holds the map: one allocation for the collector.
-		items := make(map[string]Item, len(keys))
-		err = m.getMulti(ctx, s, keys, opt, func(k string, it memcache.Item) { putHit(items, k, it, plain) })
+		var items map[string]Item
+		err = m.getMulti(ctx, s, keys, opt, func(k string, it memcache.Item) {
+			if items == nil {
+				// Made at the first hit, while the server still works
+				// on the rest of the batch.
+				items = make(map[string]Item, len(keys))
+			}
+			putHit(items, k, it, plain)
+		})
+		if items == nil {
+			items = map[string]Item{}
+		}
 		return items, err
 	}
 	// Each server's batch: its keys in request order (every occurrence
