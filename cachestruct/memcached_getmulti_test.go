@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,5 +201,70 @@ func TestMemcachedGetMultiPlain(t *testing.T) {
 			require.NoError(t, err)
 			assert.Empty(t, items)
 		})
+	}
+}
+
+// TestMemcachedGetMultiShardedShapes: a multi-get over several servers
+// returns exactly the stored keys asked for, with GetMulti and
+// GetMultiPlain, on both sides of the sizes its batches are kept in
+// without an allocation of their own (4 servers, 128 keys): a server
+// with no key before, between or after those with keys, one server only,
+// misses and keys asked twice.
+func TestMemcachedGetMultiShardedShapes(t *testing.T) {
+	addrs := memcachedtest.Addrs(memcachedtest.Cluster(t, 5))
+	ctx := context.Background()
+	stored := func(k string) bool { n, _ := strconv.Atoi(k[strings.IndexByte(k, '/')+1:]); return n%2 == 0 }
+	fill := newMemcachedStore(t, addrs, MemcachedOptions{Picker: prefixPicker(addrs)})
+	for s := range addrs {
+		for i := 0; i < 400; i += 2 {
+			k := fmt.Sprintf("%d/%d", s, i)
+			mustSetC(t, fill, k, "v"+k, SetOptions{})
+		}
+	}
+	// keysOn returns n keys spread over servers, from key 0 of each on.
+	keysOn := func(n int, servers ...int) []string {
+		var keys []string
+		for i := range n {
+			keys = append(keys, fmt.Sprintf("%d/%d", servers[i%len(servers)], i/len(servers)))
+		}
+		return keys
+	}
+	tests := []struct {
+		name string
+		keys []string
+	}{
+		{"one key on the last server", keysOn(1, 3)},
+		{"servers 1 and 3", keysOn(40, 1, 3)},
+		{"every server, 128 keys", keysOn(128, 0, 1, 2, 3)},
+		{"every server, 129 keys", keysOn(129, 0, 1, 2, 3)},
+		{"every server, 400 keys", keysOn(400, 3, 2, 1, 0)},
+		{"keys twice", append(keysOn(60, 0, 2), keysOn(60, 2, 0)...)},
+	}
+	for _, n := range []int{4, 5} {
+		m := newMemcachedStore(t, addrs[:n], MemcachedOptions{Picker: prefixPicker(addrs[:n])})
+		gets := map[string]func(context.Context, []string) (map[string]Item, error){
+			"GetMulti": m.GetMulti, "GetMultiPlain": m.GetMultiPlain,
+		}
+		for _, tt := range tests {
+			keys := tt.keys
+			if n == 5 {
+				keys = append(slices.Clone(keys), "4/0", "4/1")
+			}
+			want := map[string]string{}
+			for _, k := range keys {
+				if stored(k) {
+					want[k] = "v" + k
+				}
+			}
+			for name, get := range gets {
+				items, err := get(ctx, keys)
+				require.NoError(t, err, "%d servers, %s, %s", n, tt.name, name)
+				got := map[string]string{}
+				for k, it := range items {
+					got[k] = string(it.Value)
+				}
+				assert.Equal(t, want, got, "%d servers, %s, %s", n, tt.name, name)
+			}
+		}
 	}
 }
