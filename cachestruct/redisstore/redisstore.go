@@ -92,7 +92,10 @@ type Options struct {
 // Every method honours ctx before it sends anything; to bound a call that
 // is waiting for a server, build the client with ContextTimeoutEnabled
 // (then ctx's deadline bounds each read), or rely on its ReadTimeout. A
-// call that fails to reach the server reports an error wrapping
+// cancel does not end a wait: go-redis bounds a read only by the socket's
+// deadline, so a call whose ctx is cancelled (with no deadline) while it
+// waits returns at the reply or at ReadTimeout, not at the cancel. A call
+// that fails to reach the server reports an error wrapping
 // cachestruct.ErrUnavailable and the client's error (and ctx's error, if
 // ctx ended). Build a Client or Ring with MaxRetries: -1: go-redis retries
 // a command whose connection dropped, which may have run already, and an

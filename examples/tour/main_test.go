@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/twine-go/twine/internal/redistest"
 	"github.com/twine-go/twine/internal/memcachedtest"
+	"github.com/twine-go/twine/internal/redistest"
 )
 
 func tour(t *testing.T, args ...string) string {

@@ -58,21 +58,46 @@ func (p *proxy) remove(name string) {
 	require.NoError(p.t, p.p.Toxics.RemoveToxic(context.Background(), name))
 }
 
-// rig is one memcached behind a proxy and a store on the proxy.
+// rig is one server behind a proxy and a store on the proxy; open opens
+// another store on the proxy (closed in t.Cleanup), whose connections are
+// all made from then on.
 type rig struct {
-	server *memcachedtest.Server
-	proxy  *proxy
-	store  *cachestruct.Memcached
+	proxy *proxy
+	store cachestruct.Store
+	open  func() cachestruct.Store
 }
 
-func newRig(t *testing.T, opts cachestruct.MemcachedOptions) *rig {
+// backends are the servers the scenarios run against, each as a subtest:
+// memcached through cachestruct.Memcached, and Redis through redisstore on
+// a go-redis Client (see redis_test.go).
+var backends = []struct {
+	name  string
+	start func(t *testing.T) *rig
+}{
+	{"memcached", newMemcachedRig},
+	{"redis", newRedisRig},
+}
+
+// eachBackend runs scenario against each backend.
+func eachBackend(t *testing.T, scenario func(t *testing.T, r *rig)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { scenario(t, b.start(t)) })
+	}
+}
+
+// newMemcachedRig is one memcached behind a proxy, with stores that never
+// eject it and time out after 5s.
+func newMemcachedRig(t *testing.T) *rig {
 	t.Helper()
 	srv := memcachedtest.Start(t, memcachedtest.MemoryMB(64))
 	p := newProxy(t, srv.Addr())
-	m, err := cachestruct.NewMemcached([]string{p.Addr()}, opts)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = m.Close() })
-	return &rig{server: srv, proxy: p, store: m}
+	open := func() cachestruct.Store {
+		m, err := cachestruct.NewMemcached([]string{p.Addr()}, cachestruct.MemcachedOptions{Timeout: 5 * time.Second, EjectAfter: -1})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = m.Close() })
+		return m
+	}
+	return &rig{proxy: p, store: open(), open: open}
 }
 
 // load is the invariant checker: goroutines write and read their own keys
@@ -194,44 +219,46 @@ func recovered(t *testing.T, store cachestruct.Store) {
 // the connections they leave behind (replies still on the way) stay in
 // step.
 func TestLatencyJitter(t *testing.T) {
-	r := newRig(t, cachestruct.MemcachedOptions{Timeout: 5 * time.Second, EjectAfter: -1})
-	r.proxy.add("latency_down", "latency", "downstream", `{"latency":40,"jitter":30}`)
-	r.proxy.add("latency_up", "latency", "upstream", `{"latency":40,"jitter":30}`)
-	l := runLoad(t, r.store, true, 8, 100, 2*time.Second, time.Second)
-	l.assertClean(t)
-	assert.Zero(t, l.failed.Load(), "a 2s ctx covers 140ms of latency")
+	eachBackend(t, func(t *testing.T, r *rig) {
+		r.proxy.add("latency_down", "latency", "downstream", `{"latency":40,"jitter":30}`)
+		r.proxy.add("latency_up", "latency", "upstream", `{"latency":40,"jitter":30}`)
+		l := runLoad(t, r.store, true, 8, 100, 2*time.Second, time.Second)
+		l.assertClean(t)
+		assert.Zero(t, l.failed.Load(), "a 2s ctx covers 140ms of latency")
 
-	l = runLoad(t, r.store, true, 8, 100, 50*time.Millisecond, time.Second)
-	l.assertClean(t)
-	assert.Positive(t, l.failed.Load(), "50ms ctxs against 80±60ms round trips")
-	r.proxy.remove("latency_down")
-	r.proxy.remove("latency_up")
-	recovered(t, r.store)
+		l = runLoad(t, r.store, true, 8, 100, 50*time.Millisecond, time.Second)
+		l.assertClean(t)
+		assert.Positive(t, l.failed.Load(), "50ms ctxs against 80±60ms round trips")
+		r.proxy.remove("latency_down")
+		r.proxy.remove("latency_up")
+		recovered(t, r.store)
+	})
 }
 
 // TestBandwidth: replies limited to 64 KB/s. 16 KB values take a quarter
 // of a second each; calls with a short ctx fail in time and leave
 // half-read replies behind, which never reach another caller.
 func TestBandwidth(t *testing.T) {
-	r := newRig(t, cachestruct.MemcachedOptions{Timeout: 5 * time.Second, EjectAfter: -1})
-	r.proxy.add("bandwidth", "bandwidth", "downstream", `{"rate":64}`)
-	l := runLoad(t, r.store, true, 4, 16<<10, 300*time.Millisecond, 1500*time.Millisecond)
-	l.assertClean(t)
-	assert.Positive(t, l.failed.Load())
+	eachBackend(t, func(t *testing.T, r *rig) {
+		r.proxy.add("bandwidth", "bandwidth", "downstream", `{"rate":64}`)
+		l := runLoad(t, r.store, true, 4, 16<<10, 300*time.Millisecond, 1500*time.Millisecond)
+		l.assertClean(t)
+		assert.Positive(t, l.failed.Load())
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	big := strings.Repeat("b", 32<<10)
-	_, err := r.store.Set(ctx, "big", []byte("big="+big), cachestruct.SetOptions{})
-	require.NoError(t, err)
-	start := time.Now()
-	it, found, err := r.store.Get(ctx, "big", cachestruct.GetOptions{})
-	require.NoError(t, err)
-	require.True(t, found)
-	assert.Equal(t, "big="+big, string(it.Value))
-	assert.Greater(t, time.Since(start), 300*time.Millisecond, "32 KB at 64 KB/s")
-	r.proxy.remove("bandwidth")
-	recovered(t, r.store)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		big := strings.Repeat("b", 32<<10)
+		_, err := r.store.Set(ctx, "big", []byte("big="+big), cachestruct.SetOptions{})
+		require.NoError(t, err)
+		start := time.Now()
+		it, found, err := r.store.Get(ctx, "big", cachestruct.GetOptions{})
+		require.NoError(t, err)
+		require.True(t, found)
+		assert.Equal(t, "big="+big, string(it.Value))
+		assert.Greater(t, time.Since(start), 300*time.Millisecond, "32 KB at 64 KB/s")
+		r.proxy.remove("bandwidth")
+		recovered(t, r.store)
+	})
 }
 
 // TestResetMidReply: every connection is reset (RST: linger 0) after
@@ -239,53 +266,53 @@ func TestBandwidth(t *testing.T) {
 // over. Calls fail with ErrUnavailable in time; no cut reply is taken
 // for another.
 func TestResetMidReply(t *testing.T) {
-	r := newRig(t, cachestruct.MemcachedOptions{Timeout: 5 * time.Second, EjectAfter: -1})
-	ctx := context.Background()
-	big := "big=" + strings.Repeat("b", 64<<10)
-	_, err := r.store.Set(ctx, "big", []byte(big), cachestruct.SetOptions{})
-	require.NoError(t, err)
+	eachBackend(t, func(t *testing.T, r *rig) {
+		ctx := context.Background()
+		big := "big=" + strings.Repeat("b", 64<<10)
+		_, err := r.store.Set(ctx, "big", []byte(big), cachestruct.SetOptions{})
+		require.NoError(t, err)
 
-	// reset_peer with toxicity 0 does nothing itself, but makes toxiproxy
-	// close the connections it opens from now on with linger 0 (a reset);
-	// limit_data closes them after 20,000 bytes downstream.
-	_, err = r.proxy.p.Toxics.AddToxicJson(strings.NewReader(`{"name":"rst","type":"reset_peer","stream":"downstream","toxicity":0,"attributes":{"timeout":0}}`))
-	require.NoError(t, err)
-	r.proxy.add("limit", "limit_data", "downstream", `{"bytes":20000}`)
-	fresh, err := cachestruct.NewMemcached([]string{r.proxy.Addr()}, cachestruct.MemcachedOptions{Timeout: 5 * time.Second, EjectAfter: -1})
-	require.NoError(t, err)
-	defer fresh.Close()
+		// reset_peer with toxicity 0 does nothing itself, but makes toxiproxy
+		// close the connections it opens from now on with linger 0 (a reset);
+		// limit_data closes them after 20,000 bytes downstream.
+		_, err = r.proxy.p.Toxics.AddToxicJson(strings.NewReader(`{"name":"rst","type":"reset_peer","stream":"downstream","toxicity":0,"attributes":{"timeout":0}}`))
+		require.NoError(t, err)
+		r.proxy.add("limit", "limit_data", "downstream", `{"bytes":20000}`)
+		fresh := r.open()
 
-	c, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	start := time.Now()
-	_, _, err = fresh.Get(c, "big", cachestruct.GetOptions{})
-	require.ErrorIs(t, err, cachestruct.ErrUnavailable, "64 KB reply cut after 20,000 bytes")
-	assert.Less(t, time.Since(start), 5*time.Second)
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, _, err = fresh.Get(c, "big", cachestruct.GetOptions{})
+		require.ErrorIs(t, err, cachestruct.ErrUnavailable, "64 KB reply cut after 20,000 bytes")
+		assert.Less(t, time.Since(start), 5*time.Second)
 
-	l := runLoad(t, fresh, true, 8, 2000, 2*time.Second, 1500*time.Millisecond)
-	l.assertClean(t)
-	assert.Positive(t, l.failed.Load(), "connections were reset")
-	r.proxy.remove("limit")
-	r.proxy.remove("rst")
-	recovered(t, fresh)
-	it, _, err := fresh.Get(ctx, "big", cachestruct.GetOptions{})
-	require.NoError(t, err)
-	assert.Equal(t, big, string(it.Value))
+		l := runLoad(t, fresh, true, 8, 2000, 2*time.Second, 1500*time.Millisecond)
+		l.assertClean(t)
+		assert.Positive(t, l.failed.Load(), "connections were reset")
+		r.proxy.remove("limit")
+		r.proxy.remove("rst")
+		recovered(t, fresh)
+		it, _, err := fresh.Get(ctx, "big", cachestruct.GetOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, big, string(it.Value))
+	})
 }
 
 // TestOneBytePackets: requests and replies cut into 1-byte packets. Every
 // call succeeds with the right value: the parsers put replies together
 // from any fragments.
 func TestOneBytePackets(t *testing.T) {
-	r := newRig(t, cachestruct.MemcachedOptions{Timeout: 5 * time.Second, EjectAfter: -1})
-	r.proxy.add("slicer_down", "slicer", "downstream", `{"average_size":1,"size_variation":0,"delay":10}`)
-	r.proxy.add("slicer_up", "slicer", "upstream", `{"average_size":1,"size_variation":0,"delay":10}`)
-	l := runLoad(t, r.store, true, 8, 300, 10*time.Second, 1500*time.Millisecond)
-	l.assertClean(t)
-	assert.Zero(t, l.failed.Load())
-	r.proxy.remove("slicer_down")
-	r.proxy.remove("slicer_up")
-	recovered(t, r.store)
+	eachBackend(t, func(t *testing.T, r *rig) {
+		r.proxy.add("slicer_down", "slicer", "downstream", `{"average_size":1,"size_variation":0,"delay":10}`)
+		r.proxy.add("slicer_up", "slicer", "upstream", `{"average_size":1,"size_variation":0,"delay":10}`)
+		l := runLoad(t, r.store, true, 8, 300, 10*time.Second, 1500*time.Millisecond)
+		l.assertClean(t)
+		assert.Zero(t, l.failed.Load())
+		r.proxy.remove("slicer_down")
+		r.proxy.remove("slicer_up")
+		recovered(t, r.store)
+	})
 }
 
 // twoServers sends every key to the first server, its successor being the
