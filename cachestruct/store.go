@@ -107,9 +107,9 @@ type RateStore interface {
 	// write to key comes between its read and its write. It returns the tat
 	// it read and whether it wrote.
 	//
-	// The caller passes 0 ≤ now and 0 < inc ≤ burst ≤ 2^62. AllowRate
-	// reports ErrCorrupt when key holds anything but a decimal int64,
-	// and otherwise the errors of Get and Set (ErrInvalidKey,
+	// The caller passes 0 ≤ now and 0 < inc ≤ burst ≤ 2^62 (ErrInvalidCost
+	// otherwise). AllowRate reports ErrCorrupt when key holds anything but
+	// a decimal int64, and otherwise the errors of Get and Set (ErrInvalidKey,
 	// ErrUnavailable, ctx's error); after ErrUnavailable or ctx's error the
 	// write may have been applied.
 	AllowRate(ctx context.Context, key string, now, inc, burst int64) (tat int64, stored bool, err error)
@@ -247,6 +247,7 @@ var (
 	// (the Store's Incr takes an int64).
 	ErrDeltaTooLarge = errors.New("cachestruct: delta too large")
 	// ErrInvalidCost reports a negative number of events passed to
-	// RateLimiter.Allow.
+	// RateLimiter.Allow, or arguments out of bounds passed to
+	// RateStore.AllowRate.
 	ErrInvalidCost = errors.New("cachestruct: invalid rate limiter cost")
 )
