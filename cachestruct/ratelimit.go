@@ -78,6 +78,7 @@ type RateLimiterConfig struct {
 // with NewRateLimiter; the zero value is not usable.
 type RateLimiter struct {
 	store    Store
+	rate     RateStore // store as a RateStore, or nil
 	limit    Limit
 	emission time.Duration // one event's share of the period: Period / Rate
 	tries    int
@@ -106,8 +107,10 @@ func NewRateLimiter(store Store, limit Limit, cfg RateLimiterConfig) *RateLimite
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	rate, _ := store.(RateStore)
 	return &RateLimiter{
 		store:    store,
+		rate:     rate,
 		limit:    limit,
 		emission: limit.Period / time.Duration(limit.Rate),
 		tries:    cfg.MaxTries,
@@ -152,11 +155,11 @@ func (r *RateLimiter) Allow(ctx context.Context, key string, n int) (RateResult,
 	if n < 0 {
 		return RateResult{}, ErrInvalidCost
 	}
-	if rs, ok := r.store.(RateStore); ok && n > 0 && n <= r.limit.Burst {
+	if r.rate != nil && n > 0 && n <= r.limit.Burst {
 		// RateStore takes a clock from 1970 on; an earlier one (a test's
 		// fake clock) decides as other stores do.
 		if now := r.now().UnixNano(); now >= 0 {
-			return r.allowRate(ctx, rs, key, now, n)
+			return r.allowRate(ctx, key, now, n)
 		}
 	}
 	for range r.tries {
@@ -197,9 +200,9 @@ func (r *RateLimiter) Allow(ctx context.Context, key string, n int) (RateResult,
 
 // allowRate decides n events (0 < n ≤ Burst) on key at now with one
 // AllowRate call; the result is decide's on the TAT the store read.
-func (r *RateLimiter) allowRate(ctx context.Context, rs RateStore, key string, now int64, n int) (RateResult, error) {
+func (r *RateLimiter) allowRate(ctx context.Context, key string, now int64, n int) (RateResult, error) {
 	e := int64(r.emission)
-	tat, stored, err := rs.AllowRate(ctx, key, now, e*int64(n), e*int64(r.limit.Burst))
+	tat, stored, err := r.rate.AllowRate(ctx, key, now, e*int64(n), e*int64(r.limit.Burst))
 	if err != nil {
 		return RateResult{}, err
 	}
