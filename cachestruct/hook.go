@@ -159,7 +159,8 @@ func SlogServerEvents(l *slog.Logger) func(ServerEvent) {
 //go:noinline
 func (m *Memory) hookGet(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
 	start := time.Now()
-	it, found, err := m.doGet(ctx, key, opt, false)
+	var it Item
+	found, err := m.get(ctx, key, opt, &it)
 	m.hook(OpEvent{Op: OpGet, Key: strings.Clone(key), Keys: 1, Hits: b2i(found), Duration: time.Since(start), Err: err})
 	return it, found, err
 }

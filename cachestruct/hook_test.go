@@ -180,7 +180,7 @@ func BenchmarkHook(b *testing.B) {
 	setViaStore := func(m *Memory) error { _, err := m.Set(ctx, "k", value, SetOptions{}); return err }
 	variants := []variant{
 		{"baseline", nil,
-			func(m *Memory) error { _, _, err := m.doGet(ctx, "k", GetOptions{}, false); return err },
+			func(m *Memory) error { var it Item; _, err := m.get(ctx, "k", GetOptions{}, &it); return err },
 			func(m *Memory) error { _, err := m.doSet(ctx, "k", value, SetOptions{}, false); return err }},
 		{"hook=unset", nil, viaStore, setViaStore},
 		{"hook=set", func(OpEvent) {}, viaStore, setViaStore},

@@ -111,27 +111,25 @@ func NewMemory(opts MemoryOptions) *Memory {
 // options: any Get of a stale item that nobody has won yet wins it, and any
 // Get of an item someone has won (a lease placeholder, a stale item, an item
 // won through Recache) reports Busy until the item is written again.
-func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (Item, bool, error) {
-	return m.doGet(ctx, key, opt, m.hook != nil)
-}
-
-// doGet is Get; with hooked set it goes through hookGet, which times the
-// operation, calls doGet again without it, and reports to the hook. (This
-// way Get is small enough to be inlined: a store without a hook pays one
-// comparison.)
-func (m *Memory) doGet(ctx context.Context, key string, opt GetOptions, hooked bool) (it Item, found bool, err error) {
-	if hooked {
+func (m *Memory) Get(ctx context.Context, key string, opt GetOptions) (it Item, found bool, err error) {
+	if m.hook != nil {
 		return m.hookGet(ctx, key, opt)
 	}
+	found, err = m.get(ctx, key, opt, &it)
+	return it, found, err
+}
+
+// get is Get without the hook: it fills in *it on a hit. (The item goes
+// by pointer, straight to memstore: an Item passed back through each call
+// is copied each time.)
+func (m *Memory) get(ctx context.Context, key string, opt GetOptions, it *Item) (bool, error) {
 	if ctx.Done() != nil {
 		if err := m.ctxErr(ctx, key); err != nil {
-			return Item{}, false, err
+			return false, err
 		}
 	}
-	if found, err = m.s.Get(key, memstore.GetOptions(opt), (*memstore.Item)(&it)); err != nil {
-		return Item{}, false, memoryErr(err)
-	}
-	return it, found, nil
+	found, err := m.s.Get(key, memstore.GetOptions(opt), (*memstore.Item)(it))
+	return found, memoryErr(err)
 }
 
 // GetMulti implements Store.GetMulti: each distinct key is read as by Get
@@ -142,7 +140,10 @@ func (m *Memory) GetMulti(ctx context.Context, keys []string) (map[string]Item, 
 	return m.doGetMulti(ctx, keys, m.hook != nil)
 }
 
-// doGetMulti is GetMulti, hooked or not (see doGet).
+// doGetMulti is GetMulti; with hooked set it goes through hookGetMulti,
+// which times the operation, calls doGetMulti again without it, and
+// reports to the hook. (This way GetMulti is small enough to be inlined: a
+// store without a hook pays one comparison.)
 func (m *Memory) doGetMulti(ctx context.Context, keys []string, hooked bool) (map[string]Item, error) {
 	if hooked {
 		return m.hookGetMulti(ctx, keys)
@@ -180,7 +181,7 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, opt SetOptio
 	return m.doSet(ctx, key, value, opt, m.hook != nil)
 }
 
-// doSet is Set, hooked or not (see doGet).
+// doSet is Set, hooked or not (see doGetMulti).
 func (m *Memory) doSet(ctx context.Context, key string, value []byte, opt SetOptions, hooked bool) (uint64, error) {
 	if hooked {
 		return m.hookSet(ctx, key, value, opt)
@@ -214,7 +215,7 @@ func (m *Memory) Delete(ctx context.Context, key string, opt DeleteOptions) erro
 	return m.doDelete(ctx, key, opt, m.hook != nil)
 }
 
-// doDelete is Delete, hooked or not (see doGet).
+// doDelete is Delete, hooked or not (see doGetMulti).
 func (m *Memory) doDelete(ctx context.Context, key string, opt DeleteOptions, hooked bool) error {
 	if hooked {
 		return m.hookDelete(ctx, key, opt)
@@ -252,7 +253,7 @@ func (m *Memory) Incr(ctx context.Context, key string, delta int64, opt IncrOpti
 	return m.doIncr(ctx, key, delta, opt, m.hook != nil)
 }
 
-// doIncr is Incr, hooked or not (see doGet).
+// doIncr is Incr, hooked or not (see doGetMulti).
 func (m *Memory) doIncr(ctx context.Context, key string, delta int64, opt IncrOptions, hooked bool) (uint64, error) {
 	if hooked {
 		return m.hookIncr(ctx, key, delta, opt)

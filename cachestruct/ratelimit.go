@@ -48,7 +48,11 @@ type RateLimiterConfig struct {
 // that the bucket would refuse, however many goroutines and processes
 // decide at once.
 //
-// A decision reads the key (one round trip). If it refuses, that is all;
+// On a store that implements RateStore (redisstore), a decision of one or
+// more events is one AllowRate call: one round trip, which reads the key,
+// decides and writes the new TAT atomically on the server, and never loses
+// a race. On other stores (Memory, memcached) a decision reads the key (one
+// round trip). If it refuses, that is all;
 // if it allows, it writes the new TAT guarded by the CAS it read (a second
 // round trip; ModeAdd for a missing key). When the write loses a race
 // with another decision on the same key, it reads again and decides
@@ -60,9 +64,11 @@ type RateLimiterConfig struct {
 // it retries). After MaxTries tries it gives up with an error wrapping
 // ErrCASConflict, which callers should treat as a refusal; the default of
 // 64 gives up under heavy contention on one key (dozens of goroutines
-// deciding at once while the bucket holds many tokens). Stores that can run the decision on
-// the server in one round trip (a Redis script) are not needed for
-// exactness, only for speed.
+// deciding at once while the bucket holds many tokens). A RateStore is not
+// needed for exactness, only for speed, and both kinds of decision can
+// share a key: processes that read then write and processes that call
+// AllowRate (during a rollout, say) stay exact together, since each
+// AllowRate write gives the item a new CAS.
 //
 // Time is read from the deciding process's clock (Now): processes sharing
 // keys must have synchronized clocks (NTP); a process whose clock runs d
@@ -72,6 +78,7 @@ type RateLimiterConfig struct {
 // with NewRateLimiter; the zero value is not usable.
 type RateLimiter struct {
 	store    Store
+	rate     RateStore // store as a RateStore, or nil
 	limit    Limit
 	emission time.Duration // one event's share of the period: Period / Rate
 	tries    int
@@ -100,8 +107,10 @@ func NewRateLimiter(store Store, limit Limit, cfg RateLimiterConfig) *RateLimite
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	rate, _ := store.(RateStore)
 	return &RateLimiter{
 		store:    store,
+		rate:     rate,
 		limit:    limit,
 		emission: limit.Period / time.Duration(limit.Rate),
 		tries:    cfg.MaxTries,
@@ -130,12 +139,14 @@ type RateResult struct {
 }
 
 // Allow decides whether n events on key are allowed now, and if so counts
-// them. It takes one round trip to refuse and two to allow (see
-// RateLimiter). With n == 0 it only reports the key's state, in one round
-// trip, and writes nothing.
+// them. On a RateStore it takes one round trip; on other stores one to
+// refuse and two to allow (see RateLimiter). With n == 0 it only reports
+// the key's state, in one round trip, and writes nothing; so does n above
+// Burst, which is never allowed.
 //
 // Its errors are the store's (ErrInvalidKey, ErrUnavailable, ctx errors),
-// ErrCorrupt when key holds something that is not a TAT, an error
+// ErrCorrupt when key holds something that is not a TAT (or when a
+// RateStore's decision is not the limiter's: a bug in the store), an error
 // wrapping ErrCASConflict when MaxTries tries all lost their races, and
 // ErrInvalidCost for a negative n. After an error the events were not
 // counted, unless the error is ctx's or ErrUnavailable from the write,
@@ -143,6 +154,13 @@ type RateResult struct {
 func (r *RateLimiter) Allow(ctx context.Context, key string, n int) (RateResult, error) {
 	if n < 0 {
 		return RateResult{}, ErrInvalidCost
+	}
+	if r.rate != nil && n > 0 && n <= r.limit.Burst {
+		// RateStore takes a clock from 1970 on; an earlier one (a test's
+		// fake clock) decides as other stores do.
+		if now := r.now().UnixNano(); now >= 0 {
+			return r.allowRate(ctx, key, now, n)
+		}
 	}
 	for range r.tries {
 		it, found, err := r.store.Get(ctx, key, GetOptions{})
@@ -178,6 +196,21 @@ func (r *RateLimiter) Allow(ctx context.Context, key string, n int) (RateResult,
 		}
 	}
 	return RateResult{}, fmt.Errorf("%w: rate limiter key %q: %d tries lost their races", ErrCASConflict, key, r.tries)
+}
+
+// allowRate decides n events (0 < n ≤ Burst) on key at now with one
+// AllowRate call; the result is decide's on the TAT the store read.
+func (r *RateLimiter) allowRate(ctx context.Context, key string, now int64, n int) (RateResult, error) {
+	e := int64(r.emission)
+	tat, stored, err := r.rate.AllowRate(ctx, key, now, e*int64(n), e*int64(r.limit.Burst))
+	if err != nil {
+		return RateResult{}, err
+	}
+	res, _ := r.decide(now, tat, n)
+	if res.Allowed != stored {
+		return RateResult{}, fmt.Errorf("%w: rate limiter key %q: the store decided %v at TAT %d", ErrCorrupt, key, stored, tat)
+	}
+	return res, nil
 }
 
 // decide is GCRA: for n events at now on a key whose TAT is tat (0 when

@@ -90,6 +90,31 @@ type PlainMultiGetter interface {
 	GetMultiPlain(ctx context.Context, keys []string) (map[string]Item, error)
 }
 
+// RateStore is implemented by a Store that can make a RateLimiter decision
+// atomically on the server, in one round trip instead of a Get and a
+// CAS-guarded Set (and no lost races on a hot key). RateLimiter.Allow uses
+// it when the store has it; redisstore implements it with its script.
+type RateStore interface {
+	// AllowRate makes one GCRA decision on key. It reads the key's value
+	// as RateLimiter does: a TAT in Unix nanoseconds, a decimal integer as
+	// strconv.ParseInt reads it, in the item format of Get and Set, whatever
+	// the item's state (stale or won); tat is 0 when the key is missing.
+	// With start = max(tat, now), if start+inc ≤ now+burst it stores
+	// next = start+inc as Set would with the item's CAS (the decimal digits
+	// of next, flags 0, a new CAS, so that a read-then-CAS-write decision
+	// racing with it loses its race) and a TTL of next−now plus one second,
+	// rounded up to whole seconds; otherwise it writes nothing. No other
+	// write to key comes between its read and its write. It returns the tat
+	// it read and whether it wrote.
+	//
+	// The caller passes 0 ≤ now and 0 < inc ≤ burst ≤ 2^62 (ErrInvalidCost
+	// otherwise). AllowRate reports ErrCorrupt when key holds anything but
+	// a decimal int64, and otherwise the errors of Get and Set (ErrInvalidKey,
+	// ErrUnavailable, ctx's error); after ErrUnavailable or ctx's error the
+	// write may have been applied.
+	AllowRate(ctx context.Context, key string, now, inc, burst int64) (tat int64, stored bool, err error)
+}
+
 // getMultiValues reads keys with s's cheapest multi-get that still returns
 // every item's value: GetMultiPlain where s has it, GetMulti otherwise.
 func getMultiValues(ctx context.Context, s Store, keys []string) (map[string]Item, error) {
@@ -222,6 +247,7 @@ var (
 	// (the Store's Incr takes an int64).
 	ErrDeltaTooLarge = errors.New("cachestruct: delta too large")
 	// ErrInvalidCost reports a negative number of events passed to
-	// RateLimiter.Allow.
+	// RateLimiter.Allow, or arguments out of bounds passed to
+	// RateStore.AllowRate.
 	ErrInvalidCost = errors.New("cachestruct: invalid rate limiter cost")
 )

@@ -110,7 +110,10 @@ type Store struct {
 	now     func() time.Time
 }
 
-var _ cachestruct.Store = (*Store)(nil)
+var (
+	_ cachestruct.Store     = (*Store)(nil)
+	_ cachestruct.RateStore = (*Store)(nil)
+)
 
 // New returns a Store on client: a *redis.Client, a *redis.ClusterClient,
 // a *redis.Ring, or a failover client. New panics if client is nil or
@@ -389,6 +392,56 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, opt cachestru
 		return n, nil
 	}
 	return 0, fmt.Errorf("redisstore: unexpected reply %T", cmd.Val())
+}
+
+// AllowRate implements cachestruct.RateStore with one script call, so
+// that a cachestruct.RateLimiter on the store decides in one round trip
+// and its decisions never race (on a Cluster the key's slot runs them one
+// at a time). The new TAT is written as Set writes an item (flags 0, the
+// CAS one more than the item's, or the server's clock for a new item), so
+// limiters that read and then write with a CAS (a version before this
+// method, or a store wrapper that hides it) stay exact on the same keys.
+// It reports cachestruct.ErrInvalidKey, cachestruct.ErrCorrupt for a key
+// that holds anything but a decimal int64, cachestruct.ErrInvalidCost for
+// arguments outside RateStore's bounds, an error wrapping
+// cachestruct.ErrUnavailable, or ctx's error if ctx is already done.
+func (s *Store) AllowRate(ctx context.Context, key string, now, inc, burst int64) (int64, bool, error) {
+	if err := s.checkKey(key); err != nil {
+		return 0, false, err
+	}
+	if now < 0 || inc <= 0 || inc > burst || burst > 1<<62 {
+		return 0, false, cachestruct.ErrInvalidCost
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, false, err
+	}
+	const g = int64(time.Second)
+	cmd := s.run(ctx, []any{"evalsha", shaArg, "1", key, "r", now / g, now % g, inc / g, inc % g, burst / g, burst % g})
+	if err := cmd.Err(); err != nil {
+		return 0, false, mapErr(ctx, err)
+	}
+	switch v := cmd.Val().(type) {
+	case int64:
+		return 0, false, codeErr(v)
+	case []any:
+		if len(v) != 2 {
+			break
+		}
+		read, ok1 := v[0].(string)
+		stored, ok2 := v[1].(int64)
+		if !ok1 || !ok2 {
+			break
+		}
+		if read == "" {
+			return 0, stored == 1, nil
+		}
+		tat, err := strconv.ParseInt(read, 10, 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("redisstore: unexpected reply %q", read)
+		}
+		return tat, stored == 1, nil
+	}
+	return 0, false, fmt.Errorf("redisstore: unexpected reply %v", cmd.Val())
 }
 
 // seconds converts a duration to whole seconds as memcached does: a

@@ -118,6 +118,17 @@ func TestCluster(t *testing.T) {
 			return stores
 		})
 	})
+	t.Run("rate", func(t *testing.T) {
+		// One key, one slot: AllowRate decides there, one at a time.
+		limiters := make([]*cachestruct.RateLimiter, 32)
+		for i := range 2 {
+			store := redisstore.New(newClusterClient(t, c), redisstore.Options{})
+			for g := i; g < len(limiters); g += 2 {
+				limiters[g] = cachestruct.NewRateLimiter(store, rateLimit, cachestruct.RateLimiterConfig{MaxTries: 1})
+			}
+		}
+		rateExact(t, limiters, 40, rateLimit.Burst)
+	})
 	t.Run("master_lost", func(t *testing.T) { clusterMasterLost(t, c) })
 }
 

@@ -1,6 +1,6 @@
 -- twine's cachestruct store: one atomic operation on KEYS[1] per call, with
 -- memcached 1.6.18's semantics. See redisstore.go for the arguments of each
--- operation (ARGV[1] is 'g', 's', 'd' or 'i').
+-- operation (ARGV[1] is 'g', 's', 'd', 'i' or 'r').
 --
 -- An item is a string: "\199\1", a state byte (1 = won, 2 = stale), the
 -- client flags (4 bytes), the CAS as two 4-byte halves, all big-endian,
@@ -99,6 +99,96 @@ if op == 'g' then
     end
   end
   return {v, pttl, win}
+end
+
+if op == 'r' then
+  -- A rate limiter's decision (cachestruct.RateStore). ARGV: now, inc and
+  -- burst, Unix nanoseconds each sent as whole seconds and nanoseconds:
+  -- a double holds neither an int64 nor a Unix time in nanoseconds
+  -- exactly, so every number here is such a pair (h, l), 0 <= l < 1e9,
+  -- added with a carry. The stored TAT is read as Go's strconv.ParseInt
+  -- reads it (a sign, decimal digits, nothing else, within an int64) and
+  -- returned as read; the new one is written as Go's strconv.FormatInt
+  -- writes it, as store would write it (flags 0, the CAS one more). Returns
+  -- {tat as read ('' if missing), 1 if written}.
+  if foreign then
+    return -1
+  end
+  local G = 1000000000
+  local nh, nl = tonumber(ARGV[2]), tonumber(ARGV[3])
+  local tat, th, tl = '', 0, 0
+  if v then
+    tat = string.sub(v, 16)
+    if not string.find(tat, '^[+-]?%d+$') then
+      return -1
+    end
+    local d, neg = tat, false
+    local c1 = string.byte(d, 1)
+    if c1 == 43 or c1 == 45 then
+      d, neg = string.sub(d, 2), c1 == 45
+    end
+    local n = #d
+    if n > 19 then
+      d = string.match(d, '^0*(%d*)$')
+      n = #d
+      if n > 19 then
+        return -1
+      end
+    end
+    if n > 9 then
+      th, tl = tonumber(string.sub(d, 1, n - 9)), tonumber(string.sub(d, n - 8))
+    elseif n > 0 then
+      tl = tonumber(d)
+    end
+    local maxl = 854775807
+    if neg then
+      maxl = 854775808
+    end
+    if th > 9223372036 or (th == 9223372036 and tl > maxl) then
+      return -1
+    end
+    if neg and (th > 0 or tl > 0) then
+      th, tl = -1, 0 -- before now, which is never negative
+    end
+  end
+  -- start = max(tat, now); next = start + inc; the limit is now + burst.
+  local xh, xl = nh, nl
+  if th > nh or (th == nh and tl > nl) then
+    xh, xl = th, tl
+  end
+  xh, xl = xh + tonumber(ARGV[4]), xl + tonumber(ARGV[5])
+  if xl >= G then
+    xh, xl = xh + 1, xl - G
+  end
+  local lh, ll = nh + tonumber(ARGV[6]), nl + tonumber(ARGV[7])
+  if ll >= G then
+    lh, ll = lh + 1, ll - G
+  end
+  if xh > lh or (xh == lh and xl > ll) then
+    return {tat, 0}
+  end
+  -- The TTL is next - now plus a second, rounded up to whole seconds.
+  local ttl = xh - nh + 1
+  if xl > nl then
+    ttl = ttl + 1
+  end
+  local body
+  if xh > 0 then
+    body = string.format('%.0f%09.0f', xh, xl)
+  else
+    body = string.format('%.0f', xl)
+  end
+  local c
+  if state then
+    local _, hi, lo = struct.unpack('>I4I4I4', v, 4)
+    c = hi * B + lo + 1
+  else
+    local t = redis.call('TIME')
+    c = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  end
+  redis.call('SET', key, '\199\1' .. struct.pack('>BI4I4I4', 0, 0, math.floor(c / B), c % B) .. body,
+    'EX', string.format('%.0f', ttl))
+  return {tat, 1}
 end
 
 -- The other operations need the flags and the CAS too.

@@ -26,23 +26,37 @@ import (
 const redisRateEpoch = 1483228800
 
 // roundTrips counts the commands a go-redis client sends (a pipeline
-// counts once): a hook, as go-redis's Hook interface defines it.
+// counts once), but for those that set up a new connection (HELLO, CLIENT
+// SETINFO and the like): a hook, as go-redis's Hook interface defines it.
 type roundTrips struct{ n atomic.Int64 }
 
 func (*roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		r.n.Add(1)
+		if !connSetup(cmd) {
+			r.n.Add(1)
+		}
 		return next(ctx, cmd)
 	}
 }
 
 func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		r.n.Add(1)
+		if len(cmds) > 0 && !connSetup(cmds[0]) {
+			r.n.Add(1)
+		}
 		return next(ctx, cmds)
 	}
+}
+
+// connSetup reports whether cmd is one go-redis sends on a new connection.
+func connSetup(cmd redis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "client", "auth", "select":
+		return true
+	}
+	return false
 }
 
 // TestRateLimiterAgreesWithRedisRate feeds one steady stream of requests
@@ -51,7 +65,10 @@ func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 // again; costs 1, 2, 3 and 5, the last above the burst) to
 // go-redis/redis_rate's Limiter and to cachestruct.RateLimiter on
 // redisstore, on one redis-server, and checks that each pair of decisions
-// agrees.
+// agrees. twine decides twice, on two keys: with redisstore's AllowRate
+// (one script call per decision, as redis_rate's), and with a Get and a
+// CAS Set (a store that hides AllowRate: one round trip to refuse, two to
+// allow); both must agree with redis_rate.
 //
 // Both are GCRA, but redis_rate reads the server's clock (TIME, inside its
 // script) and twine the process's (RateLimiterConfig.Now). So that both
@@ -91,8 +108,9 @@ func TestRateLimiterAgreesWithRedisRate(t *testing.T) {
 	store := redisstore.New(c, redisstore.Options{})
 	_, _, err := store.Get(ctx, "warm", cachestruct.GetOptions{}) // loads redisstore's script
 	require.NoError(t, err)
-	twine := cachestruct.NewRateLimiter(store,
-		cachestruct.PerSecond(rate, burst), cachestruct.RateLimiterConfig{Now: func() time.Time { return now }})
+	cfg := cachestruct.RateLimiterConfig{Now: func() time.Time { return now }}
+	twine := cachestruct.NewRateLimiter(store, cachestruct.PerSecond(rate, burst), cfg)
+	twineCAS := cachestruct.NewRateLimiter(withoutRateStore{store}, cachestruct.PerSecond(rate, burst), cfg)
 	peer := redis_rate.NewLimiter(c)
 	peerLimit := redis_rate.Limit{Rate: rate, Period: time.Second, Burst: burst}
 	const key = "agree"
@@ -132,8 +150,13 @@ func TestRateLimiterAgreesWithRedisRate(t *testing.T) {
 		got, err := twine.Allow(ctx, key, n)
 		require.NoError(t, err)
 		tripsUsed := trips.n.Load() - before
+		before = trips.n.Load()
+		gotCAS, err := twineCAS.Allow(ctx, key+":cas", n)
+		require.NoError(t, err)
+		tripsCAS := trips.n.Load() - before
 
 		step := fmt.Sprintf("request %d, n=%d at %s: redis_rate %+v, twine %+v", i, n, now.Format("15:04:05.000000"), *want, got)
+		assert.Equal(t, got, gotCAS, "with a Get and a CAS Set: %s", step)
 		assert.Equal(t, want.Allowed == n, got.Allowed, step)
 		assert.InDelta(t, want.ResetAfter, got.ResetAfter, float64(time.Microsecond), step)
 		switch {
@@ -143,13 +166,15 @@ func TestRateLimiterAgreesWithRedisRate(t *testing.T) {
 			assert.Equal(t, want.Remaining, got.Remaining, step)
 			assert.Equal(t, time.Duration(-1), want.RetryAfter, step)
 			assert.Zero(t, got.RetryAfter, step)
-			assert.EqualValues(t, 2, tripsUsed, "twine allows in two round trips (Get, CAS Set): %s", step)
+			assert.EqualValues(t, 1, tripsUsed, "twine allows in one round trip (AllowRate): %s", step)
+			assert.EqualValues(t, 2, tripsCAS, "twine allows in two round trips (Get, CAS Set): %s", step)
 		case n > burst:
 			never++
 			assert.Equal(t, time.Duration(-1), got.RetryAfter, step)
 			assert.InDelta(t, want.ResetAfter+time.Duration(n-burst)*emission, want.RetryAfter, float64(time.Microsecond), step)
 			assert.Zero(t, want.Remaining, step)
-			assert.EqualValues(t, 1, tripsUsed, "twine refuses in one round trip (Get): %s", step)
+			assert.EqualValues(t, 1, tripsUsed, "twine refuses in one round trip (AllowRate): %s", step)
+			assert.EqualValues(t, 1, tripsCAS, "twine refuses in one round trip (Get): %s", step)
 		default:
 			refused++
 			assert.Zero(t, want.Allowed, step)
@@ -159,7 +184,8 @@ func TestRateLimiterAgreesWithRedisRate(t *testing.T) {
 			if n == 1 {
 				assert.Zero(t, got.Remaining, step)
 			}
-			assert.EqualValues(t, 1, tripsUsed, "twine refuses in one round trip (Get): %s", step)
+			assert.EqualValues(t, 1, tripsUsed, "twine refuses in one round trip (AllowRate): %s", step)
+			assert.EqualValues(t, 1, tripsCAS, "twine refuses in one round trip (Get): %s", step)
 		}
 	}
 	t.Logf("%d allowed, %d refused, %d above the burst", allowed, refused, never)
@@ -175,6 +201,10 @@ func TestRateLimiterAgreesWithRedisRate(t *testing.T) {
 	assert.EqualValues(t, 1, trips.n.Load()-before)
 }
 
+// withoutRateStore hides redisstore's AllowRate: a RateLimiter on it
+// decides with a Get and a CAS Set, as it did before AllowRate.
+type withoutRateStore struct{ cachestruct.Store }
+
 // rateClient is a rate limiter under benchmark: it decides one event on
 // key and reports whether it was allowed.
 type rateClient func(key string) (bool, error)
@@ -184,11 +214,12 @@ type rateClient func(key string) (bool, error)
 // Limiter.Allow on one redis-server through one go-redis client (see
 // runPaired; each client is a pair: its allowed and its refused limiter),
 // from 1 and 64 goroutines, each goroutine on its own key:
-// "allowed" under a limit that always allows (a million a second), where
-// twine reads and then writes (two round trips) and redis_rate runs its
-// script once, and "refused" on keys whose one-event burst was spent (one
-// an hour), where each makes one round trip. It reports the ratio
-// twine/redis_rate (above 1: twine is slower).
+// "allowed" under a limit that always allows (a million a second), and
+// "refused" on keys whose one-event burst was spent (one an hour). twine
+// decides with one AllowRate script call, as redis_rate runs its script
+// once; twine-cas is twine on a store that hides AllowRate (as before
+// it): a Get, then for an allow a CAS Set. It reports the ratios
+// twine/redis_rate and twine-cas/redis_rate (above 1: twine is slower).
 func BenchmarkRateLimiterRedisPaired(b *testing.B) {
 	c := newRedisClient(b)
 	ctx := context.Background()
@@ -196,6 +227,8 @@ func BenchmarkRateLimiterRedisPaired(b *testing.B) {
 	peer := redis_rate.NewLimiter(c)
 	open := cachestruct.NewRateLimiter(store, cachestruct.PerSecond(1_000_000, 1_000_000), cachestruct.RateLimiterConfig{})
 	shut := cachestruct.NewRateLimiter(store, cachestruct.Limit{Rate: 1, Period: time.Hour, Burst: 1}, cachestruct.RateLimiterConfig{})
+	openCAS := cachestruct.NewRateLimiter(withoutRateStore{store}, cachestruct.PerSecond(1_000_000, 1_000_000), cachestruct.RateLimiterConfig{})
+	shutCAS := cachestruct.NewRateLimiter(withoutRateStore{store}, cachestruct.Limit{Rate: 1, Period: time.Hour, Burst: 1}, cachestruct.RateLimiterConfig{})
 	openLimit := redis_rate.PerSecond(1_000_000)
 	shutLimit := redis_rate.PerHour(1)
 	twine := func(l *cachestruct.RateLimiter) rateClient {
@@ -239,18 +272,21 @@ func BenchmarkRateLimiterRedisPaired(b *testing.B) {
 	runPaired(b, pairing[[2]rateClient]{
 		clients: []pairedClient[[2]rateClient]{
 			{"twine", [2]rateClient{twine(open), twine(shut)}, true},
+			{"twine-cas", [2]rateClient{twine(openCAS), twine(shutCAS)}, true},
 			{"redis_rate", [2]rateClient{redisRate(openLimit), redisRate(shutLimit)}, true},
 		},
 		ops:        []pairedOp[[2]rateClient]{op("allowed", true), op("refused", false)},
 		goroutines: redisGoroutines,
-		ratios:     [][2]string{{"twine", "redis_rate"}},
+		ratios:     [][2]string{{"twine", "redis_rate"}, {"twine-cas", "redis_rate"}, {"twine", "twine-cas"}},
 	})
 }
 
 // BenchmarkRateLimiterRedisHotKey has g goroutines decide on one key under
 // a limit that always allows (a million a second), as a burst of traffic
-// from one client would: twine's decisions race (each lost race is a Get
-// and a CAS Set more), redis_rate's run one at a time on the server. It
+// from one client would: twine's (AllowRate) and redis_rate's decisions
+// run one at a time on the server, twine-cas's (Get and CAS Set, on a
+// store that hides AllowRate) race, each lost race a Get and a CAS Set
+// more. It
 // reports round trips per decision ("trips/op") and the share of decisions
 // that gave up after MaxTries (64) lost races ("conflicts/op", an error
 // wrapping cachestruct.ErrCASConflict, which callers treat as a refusal).
@@ -259,8 +295,9 @@ func BenchmarkRateLimiterRedisHotKey(b *testing.B) {
 	trips := &roundTrips{}
 	c.AddHook(trips)
 	ctx := context.Background()
-	twine := cachestruct.NewRateLimiter(redisstore.New(c, redisstore.Options{}),
-		cachestruct.PerSecond(1_000_000, 1_000_000), cachestruct.RateLimiterConfig{})
+	store := redisstore.New(c, redisstore.Options{})
+	twine := cachestruct.NewRateLimiter(store, cachestruct.PerSecond(1_000_000, 1_000_000), cachestruct.RateLimiterConfig{})
+	twineCAS := cachestruct.NewRateLimiter(withoutRateStore{store}, cachestruct.PerSecond(1_000_000, 1_000_000), cachestruct.RateLimiterConfig{})
 	peer := redis_rate.NewLimiter(c)
 	limit := redis_rate.PerSecond(1_000_000)
 	peers := []struct {
@@ -271,6 +308,10 @@ func BenchmarkRateLimiterRedisHotKey(b *testing.B) {
 			_, err := twine.Allow(ctx, key, 1)
 			return err
 		}},
+		{"twine-cas", func(key string) error {
+			_, err := twineCAS.Allow(ctx, key, 1)
+			return err
+		}},
 		{"redis_rate", func(key string) error {
 			_, err := peer.Allow(ctx, key, limit)
 			return err
@@ -279,7 +320,7 @@ func BenchmarkRateLimiterRedisHotKey(b *testing.B) {
 	for _, g := range []int{8, 64} {
 		for _, p := range peers {
 			b.Run(fmt.Sprintf("goroutines=%d/%s", g, p.name), func(b *testing.B) {
-				key := "bench:rate:hot:" + strconv.Itoa(g)
+				key := "bench:rate:hot:" + strconv.Itoa(g) + ":" + p.name
 				if err := p.allow(key); err != nil { // the script loaded, the key made
 					b.Fatal(err)
 				}

@@ -41,7 +41,10 @@ func (s *Store) Get(key string, opt GetOptions, it *Item) (bool, error) {
 	if exp != 0 {
 		ttl = left(&c, exp)
 	}
-	*it = Item{Value: clone(v), Flags: flags, CAS: cas, TTL: ttl}
+	// Field by field: a composite literal is built on the stack and then
+	// copied, and the copy stalls on the stores just made.
+	it.Value, it.Flags, it.CAS, it.TTL = clone(v), flags, cas, ttl
+	it.Won, it.Stale, it.Busy = false, false, false
 	return true, nil
 }
 

@@ -104,7 +104,9 @@ func (sh *shard) lookup(c *clock, h uint64, key string) *entry {
 		sh.remove(e)
 		return nil
 	}
-	e.ref = true
+	if !e.ref { // kept: a hit then writes nothing, so two cores reading a hot item do not bounce its line
+		e.ref = true
+	}
 	return e
 }
 
