@@ -225,3 +225,58 @@ func TestFirstCancel(t *testing.T) {
 	require.Len(t, re.Errs, 2)
 	assert.ErrorIs(t, re.Errs[0], ErrCancelled)
 }
+
+// TestMapCancelCallsReturnContextError: when the running calls answer the
+// cancellation by returning their context's error, as they usually do, Map
+// still fails with the cancellation (matching ErrCancelled and the cause),
+// not with a *FirstError for an error the cancellation caused; the same
+// when the caller's context ends.
+func TestMapCancelCallsReturnContextError(t *testing.T) {
+	honour := func(ctx context.Context, _ int) (int, error) {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	t.Run("cancel", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := Map(context.Background(), 2, make([]int, 2), honour)
+			synctest.Wait()
+			d.CancelCause(errShutdown)
+			synctest.Wait()
+			_, err := resultOf(t, d)
+			assert.ErrorIs(t, err, ErrCancelled)
+			assert.ErrorIs(t, err, errShutdown)
+			var fe *FirstError
+			assert.False(t, errors.As(err, &fe), "no input failed on its own: %v", err)
+		})
+	})
+	t.Run("context", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			d := Map(ctx, 0, make([]int, 3), honour)
+			synctest.Wait()
+			cancel(errShutdown)
+			synctest.Wait()
+			_, err := resultOf(t, d)
+			assert.ErrorIs(t, err, ErrCancelled)
+			assert.ErrorIs(t, err, context.Canceled)
+			assert.ErrorIs(t, err, errShutdown)
+		})
+	})
+	t.Run("first error still wins", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := Map(context.Background(), 0, []int{0, 1}, func(ctx context.Context, i int) (int, error) {
+				if i == 1 {
+					return 0, errGeneric
+				}
+				<-ctx.Done()
+				return 0, ctx.Err()
+			})
+			synctest.Wait()
+			_, err := resultOf(t, d)
+			var fe *FirstError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, 1, fe.Index)
+			assert.ErrorIs(t, err, errGeneric)
+		})
+	})
+}
