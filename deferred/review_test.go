@@ -280,3 +280,12 @@ func TestMapCancelCallsReturnContextError(t *testing.T) {
 		})
 	})
 }
+
+// TestCancelErrorWithoutCause: a CancelError built without a cause is a
+// plain cancellation; its Error method does not panic.
+func TestCancelErrorWithoutCause(t *testing.T) {
+	err := &CancelError{}
+	assert.Equal(t, ErrCancelled.Error(), err.Error())
+	assert.ErrorIs(t, err, ErrCancelled)
+	assert.NoError(t, err.Unwrap())
+}
