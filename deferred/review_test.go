@@ -289,3 +289,32 @@ func TestCancelErrorWithoutCause(t *testing.T) {
 	assert.ErrorIs(t, err, ErrCancelled)
 	assert.NoError(t, err.Unwrap())
 }
+
+// TestPausedChaineeResumes extends test_pausedDeferredChained: the paused
+// outer Deferred has no result although its inner one fired, and gets that
+// result on Unpause.
+func TestPausedChaineeResumes(t *testing.T) {
+	first, second := New[int](), New[int]()
+	first.AddCallbackDeferred(returning(second))
+	require.NoError(t, first.Callback(0))
+	first.Pause()
+	require.NoError(t, second.Callback(5))
+	requireNoResult(t, first)
+	first.Unpause()
+	v, err := resultOf(t, first)
+	require.NoError(t, err)
+	assert.Equal(t, 5, v)
+
+	// Paused while waiting, the inner one failing: the error waits too.
+	a, b := New[int](), New[int]()
+	a.AddCallbackDeferred(returning(b))
+	require.NoError(t, a.Callback(0))
+	a.Pause()
+	a.Pause()
+	require.NoError(t, b.Errback(errGeneric))
+	a.Unpause()
+	requireNoResult(t, a)
+	a.Unpause()
+	_, err = resultOf(t, a)
+	assert.ErrorIs(t, err, errGeneric)
+}
