@@ -3,6 +3,7 @@ package deferred
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -317,4 +318,23 @@ func TestPausedChaineeResumes(t *testing.T) {
 	a.Unpause()
 	_, err = resultOf(t, a)
 	assert.ErrorIs(t, err, errGeneric)
+}
+
+// TestReprWithExplicitChaining ports test_reprWithChaining,
+// test_chainDeferredRecordsExplicitChain and
+// test_explicitChainClearedWhenResolved: after b.Chain(a), a says it waits
+// on b until b's result reaches it.
+func TestReprWithExplicitChaining(t *testing.T) {
+	a, b := New[int](), New[int]()
+	b.Chain(a)
+	assert.Equal(t, fmt.Sprintf("<Deferred at %p waiting on Deferred at %p>", a, b), a.String())
+	require.NoError(t, b.Callback(4))
+	assert.Equal(t, fmt.Sprintf("<Deferred at %p current result: 4>", a), a.String())
+
+	// Cancelled before b fires: a no longer waits on anything.
+	c, e := New[int](), New[int]()
+	e.Chain(c)
+	c.Cancel()
+	assert.NotContains(t, c.String(), "waiting on")
+	require.NoError(t, e.Callback(1), "the late result is swallowed by c")
 }
