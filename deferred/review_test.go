@@ -338,3 +338,29 @@ func TestReprWithExplicitChaining(t *testing.T) {
 	assert.NotContains(t, c.String(), "waiting on")
 	require.NoError(t, e.Callback(1), "the late result is swallowed by c")
 }
+
+// TestAddTimeoutFuncPanics: a panicking onTimeout fails the Deferred with a
+// *PanicError, as any callback would.
+func TestAddTimeoutFuncPanics(t *testing.T) {
+	clock := &fakeClock{}
+	d := New[int]().AddTimeoutFunc(time.Second, clock, func(int, error, time.Duration) (int, error) { panic("hook") })
+	clock.Advance(time.Second)
+	_, err := resultOf(t, d)
+	var pe *PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "hook", pe.Value)
+}
+
+// TestTimeoutPausedDeferred: a timeout that cancels a paused Deferred
+// reports ErrTimeout once it is unpaused.
+func TestTimeoutPausedDeferred(t *testing.T) {
+	clock := &fakeClock{}
+	d := New[int]()
+	d.Pause()
+	d.AddTimeout(time.Second, clock)
+	clock.Advance(time.Second)
+	requireNoResult(t, d)
+	d.Unpause()
+	_, err := resultOf(t, d)
+	assert.ErrorIs(t, err, ErrTimeout)
+}
