@@ -1,6 +1,7 @@
 package deferred
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -91,8 +92,9 @@ func cancelAll[T any](ds []*Deferred[T], cause error) {
 // until it has a result. With no inputs, List fires at once with an empty
 // slice. Inputs may be fired from any goroutines; the List fires on the
 // goroutine that delivers the deciding outcome. List starts no goroutine.
+// It panics if an input is nil.
 func List[T any](ds []*Deferred[T], opts ListOptions) *Deferred[[]Outcome[T]] {
-	ds = append([]*Deferred[T](nil), ds...)
+	ds = inputs("List", ds)
 	if len(ds) == 0 {
 		return Succeed([]Outcome[T]{})
 	}
@@ -180,9 +182,9 @@ func cancelOthers[T any](ds []*Deferred[T], i int) {
 // ErrCancelled fails the Gather with a *FirstError. With no inputs it fires
 // at once with an empty slice. Gather starts no goroutine: each input's
 // outcome is recorded on the goroutine that fires it, and the last (or the
-// failing) one fires the result.
+// failing) one fires the result. It panics if an input is nil.
 func Gather[T any](ds []*Deferred[T], opts ListOptions) *Deferred[[]T] {
-	ds = append([]*Deferred[T](nil), ds...)
+	ds = inputs("Gather", ds)
 	if len(ds) == 0 {
 		return Succeed([]T{})
 	}
@@ -234,9 +236,9 @@ func (s *gatherState[T]) arrive(i int, v T, err error) (T, error) {
 // apply as in List. Cancelling the returned Deferred cancels every input
 // and lets their outcomes decide, as with List. With no inputs First fails
 // at once with an empty *RaceError (Twisted never fires). First starts no
-// goroutine.
+// goroutine. It panics if an input is nil.
 func First[T any](ds []*Deferred[T], opts ListOptions) *Deferred[Outcome[T]] {
-	ds = append([]*Deferred[T](nil), ds...)
+	ds = inputs("First", ds)
 	if len(ds) == 0 {
 		return Fail[Outcome[T]](&RaceError{})
 	}
@@ -301,8 +303,9 @@ func (s *firstState[T]) arrive(i int, v T, err error) (T, error) {
 // cancellation errors are never reported as unhandled. Cancelling the
 // returned Deferred cancels every input. With no inputs Race fails at once
 // with an empty *RaceError (Twisted never fires). Race starts no goroutine.
+// It panics if an input is nil.
 func Race[T any](ds []*Deferred[T]) *Deferred[Outcome[T]] {
-	ds = append([]*Deferred[T](nil), ds...)
+	ds = inputs("Race", ds)
 	if len(ds) == 0 {
 		return Fail[Outcome[T]](&RaceError{})
 	}
@@ -347,4 +350,16 @@ func (s *raceState[T]) arrive(i int, v T, err error) (T, error) {
 	}
 	_ = s.out.Callback(Outcome[T]{Index: i, Value: v})
 	return zero, nil
+}
+
+// inputs copies the inputs of List, Gather, First and Race (fn), so that
+// the caller may reuse its slice. A nil input is a programmer error: inputs
+// panics with a message that names the package, fn and the index.
+func inputs[T any](fn string, ds []*Deferred[T]) []*Deferred[T] {
+	for i, d := range ds {
+		if d == nil {
+			panic(fmt.Sprintf("deferred: %s with a nil *Deferred at index %d", fn, i))
+		}
+	}
+	return append([]*Deferred[T](nil), ds...)
 }

@@ -364,3 +364,14 @@ func TestTimeoutPausedDeferred(t *testing.T) {
 	_, err := resultOf(t, d)
 	assert.ErrorIs(t, err, ErrTimeout)
 }
+
+// TestListsPanicOnNilInput: a nil input of List, Gather, First or Race is
+// a programmer error reported by a panic that names the package, the
+// function and the index, not a nil-pointer dereference.
+func TestListsPanicOnNilInput(t *testing.T) {
+	ds := []*Deferred[int]{Succeed(1), nil}
+	assert.PanicsWithValue(t, "deferred: List with a nil *Deferred at index 1", func() { List(ds, ListOptions{}) })
+	assert.PanicsWithValue(t, "deferred: Gather with a nil *Deferred at index 1", func() { Gather(ds, ListOptions{}) })
+	assert.PanicsWithValue(t, "deferred: First with a nil *Deferred at index 1", func() { First(ds, ListOptions{}) })
+	assert.PanicsWithValue(t, "deferred: Race with a nil *Deferred at index 1", func() { Race(ds) })
+}
