@@ -38,6 +38,10 @@ type extra struct {
 	rest chan struct{}
 	// cause is the cause given to CancelCause.
 	cause error
+	// chainedTo is the Deferred whose result Chain forwards to this one
+	// (a *Deferred of the same type), until this one fires; String names
+	// it, as Twisted's repr names the Deferred another one waits on.
+	chainedTo any
 }
 
 func (d *Deferred[T]) recordCreation() {

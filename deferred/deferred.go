@@ -186,6 +186,9 @@ func (d *Deferred[T]) fireLocked(v T, err error) error {
 	}
 	d.flags |= fFired
 	d.canceller = nil
+	if d.extra != nil {
+		d.extra.chainedTo = nil
+	}
 	d.result, d.err = v, err
 	d.recordFire() // debug mode only
 	if d.paused.Load() > 0 {

@@ -124,11 +124,15 @@
 // Done, Wait and Result to consume a result from any goroutine, Then to
 // change the result type, CancelCause and Bind to cancel with a cause or
 // with a context, Map and MapEach for bounded fan-out, and safety for
-// concurrent use. What differs: an
-// empty List, First or Race fires at once instead of never; List, Gather
-// and First consume their inputs' errors unless ListOptions.KeepErrors is
-// set (Twisted's consumeErrors defaults to false), and can cancel the other
-// inputs on the first failure (CancelOnError).
+// concurrent use. What differs: an empty First or Race fails at once with
+// an empty *RaceError instead of never firing (an empty List or Gather
+// fires at once with an empty slice, as in Twisted); when every input of
+// First fails, First fails with a *RaceError holding every error, where
+// Twisted's DeferredList with fireOnOneCallback fires with the list of
+// failures; List, Gather and First consume their inputs' errors unless
+// ListOptions.KeepErrors is set (Twisted's consumeErrors defaults to
+// false), and can cancel the other inputs on the first failure
+// (CancelOnError).
 //
 // # Collections and helpers
 //

@@ -73,8 +73,9 @@ func (e *PanicError) Unwrap() error {
 	return nil
 }
 
-// FirstError is the error a List with FireOnOneErrback (and Gather) fails
-// with: the first input Deferred to fail, by position, and its error.
+// FirstError is the error a List or First with FireOnOneErrback, a Gather
+// and a Map fail with: the first input to fail, by position, and its error
+// (Twisted's FirstError).
 type FirstError struct {
 	// Index is the position of the failed Deferred in the input slice.
 	Index int
@@ -99,8 +100,14 @@ type CancelError struct {
 	Cause error
 }
 
-// Error reports the cancellation and its cause.
-func (e *CancelError) Error() string { return "deferred: cancelled: " + e.Cause.Error() }
+// Error reports the cancellation and its cause (without a cause, it is
+// ErrCancelled's message).
+func (e *CancelError) Error() string {
+	if e.Cause == nil {
+		return ErrCancelled.Error()
+	}
+	return ErrCancelled.Error() + ": " + e.Cause.Error()
+}
 
 // Is reports whether target is ErrCancelled.
 func (e *CancelError) Is(target error) bool { return target == ErrCancelled }

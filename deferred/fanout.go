@@ -23,7 +23,9 @@ import (
 // Deferred is cancelled, the calls' context is cancelled with that cause,
 // no more inputs are started, and the Deferred fails with a *CancelError
 // (matching ErrCancelled and the cause) once the running calls returned,
-// unless every input had already completed. With no inputs it fires at
+// unless every input completed successfully; an error a call returns once
+// its context was cancelled (ctx.Err(), typically) is taken as its answer
+// to the cancellation, never as a first error. With no inputs it fires at
 // once with an empty slice. Map panics if f is nil.
 func Map[In, Out any](ctx context.Context, limit int, inputs []In, f func(context.Context, In) (Out, error)) *Deferred[[]Out] {
 	if f == nil {
@@ -131,7 +133,10 @@ func (r *fanout[In, Out]) work() {
 		v, err := callMapped(r.ctx, r.f, r.inputs[i])
 		if err != nil {
 			r.mu.Lock()
-			if r.first == nil {
+			// An error that comes once the fan-out was stopped (by
+			// cancellation, the caller's context or an earlier error) is
+			// taken for the call's answer to that stop, not a first error.
+			if r.first == nil && r.ctx.Err() == nil {
 				r.first = &FirstError{Index: int(i), Err: err}
 				r.stop(r.first)
 			}
@@ -157,28 +162,33 @@ func callMapped[In, Out any](ctx context.Context, f func(context.Context, In) (O
 	return callBody(ctx, func(ctx context.Context) (Out, error) { return f(ctx, in) })
 }
 
-// gathered is Map's sink: the outputs in input order.
+// gathered is Map's sink: the outputs in input order. incomplete records
+// that an input was skipped or failed, so that a fan-out stopped without a
+// first error fails with the cancellation rather than firing with a zero
+// value in place of the missing output.
 type gathered[Out any] struct {
-	out     *Deferred[[]Out]
-	outs    []Out
-	skipped atomic.Bool
+	out        *Deferred[[]Out]
+	outs       []Out
+	incomplete atomic.Bool
 }
 
 func (g *gathered[Out]) wanted(int) bool { return true }
 
 func (g *gathered[Out]) put(i int, v Out, err error) {
-	if err == nil {
-		g.outs[i] = v
+	if err != nil {
+		g.incomplete.Store(true)
+		return
 	}
+	g.outs[i] = v
 }
 
-func (g *gathered[Out]) skip(int, error) { g.skipped.Store(true) }
+func (g *gathered[Out]) skip(int, error) { g.incomplete.Store(true) }
 
 func (g *gathered[Out]) done(first *FirstError, cause error) {
 	switch {
 	case first != nil:
 		_ = g.out.Errback(first)
-	case g.skipped.Load():
+	case g.incomplete.Load():
 		_ = g.out.Errback(cancelError(cause))
 	default:
 		_ = g.out.Callback(g.outs)

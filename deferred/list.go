@@ -228,7 +228,8 @@ func (s *gatherState[T]) arrive(i int, v T, err error) (T, error) {
 // Index and Value (Twisted's DeferredList with fireOnOneCallback, whose
 // result is the pair (result, index)). Unlike Race it leaves the other
 // inputs alone. If every input fails, First fails with a *RaceError holding
-// every error in input order; with FireOnOneErrback it fails with a
+// every error in input order (Twisted's DeferredList fires with the list of
+// failures instead, a result of another type); with FireOnOneErrback it fails with a
 // *FirstError at the first failure instead. KeepErrors and CancelOnError
 // apply as in List. Cancelling the returned Deferred cancels every input
 // and lets their outcomes decide, as with List. With no inputs First fails

@@ -116,13 +116,18 @@ func (d *Deferred[T]) resultOrRest() (v T, rest <-chan struct{}, err error) {
 
 // String describes the Deferred's state, like Twisted's repr:
 // "<Deferred at 0x…>" with no result yet, then " current result: …",
-// " current error: …", " waiting on Deferred at 0x…" or " running
-// callbacks", and " paused" when paused. It reads the state under the lock
+// " current error: …", " waiting on Deferred at 0x…" (a Deferred its
+// chain waits on, or, before it fired, the one Chain forwards to it) or
+// " running callbacks", and " paused" when paused. It reads the state under the lock
 // and formats it after releasing it, so a result's own String method may
 // use the Deferred.
 func (d *Deferred[T]) String() string {
 	d.mu.Lock()
 	flags, v, err, w := d.flags, d.result, d.err, d.waiting
+	var chainedTo any
+	if d.extra != nil {
+		chainedTo = d.extra.chainedTo
+	}
 	paused := d.paused.Load()
 	d.mu.Unlock()
 	var b strings.Builder
@@ -130,6 +135,8 @@ func (d *Deferred[T]) String() string {
 	switch {
 	case w != nil:
 		fmt.Fprintf(&b, " waiting on Deferred at %p", w)
+	case chainedTo != nil:
+		fmt.Fprintf(&b, " waiting on Deferred at %p", chainedTo)
 	case flags&fFired == 0:
 	case flags&fRunning != 0:
 		b.WriteString(" running callbacks")

@@ -48,9 +48,18 @@ func callThen[T, U any](f func(T) (U, error), v T) (u U, err error) {
 // handled; if other was already fired, d's chain continues with the error
 // matching ErrAlreadyCalled. Unlike a Deferred returned from a callback,
 // chaining this way nests: other's callbacks run deeper on the stack, so
-// very long Chain sequences use stack in proportion. It returns d.
+// very long Chain sequences use stack in proportion. Until other fires,
+// its String says it waits on d. It returns d.
 func (d *Deferred[T]) Chain(other *Deferred[T]) *Deferred[T] {
 	var zero T
+	other.mu.Lock()
+	if other.flags&fFired == 0 {
+		if other.extra == nil {
+			other.extra = &extra{}
+		}
+		other.extra.chainedTo = d
+	}
+	other.mu.Unlock()
 	return d.AddCallbacks(
 		func(v T) (T, error) { return zero, other.Callback(v) },
 		func(err error) (T, error) { return zero, other.Errback(err) },
