@@ -41,6 +41,8 @@
 // operation's last error. They honour retry-after hints carried by errors
 // ([RetryAfter], [Hinter]). A loop whose delays are zero allocates nothing
 // until it fails for good; otherwise it uses one timer for all its waits.
+// The package starts no goroutine and returns no channel: Retry calls op
+// and the [Notify] hook on the goroutine that called it, and waits there.
 //
 // A [Budget] shared by the loops that call one service refuses retries when
 // too many calls fail, in the manner of gRPC retry throttling; a

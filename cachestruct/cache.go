@@ -71,7 +71,10 @@ type CacheConfig struct {
 //
 //   - In process, the callers of one key that must wait share one flight
 //     (golang.org/x/sync/singleflight), which polls the store for all of
-//     them; a hit is a single store round trip outside any flight.
+//     them; a hit is a single store round trip outside any flight. The
+//     flight runs on a goroutine of its own, with the ctx of the caller
+//     that started it, and ends when the value is there, when a compute it
+//     ran returns, or when that ctx ends.
 //   - Across processes, the store's leases decide (memcached's meta
 //     protocol: mg with N, R, and md with I). A miss creates an empty
 //     placeholder and only the reader that created it gets Won; later

@@ -1,8 +1,9 @@
 // Package cachestruct builds data structures on memcached's semantics:
-// counters, an online-users counter, locks, tagged entries, a
-// stampede-safe cache, an event log and a stats buffer, all written
-// against one small Store interface so that each runs unchanged on the
-// in-memory store and on (sharded) real memcached.
+// counters, an online-users counter, locks (with keep-alive and fencing
+// tokens), a rate limiter, tagged entries, a stampede-safe cache, an event
+// log and a stats buffer, all written against one small Store interface so
+// that each runs unchanged on the in-memory store, on (sharded) real
+// memcached and on Redis.
 //
 // # Which store
 //
@@ -13,7 +14,17 @@
 // memcached's meta protocol to one server or to many through a picker
 // (consistent hashing), and is what several processes must share: a Lock
 // or a stampede-protected Cache only protects the processes that use the
-// same store.
+// same store. The nested module github.com/twine-go/twine/cachestruct/redisstore
+// is the Store on a go-redis client (one server, a Ring or a Cluster), and
+// package github.com/twine-go/twine/cachestruct/storetest is the contract
+// suite that every store, a user's included, can run.
+//
+// Optional interfaces let a store do more in one round trip:
+// PlainMultiGetter (Memcached.GetMultiPlain, a multi-get of values only)
+// and RateStore (redisstore's AllowRate, a rate-limit decision on the
+// server). MemoryOptions.Hook and MemcachedOptions.Hook report every
+// operation (SlogHook logs them), MemcachedOptions.OnServer every ejection
+// and readmission (SlogServerEvents).
 //
 // # The structures and what a miss means
 //
@@ -29,7 +40,13 @@
 //   - Lock: a missing lock is free. Acquire is an add returning a CAS,
 //     release a delete guarded by that CAS, so an expired holder never
 //     releases its successor's lock. An evicted lock can have two holders:
-//     use it to avoid duplicate work, not as a correctness fence.
+//     use it to avoid duplicate work, or fence the protected resource with
+//     the tokens of LockConfig.Fencing (Held.Token), which grow across
+//     expiry and eviction. Held.KeepAlive extends a held lock and cancels a
+//     context when it is lost.
+//   - RateLimiter: GCRA per key (NewRateLimiter with PerSecond or
+//     PerMinute); a missing key is a full bucket, so an evicted key only
+//     lets a burst through early.
 //   - Tags: an entry misses when it is gone or when any of its tags was
 //     invalidated or is missing; tag versions start from the time in
 //     nanoseconds, so an evicted tag never resurrects stale entries.
@@ -49,7 +66,28 @@
 //
 // Every structure is safe for concurrent use by multiple goroutines and by
 // several processes sharing a store, and every method that talks to the
-// store takes a context.Context first. An Observer receives the events of
+// store takes a context.Context first.
+//
+// # Goroutines
+//
+// Callbacks (a Cache's compute, a Counter's Load, a Stats Sink, an
+// Observer, a Hook) run on the goroutine that called the method, except
+// inside a Cache's flight. The package starts goroutines in three places
+// only:
+//
+//   - Cache.GetOrCompute, when the caller must wait for another caller's
+//     computation (or the store is down), starts one flight per key and
+//     process (singleflight's DoChan), shared by the waiting callers; it
+//     polls the store, or computes, with the ctx of the caller that
+//     started it, and ends when the value is there, when compute returns,
+//     or when that ctx ends. A caller whose own ctx ends leaves at once;
+//     the flight goes on for the others.
+//   - Held.KeepAlive starts one, which ends when its ctx ends, at Unlock or
+//     when the lock is lost (its returned context is then cancelled).
+//   - A Memcached multi-get over several servers runs one per server but
+//     the first, all ended before the call returns.
+//
+// No method returns a channel. An Observer receives the events of
 // the structures as letters (M miss, L lock try, W written, U unlock, H
 // hit), the debugging trick of the post "Memcached: statistics, debugging
 // and RPC" in the "Web, caching and memcached" series on Habr; a Recorder

@@ -37,8 +37,8 @@
 // after the current chain), fire or cancel other Deferreds, or wait for
 // them on other goroutines, without deadlock. The core type starts no
 // goroutine; Go does (one per call, ending when its body returns), Map and
-// MapEach start min(limit, len(inputs)) workers (all ended when the last
-// input is accounted for), AddTimeout with the real clock fires on a timer
+// MapEach start min(limit, len(inputs)) workers, one per input when limit
+// is below 1 (all ended when the last input is accounted for), AddTimeout with the real clock fires on a timer
 // goroutine of package time, and Bind cancels on the goroutine
 // context.AfterFunc starts when the context ends. Await blocks the calling
 // goroutine and starts none.

@@ -9,7 +9,7 @@ require (
 	github.com/prometheus/client_golang v1.24.1
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/stretchr/testify v1.12.1
-	github.com/twine-go/twine v0.0.0-00010101000000-000000000000
+	github.com/twine-go/twine v0.0.0-20261204175452-54af06beef47
 	gonum.org/v1/plot v0.17.0
 	modernc.org/sqlite v1.59.0
 )

@@ -20,7 +20,8 @@
 //     connections, hot keys) so that no node holds more than ⌈c × average⌉.
 //
 // Both rings are a *Ring with the same methods. Get returns "" only for an
-// empty ring, so *Ring is a go-redis ConsistentHash as is; GetN and AppendN
+// empty ring, so *Ring is a go-redis ConsistentHash as is (Lookup reports
+// the empty ring with a bool instead); GetN and AppendN
 // give a key's replicas, which are also its failover order: the second
 // node is where the key goes if the first is removed. A gomemcache
 // ServerSelector is a few lines over Get and Nodes (see the examples
@@ -35,7 +36,8 @@
 // readers see the old ring or the new one, never a mix. The mapping
 // depends only on the set of nodes and weights, never on their order, so
 // go-redis's shard lists, which arrive in random order, need no sorting.
-// A Bounded is also safe for concurrent use; it takes a mutex.
+// A Bounded is also safe for concurrent use; it takes a mutex. The
+// package starts no goroutine and returns no channel.
 //
 // # Balance and movement
 //

@@ -23,6 +23,12 @@
 //
 // A Retry-After longer than one minute (Transport.MaxHint) is not waited:
 // the answer that carried it is returned at once.
+//
+// A Transport sends every attempt, waits and calls OnAttempt on the
+// goroutine that called RoundTrip, and starts no goroutine of its own; with
+// AttemptTimeout set, each attempt arms a timer (time.AfterFunc) that
+// cancels the attempt from the time package's goroutine when it fires
+// before the headers arrive, and is stopped once they have.
 package httpretry
 
 import (

@@ -8,6 +8,13 @@
 // writes one key atomically, so that on a Cluster it runs in that key's
 // slot. GetMulti pipelines one script call per distinct key; go-redis
 // splits the pipeline by server or slot.
+//
+// Build a Store with New on your client (a Client, a Ring, a
+// ClusterClient or a failover client) and Options. Besides the Store
+// methods it has AllowRate, which makes it a cachestruct.RateStore: a
+// cachestruct.RateLimiter then decides in one script call per decision.
+// The package starts no goroutine and returns no channel; the client's
+// own goroutines (its pools, a Ring's health checks) are go-redis's.
 package redisstore
 
 import (

@@ -8,6 +8,14 @@
 // more for non-zero flags). Each case writes keys of its own (prefixed with
 // the test's name or a unique run number), so stores may share a server
 // between cases and between test runs; none is flushed.
+//
+// RunBinaryKeys runs the cases of a store built to accept binary keys,
+// RunStructures runs the proofs of cachestruct's structures (stampede,
+// locks, counters, tags, event log, stats, grace, online users) on clients
+// of one shared backend, and Differential, the engine of Run's random
+// sequences, can drive a fuzz test. The cases start goroutines of their own
+// (concurrent callers of the store or the structures); each case waits for
+// all of them before it returns.
 package storetest
 
 import (

@@ -20,7 +20,7 @@ require (
 	github.com/serialx/hashring v0.0.0-20200727003509-22c0c7ab6b1b
 	github.com/sethvargo/go-retry v0.5.0
 	github.com/sourcegraph/conc v0.3.0
-	github.com/twine-go/twine v0.0.0-00010101000000-000000000000
+	github.com/twine-go/twine v0.0.0-20261204175452-54af06beef47
 )
 
 require github.com/hashicorp/go-cleanhttp v0.5.2 // indirect

@@ -10,7 +10,7 @@ require (
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/rs/zerolog v1.33.0
 	github.com/stretchr/testify v1.12.1
-	github.com/twine-go/twine v0.0.0-00010101000000-000000000000
+	github.com/twine-go/twine v0.0.0-20261204175452-54af06beef47
 	github.com/twine-go/twine/cachestruct/redisstore v0.0.0-00010101000000-000000000000
 )
 
