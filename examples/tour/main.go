@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("%s: %w", s.title, err)
 		}
 	}
-	fmt.Fprintln(stdout, "\nMore: examples/README.md (comet, retryclient, shardedcache, redisring, backoffsim, statsflush).")
+	fmt.Fprintln(stdout, "\nMore: examples/README.md (comet, retryclient, shardedcache, redisring, backoffsim, statsflush, metrics).")
 	return nil
 }
 
