@@ -609,11 +609,6 @@ func fromWire(it memcache.Item) Item {
 	return Item{Value: it.Value, Flags: it.Flags, CAS: it.CAS, TTL: ttl, Won: it.Won, Stale: it.Stale, Busy: it.Busy}
 }
 
-// wholeSeconds rounds d up to whole seconds, as memcached does.
-func wholeSeconds(d time.Duration) time.Duration {
-	return time.Duration(memcache.WholeSeconds(d)) * time.Second
-}
-
 // mapErr maps internal/memcache errors to the Store's sentinels. Context
 // errors pass through unchanged.
 func mapErr(err error) error {

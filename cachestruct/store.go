@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/twine-go/twine/internal/memcache"
 )
 
 // Store is the contract every cachestruct backend implements: a small subset
@@ -68,6 +70,12 @@ type Store interface {
 	// existing counter. A value that is not a decimal number reports
 	// ErrNotNumber.
 	Incr(ctx context.Context, key string, delta int64, opt IncrOptions) (uint64, error)
+}
+
+// wholeSeconds rounds d up to whole seconds, as the Store's TTL rules (and
+// memcached) do; the memcached store and Lock share it.
+func wholeSeconds(d time.Duration) time.Duration {
+	return time.Duration(memcache.WholeSeconds(d)) * time.Second
 }
 
 // NoExpiry is the Item.TTL of an item that never expires.
