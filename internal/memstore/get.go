@@ -1,7 +1,6 @@
 package memstore
 
 import (
-	"strings"
 	"time"
 
 	"github.com/twine-go/twine/internal/memcache"
@@ -14,6 +13,20 @@ import (
 // an item someone has won reports Busy until the item is written again.
 // It fills in *it on a hit (so that a caller with an item type of the same
 // shape needs no copy), and reports ErrInvalidKey.
+//
+// A plain hit (a live item, neither stale nor won, no Recache asked) takes
+// no lock: it probes the shard's table, loads the entry's record and
+// checks that the record's key is key. That record was the item's current
+// one at the instant it was loaded, because a writer never modifies a
+// published record, publishes an item's new record atomically in the
+// item's entry, and clears the entry's record before it frees the entry
+// for another key, all under the lock: at every instant, at most one
+// entry holds a record of a given key, and that record is the item. So
+// the hit is as if it happened at that load. Anything else, including a
+// miss (the probe may miss an item that a concurrent write is moving in
+// the table), takes the lock and starts over, and the answer found there
+// is authoritative. Kept: gets are faster without the lock
+// (BENCHMARKS.md).
 func (s *Store) Get(key string, opt GetOptions, it *Item) (bool, error) {
 	if badLength(key) {
 		return false, ErrInvalidKey
@@ -21,82 +34,89 @@ func (s *Store) Get(key string, opt GetOptions, it *Item) (bool, error) {
 	c := clock{now: s.now}
 	h := s.hash(key)
 	sh := s.shardOf(h)
-	sh.mu.Lock()
-	e := sh.lookup(&c, h, key)
-	if e == nil || e.won || e.stale || opt.Recache > 0 {
-		r, v, found, err := s.read(sh, &c, h, key, e, opt)
-		sh.mu.Unlock()
-		if found {
-			*it = r
-			it.Value = clone(v)
+	if opt.Recache <= 0 {
+		if e, r := sh.find(h, key); e != nil && r.state() == 0 {
+			exp := r.exp()
+			ttl := NoExpiry
+			if exp != 0 {
+				if exp <= c.get() {
+					return s.lockedGet(sh, &c, h, key, opt, it)
+				}
+				ttl = left(&c, exp)
+			}
+			e.markUsed()
+			// Field by field: a composite literal is built on the stack
+			// and then copied, and the copy stalls on the stores just made.
+			it.Value, it.Flags, it.CAS, it.TTL = clone(r.value()), r.flags(), r.cas(), ttl
+			it.Won, it.Stale, it.Busy = false, false, false
+			return true, nil
 		}
-		return found, err
 	}
-	// A plain hit, the common case: the Item is built once, from fields
-	// read under the lock (building it in read and copying it costs
-	// store-forwarding stalls).
-	v, flags, cas, exp := e.value(), e.flags, e.cas, e.exp
+	return s.lockedGet(sh, &c, h, key, opt, it)
+}
+
+// lockedGet is Get under the shard's lock.
+func (s *Store) lockedGet(sh *shard, c *clock, h uint64, key string, opt GetOptions, it *Item) (bool, error) {
+	sh.mu.Lock()
+	e, r := sh.lookup(c, h, key)
+	rd, v, found, err := s.read(sh, c, h, key, e, r, opt)
 	sh.mu.Unlock()
-	ttl := NoExpiry
-	if exp != 0 {
-		ttl = left(&c, exp)
+	if found {
+		*it = rd
+		it.Value = clone(v)
 	}
-	// Field by field: a composite literal is built on the stack and then
-	// copied, and the copy stalls on the stores just made.
-	it.Value, it.Flags, it.CAS, it.TTL = clone(v), flags, cas, ttl
-	it.Won, it.Stale, it.Busy = false, false, false
-	return true, nil
+	return found, err
 }
 
 // read is Get under the shard's lock once e, the live item under key (or
-// nil), was looked up, but for the item's Value: it returns the stored
-// value for the caller to copy. It checks the key on a miss.
-func (s *Store) read(sh *shard, c *clock, h uint64, key string, e *entry, opt GetOptions) (Item, string, bool, error) {
+// nil), and its record r were looked up, but for the item's Value: it
+// returns the stored value for the caller to copy. It checks the key on a
+// miss.
+func (s *Store) read(sh *shard, c *clock, h uint64, key string, e *entry, r record, opt GetOptions) (Item, []byte, bool, error) {
 	if e == nil {
 		if err := s.CheckKey(key); err != nil || opt.Lease <= 0 {
-			return Item{}, "", false, err
+			return Item{}, nil, false, err
 		}
 		// A lease: an empty placeholder that its creator has won.
-		lease := entry{hash: uint32(h >> 32), cas: s.nextCAS(), won: true}
-		lease.setData(strings.Clone(key), len(key))
-		lease.exp, _ = expiry(c, opt.Lease)
+		exp, _ := expiry(c, opt.Lease)
+		lease := newRecord(key, nil, 0, exp)
+		lease.setCAS(s.nextCAS())
+		lease.setState(stateWon)
 		if s.fits(sh, len(key), 0, 0) {
-			sh.insert(c, &lease)
+			sh.insert(c, h, lease)
 		}
 		it := lease.snapshot(c)
 		it.Won = true
-		return it, "", true, nil
+		return it, nil, true, nil
 	}
 	win := false
-	if !e.won {
-		win = e.stale ||
-			opt.Recache > 0 && e.exp != 0 && int64(left(c, e.exp)/time.Second) < memcache.WholeSeconds(opt.Recache)
+	if !r.won() {
+		win = r.stale() ||
+			opt.Recache > 0 && r.exp() != 0 && int64(left(c, r.exp())/time.Second) < memcache.WholeSeconds(opt.Recache)
 	}
-	it := e.snapshot(c)
+	it := r.snapshot(c)
 	switch {
 	case win:
-		e.won = true
+		// Rare: a new record (of the same size), which costs an allocation.
+		e.publish(r.with(r.cas(), r.exp(), r.state()|stateWon))
 		it.Won = true
-	case e.won:
+	case r.won():
 		it.Busy = true
 	}
-	return it, e.value(), true, nil
+	return it, r.value(), true, nil
 }
 
 // snapshot returns the item as a reader sees it, but for its Value: the
-// caller copies e.value() after releasing the shard's lock, which is safe
-// because stored data is never modified, only replaced.
-func (e *entry) snapshot(c *clock) Item {
-	return Item{Flags: e.flags, CAS: e.cas, TTL: left(c, e.exp), Stale: e.stale}
+// caller copies r.value() after releasing the shard's lock, which is safe
+// because a published record is never modified.
+func (r record) snapshot(c *clock) Item {
+	return Item{Flags: r.flags(), CAS: r.cas(), TTL: left(c, r.exp()), Stale: r.stale()}
 }
 
 // clone returns a reader's private copy of a stored value, never nil
-// (even when empty): one allocation that is not zeroed first.
-func clone(v string) []byte {
-	if v == "" {
-		return []byte{}
-	}
-	return []byte(v)
+// (even when empty): one allocation.
+func clone(v []byte) []byte {
+	return append([]byte{}, v...)
 }
 
 // GetMulti reads each distinct key of keys as Get does with zero options
@@ -116,8 +136,9 @@ func GetMulti[T any](s *Store, keys []string, conv func(Item) T) (map[string]T, 
 	// The items found, to be copied once their total size is known (kept
 	// on the stack for a few keys).
 	type hit struct {
-		key, value string
-		it         Item
+		key   string
+		value []byte
+		it    Item
 	}
 	var few [16]hit
 	hits := few[:0]
@@ -133,7 +154,8 @@ func GetMulti[T any](s *Store, keys []string, conv func(Item) T) (map[string]T, 
 		h := s.hash(key)
 		sh := s.shardOf(h)
 		sh.mu.Lock()
-		it, v, found, _ := s.read(sh, &c, h, key, sh.lookup(&c, h, key), GetOptions{}) // keys checked above
+		e, r := sh.lookup(&c, h, key)
+		it, v, found, _ := s.read(sh, &c, h, key, e, r, GetOptions{}) // keys checked above
 		sh.mu.Unlock()
 		if found {
 			items[key] = zero

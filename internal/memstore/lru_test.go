@@ -52,8 +52,8 @@ func TestLRUEviction(t *testing.T) {
 func lruOrder(m *Store) []string {
 	var keys []string
 	m.shards[0].each(func(e *entry) {
-		k := e.key()
-		if e.ref {
+		k := string(e.record().key())
+		if e.ref.Load() {
 			k += "*"
 		}
 		keys = append(keys, k)

@@ -1,10 +1,5 @@
 package memstore
 
-import (
-	"strings"
-	"time"
-)
-
 // Set stores value under key as opt.Mode says and returns the item's new
 // CAS, with memcached 1.6.18's outcomes (cachestruct.Memory.Set lists
 // them). Any write clears the item's stale and won states. It reports
@@ -22,24 +17,26 @@ func (s *Store) Set(key string, value []byte, opt SetOptions) (uint64, error) {
 		}
 		return 0, ErrValueTooLarge
 	}
-	var data string
-	if opt.Mode < ModeAppend || opt.Vivify {
-		// Copy outside the lock; append and prepend build a new value.
-		data = join(key, value)
-	}
 	c := clock{now: s.now}
+	exp, expired := expiry(&c, opt.TTL)
+	var r record
+	if !expired && (opt.Mode < ModeAppend || opt.Vivify) {
+		// Built outside the lock; append and prepend build a new value.
+		r = newRecord(key, value, opt.Flags, exp)
+	}
 	sh.mu.Lock()
-	cas, err := s.set(sh, &c, h, key, value, data, opt)
+	cas, err := s.set(sh, &c, h, key, value, r, expired, opt)
 	sh.mu.Unlock()
 	return cas, err
 }
 
-// set is Set under the shard's lock, data being the item's value and key
-// as join makes them (empty for an append or prepend without Vivify).
-// (Set unlocks without a defer: with this many returns, the compiler
-// would not open-code it.)
-func (s *Store) set(sh *shard, c *clock, h uint64, key string, value []byte, data string, opt SetOptions) (uint64, error) {
-	e := sh.lookup(c, h, key)
+// set is Set under the shard's lock, r being the item's new record as
+// newRecord makes it, without its CAS (nil for an append or prepend
+// without Vivify, or when the TTL expires the item at once). (Set unlocks
+// without a defer: with this many returns, the compiler would not
+// open-code it.)
+func (s *Store) set(sh *shard, c *clock, h uint64, key string, value []byte, r record, expired bool, opt SetOptions) (uint64, error) {
+	e, old := sh.lookup(c, h, key)
 	if e == nil {
 		if err := s.CheckKey(key); err != nil {
 			return 0, err
@@ -51,17 +48,17 @@ func (s *Store) set(sh *shard, c *clock, h uint64, key string, value []byte, dat
 			if !opt.Vivify || opt.CAS != 0 {
 				return 0, ErrNotStored
 			}
-			return s.store(sh, c, nil, h, data, len(key), opt.Flags, opt.TTL), nil
+			return s.store(sh, c, nil, nil, h, r, expired), nil
 		}
-		if opt.CAS != 0 && e.cas != opt.CAS {
+		if opt.CAS != 0 && old.cas() != opt.CAS {
 			return 0, ErrCASConflict
 		}
-		return s.concat(sh, c, e, value, opt.Mode == ModePrepend)
+		return s.concat(sh, c, e, old, key, value, opt.Mode == ModePrepend)
 	case ModeAdd:
 		if e != nil {
 			return 0, ErrNotStored
 		}
-		return s.store(sh, c, nil, h, data, len(key), opt.Flags, opt.TTL), nil
+		return s.store(sh, c, nil, nil, h, r, expired), nil
 	case ModeReplace:
 		if e == nil && opt.CAS == 0 {
 			return 0, ErrNotStored
@@ -71,58 +68,53 @@ func (s *Store) set(sh *shard, c *clock, h uint64, key string, value []byte, dat
 		if e == nil {
 			return 0, ErrNotFound
 		}
-		if e.cas != opt.CAS {
+		if old.cas() != opt.CAS {
 			return 0, ErrCASConflict
 		}
 	}
-	return s.store(sh, c, e, h, data, len(key), opt.Flags, opt.TTL), nil
+	return s.store(sh, c, e, old, h, r, expired), nil
 }
 
-// store writes a whole item, data being its value and key (klen bytes),
-// reusing e, the current one, if any; it returns the new CAS.
-func (s *Store) store(sh *shard, c *clock, e *entry, h uint64, data string, klen int, flags uint32, ttl time.Duration) uint64 {
+// store writes a whole item, r being its new record (nil if expired),
+// replacing e, the current one, and its record old, if any; it returns
+// the new CAS.
+func (s *Store) store(sh *shard, c *clock, e *entry, old record, h uint64, r record, expired bool) uint64 {
 	cas := s.nextCAS()
-	exp, expired := expiry(c, ttl)
 	if expired {
 		if e != nil {
 			sh.remove(e)
 		}
 		return cas
 	}
+	r.setCAS(cas)
 	if e == nil {
-		item := entry{hash: uint32(h >> 32), flags: flags, cas: cas, exp: exp}
-		item.setData(data, klen)
-		sh.insert(c, &item)
-		return cas
+		sh.insert(c, h, r)
+	} else {
+		sh.replace(c, e, old, r)
 	}
-	old := len(e.data)
-	e.data, e.flags, e.cas, e.exp = data, flags, cas, exp
-	e.stale, e.won = false, false
-	sh.resize(c, e, old)
 	return cas
 }
 
-// concat appends (or prepends) value to e, keeping its flags and TTL.
-func (s *Store) concat(sh *shard, c *clock, e *entry, value []byte, prepend bool) (uint64, error) {
-	n := e.valueLen() + len(value)
-	if !s.fits(sh, int(e.klen), n, e.flags) {
+// concat appends (or prepends) value to e's item, whose record is old,
+// keeping its flags and TTL.
+func (s *Store) concat(sh *shard, c *clock, e *entry, old record, key string, value []byte, prepend bool) (uint64, error) {
+	v := old.value()
+	n := len(v) + len(value)
+	if !s.fits(sh, len(key), n, old.flags()) {
 		return 0, ErrNotStored
 	}
-	var b strings.Builder
-	b.Grow(n + int(e.klen))
+	r := make(record, headerSize+n+len(key))
+	cas := s.nextCAS()
+	r.setHeader(cas, old.exp(), n, old.flags(), len(key), 0)
+	first, second := v, value
 	if prepend {
-		b.Write(value)
-		b.WriteString(e.value())
-	} else {
-		b.WriteString(e.value())
-		b.Write(value)
+		first, second = value, v
 	}
-	b.WriteString(e.key())
-	old := len(e.data)
-	e.data, e.cas = b.String(), s.nextCAS()
-	e.stale, e.won = false, false
-	sh.resize(c, e, old)
-	return e.cas, nil
+	copy(r[headerSize:], first)
+	copy(r[headerSize+len(first):], second)
+	copy(r[headerSize+n:], key)
+	sh.replace(c, e, old, r)
+	return cas, nil
 }
 
 // Delete removes the item under key. With opt.Invalidate the item gets a
@@ -139,46 +131,24 @@ func (s *Store) Delete(key string, opt DeleteOptions) error {
 	sh := s.shardOf(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.lookup(&c, h, key)
+	e, r := sh.lookup(&c, h, key)
 	switch {
 	case e == nil:
 		if err := s.CheckKey(key); err != nil {
 			return err
 		}
 		return ErrNotFound
-	case opt.CAS != 0 && e.cas != opt.CAS:
+	case opt.CAS != 0 && r.cas() != opt.CAS:
 		return ErrCASConflict
 	case !opt.Invalidate || opt.TTL < 0:
 		sh.remove(e)
 		return nil
 	}
+	exp := r.exp()
 	if opt.TTL > 0 {
-		e.exp, _ = expiry(&c, opt.TTL)
+		exp, _ = expiry(&c, opt.TTL)
 	}
-	e.stale, e.won = true, false
-	e.cas = s.nextCAS()
+	// Rare: a new record (of the same size), which costs an allocation.
+	e.publish(r.with(s.nextCAS(), exp, stateStale))
 	return nil
-}
-
-// smallData is the largest item (value and key) join builds on the stack.
-const smallData = 256
-
-// join returns an item's value and key as one string, in one fresh
-// allocation: a hit compares the key and copies the value from the same
-// cache lines (for small values), and the key never pins a larger string
-// of the caller's. Kept over a separate key string: gets and inserts are
-// faster with one allocation (BENCHMARKS.md).
-func join(key string, value []byte) string {
-	if n := len(value) + len(key); n <= smallData {
-		// Joined on the stack, then copied into the string once. Kept: it
-		// beats a strings.Builder's checks and write barrier (BENCHMARKS.md).
-		var tmp [smallData]byte
-		copy(tmp[copy(tmp[:], value):], key)
-		return string(tmp[:n])
-	}
-	var b strings.Builder
-	b.Grow(len(value) + len(key))
-	b.Write(value)
-	b.WriteString(key)
-	return b.String()
 }

@@ -3,23 +3,29 @@ package memstore
 import (
 	"math/bits"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 )
 
 // shard is one lock's worth of items: a hash table from key to entry and
 // a doubly linked LRU list through the entries.
 //
+// Writers hold the lock; a plain hit reads without it (see Store.Get), so
+// what such a reader touches is read and written atomically: the table
+// (table.go), the page directory, an entry's record pointer and its ref
+// mark. The rest (LRU links, counts) belongs to the lock alone.
+//
 // The entries live in pages, linked by index rather than by pointer: the
 // garbage collector then sees one object per page instead of one per item,
 // and relinking an item writes no pointers (so no write barriers while a
 // collection runs). Page k holds firstPage<<k entries, so an empty store
-// costs little and a full one has few pages. Pages never move, so an
-// *entry stays valid while the shard's lock is held; freed slots are
-// reused.
+// costs little and a full one has few pages. Pages never move and are
+// never freed, so an *entry stays valid for good; freed slots are reused.
 type shard struct {
 	mu    sync.Mutex
-	table []uint64 // see table.go
-	count int      // items in the table (and on the LRU list)
-	pages [][]entry
+	table atomic.Pointer[table] // see table.go
+	count int                   // items in the table (and on the LRU list)
+	pages [maxPages]atomic.Pointer[entry]
 	used  uint32 // slots handed out so far, free ones included
 	free  uint32 // first free slot, linked through next; 0 = none
 	bytes int64
@@ -36,78 +42,86 @@ const (
 	// of two, 1<<firstPageBits); each next page is twice as large.
 	firstPageBits = 3
 	firstPage     = 1 << firstPageBits
+	// maxPages is enough pages for every uint32 slot index.
+	maxPages = 32 - firstPageBits
 )
 
-// entry is one item. Entries are owned by their shard and touched only
-// under its lock. The item's value and key are one string, never modified
-// (a write replaces it), so readers may copy the value outside the lock.
-// The value comes first, so that it starts where the allocation does.
+// entry is one item's slot. rec points to the first byte of the item's
+// current record (record.go), nil while the slot is free. A writer, under
+// the shard's lock, replaces the record by publishing a new one and
+// clears rec before freeing the slot; the other fields belong to the
+// lock, but for ref, which lock-free hits set.
 //
-// The fields fill exactly 64 bytes, and pages are powers of two of them,
-// so a hit reads one cache line of entry.
+// The fields and padding fill exactly 64 bytes, and pages are powers of
+// two of them, so a hit reads one cache line of entry.
 //
 // Slot 0 of a shard is the sentinel of its LRU list: its next is the
 // front (the item that went there last), its prev the cold end.
 type entry struct {
-	data       string // the value, then the key
-	klen       uint32 // the key's length at the end of data
-	flags      uint32
-	cas        uint64
-	exp        int64  // Unix nanoseconds; 0 = never
-	hash       uint32 // the key's hash>>32: its table slot
-	idx        uint32 // this entry's slot
-	prev, next uint32 // LRU neighbours' slots
-	stale      bool   // invalidated (mg X)
-	won        bool   // a reader holds the right to recompute (mg W sent)
-	ref        bool   // used since it last reached the front of the LRU
+	rec        atomic.Pointer[byte]
+	ref        atomic.Bool // used since it last reached the front of the LRU
+	hash       uint32      // the key's hash>>32: its table slot
+	exp        int64       // the record's expiry, for the LRU's sweeps
+	idx        uint32      // this entry's slot
+	prev, next uint32      // LRU neighbours' slots
+	_          [28]byte
 }
 
-func (e *entry) key() string   { return e.data[e.valueLen():] }
-func (e *entry) value() string { return e.data[:e.valueLen()] }
-func (e *entry) valueLen() int { return len(e.data) - int(e.klen) }
+// record returns the item's current record, nil for a free slot.
+func (e *entry) record() record { return loadRecord(e.rec.Load()) }
 
-// setData replaces the item's value and key (see join).
-func (e *entry) setData(data string, klen int) {
-	e.data, e.klen = data, uint32(klen)
+// publish makes r the item's current record.
+func (e *entry) publish(r record) {
+	e.rec.Store(&r[0])
+	e.exp = r.exp()
 }
 
 // charge is what e costs against MaxBytes.
-func (e *entry) charge() int64 { return int64(len(e.data)) + entryOverhead }
+func (e *entry) charge() int64 { return int64(e.record().dataLen()) + entryOverhead }
+
+// markUsed sets e's ref mark. Kept: writing only when it is not set yet
+// means a hit on a hot item writes nothing, so two cores reading it do
+// not bounce its line.
+func (e *entry) markUsed() {
+	if !e.ref.Load() {
+		e.ref.Store(true)
+	}
+}
 
 func (sh *shard) init(limit int64) {
-	sh.table = make([]uint64, firstTable)
-	sh.pages = [][]entry{make([]entry, firstPage)}
+	sh.table.Store(newTable(firstTable))
+	sh.pages[0].Store(&make([]entry, firstPage)[0])
 	sh.used = 1 // the sentinel
 	sh.limit = limit
 }
 
 // at returns the entry in slot i: with j = i + firstPage, the page is
-// given by j's highest bit and the offset by the bits below it.
+// given by j's highest bit and the offset by the bits below it. It may be
+// called without the lock for a slot read from the table, which is
+// published after its page.
 func (sh *shard) at(i uint32) *entry {
 	j := uint(i) + firstPage
 	k := bits.Len(j) - firstPageBits - 1
-	return &sh.pages[k][j-firstPage<<k]
+	return &unsafe.Slice(sh.pages[k].Load(), firstPage<<k)[j-firstPage<<k]
 }
 
 // sentinel returns the LRU list's sentinel.
-func (sh *shard) sentinel() *entry { return &sh.pages[0][0] }
+func (sh *shard) sentinel() *entry { return sh.pages[0].Load() }
 
-// lookup returns the live item under key (whose hash is h) and marks it
-// used, or nil. An expired item found on the way is removed.
-func (sh *shard) lookup(c *clock, h uint64, key string) *entry {
-	i := sh.find(h, key)
-	if i == 0 {
-		return nil
+// lookup returns the live item under key (whose hash is h) and its
+// record, and marks it used, or nil. An expired item found on the way is
+// removed. The caller holds the lock.
+func (sh *shard) lookup(c *clock, h uint64, key string) (*entry, record) {
+	e, r := sh.find(h, key)
+	if e == nil {
+		return nil, nil
 	}
-	e := sh.at(i)
 	if e.exp != 0 && e.exp <= c.get() {
 		sh.remove(e)
-		return nil
+		return nil, nil
 	}
-	if !e.ref { // kept: a hit then writes nothing, so two cores reading a hot item do not bounce its line
-		e.ref = true
-	}
-	return e
+	e.markUsed()
+	return e, r
 }
 
 // remove unlinks e, forgets it and frees its slot.
@@ -115,39 +129,43 @@ func (sh *shard) remove(e *entry) {
 	sh.unlink(e)
 	sh.tableRemove(e)
 	sh.bytes -= e.charge()
-	idx := e.idx
-	*e = entry{idx: idx, next: sh.free} // drop the data for the GC
-	sh.free = idx
+	e.rec.Store(nil) // before the slot is reused: lock-free readers check the record's key
+	e.exp, e.prev, e.next = 0, 0, sh.free
+	sh.free = e.idx
 }
 
-// insert stores item (its data, hash and item fields) as a new entry, at
-// the front of the LRU and not yet used, and evicts until the shard is
-// within its limit. The caller has checked that the key is not in the
-// shard and that the item alone fits.
-func (sh *shard) insert(c *clock, item *entry) {
+// insert stores r, the record of a key of hash h, as a new entry, at the
+// front of the LRU and not yet used, and evicts until the shard is within
+// its limit. The caller has checked that the key is not in the shard and
+// that the item alone fits.
+func (sh *shard) insert(c *clock, h uint64, r record) {
 	idx := sh.free
 	if idx != 0 {
 		sh.free = sh.at(idx).next
 	} else {
 		idx = sh.used
 		sh.used++
-		if k := len(sh.pages); uint(idx)+firstPage == firstPage<<k {
-			sh.pages = append(sh.pages, make([]entry, firstPage<<k))
+		if j := uint(idx) + firstPage; j&(j-1) == 0 { // the first slot of a page
+			k := bits.Len(j) - firstPageBits - 1
+			sh.pages[k].Store(&make([]entry, firstPage<<k)[0])
 		}
 	}
 	e := sh.at(idx)
-	*e = *item
-	e.idx = idx
-	e.ref = false
+	e.hash, e.idx = uint32(h>>32), idx
+	if e.ref.Load() {
+		e.ref.Store(false)
+	}
+	e.publish(r)
 	sh.tableAdd(e)
 	sh.pushFront(e)
-	sh.bytes += e.charge()
+	sh.bytes += int64(r.dataLen()) + entryOverhead
 	sh.shrink(c, e)
 }
 
-// resize accounts for e's data changing from oldLen bytes and evicts if
-// needed.
-func (sh *shard) resize(c *clock, e *entry, oldLen int) {
-	sh.bytes += int64(len(e.data) - oldLen)
+// replace publishes r, the new record of e's item (whose record is now
+// old), accounts for the change of size and evicts if needed.
+func (sh *shard) replace(c *clock, e *entry, old, r record) {
+	e.publish(r)
+	sh.bytes += int64(r.dataLen() - old.dataLen())
 	sh.shrink(c, e)
 }

@@ -23,9 +23,15 @@ func TestPages(t *testing.T) {
 	for i := range 3000 {
 		mustSet(t, m, strconv.Itoa(i), "v", SetOptions{})
 	}
-	// Pages double: 8, 16, 32, ... and every slot is its own entry.
-	for k, p := range s.pages {
-		require.Len(t, p, firstPage<<k)
+	// Pages double: 8, 16, 32, ..., each allocated when its first slot
+	// is handed out, and every slot is its own entry.
+	for k := range s.pages {
+		if first := uint32(firstPage<<k - firstPage); first < s.used {
+			require.NotNil(t, s.pages[k].Load(), "page %d", k)
+			require.Equal(t, s.pages[k].Load(), s.at(first), "page %d", k)
+		} else {
+			require.Nil(t, s.pages[k].Load(), "page %d", k)
+		}
 	}
 	seen := map[*entry]bool{}
 	for i := uint32(0); i < s.used; i++ {
@@ -70,30 +76,29 @@ func FuzzTable(f *testing.F) {
 		var s shard
 		s.init(1 << 40)
 		c := clock{now: time.Now}
-		model := map[string]uint32{}
+		model := map[string]*entry{}
 		for _, b := range prog {
 			k := int(b) % keys
 			key := "k" + strconv.Itoa(k)
-			if idx, ok := model[key]; ok {
-				s.remove(s.at(idx))
+			if e, ok := model[key]; ok {
+				s.remove(e)
 				delete(model, key)
 			} else {
-				item := entry{hash: uint32(hash(k) >> 32)}
-				item.setData(key, len(key))
-				s.insert(&c, &item)
-				model[key] = s.sentinel().next
+				s.insert(&c, hash(k), newRecord(key, nil, 0, 0))
+				model[key] = s.at(s.sentinel().next)
 			}
 			require.Equal(t, len(model), s.count)
 			slots := 0
-			for _, slot := range s.table {
-				if slot != 0 {
+			for i := range s.table.Load().slots {
+				if s.table.Load().slots[i].Load() != 0 {
 					slots++
 				}
 			}
 			require.Equal(t, s.count, slots)
 			for k := range keys {
 				key := "k" + strconv.Itoa(k)
-				require.Equal(t, model[key], s.find(hash(k), key), "key %s", key)
+				e, _ := s.find(hash(k), key)
+				require.Equal(t, model[key], e, "key %s", key)
 			}
 		}
 	})
