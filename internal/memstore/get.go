@@ -114,9 +114,12 @@ func (r record) snapshot(c *clock) Item {
 }
 
 // clone returns a reader's private copy of a stored value, never nil
-// (even when empty): one allocation.
+// (even when empty): one allocation, not zeroed first (the compiler
+// turns a make followed by a copy into runtime.makeslicecopy).
 func clone(v []byte) []byte {
-	return append([]byte{}, v...)
+	b := make([]byte, len(v))
+	copy(b, v)
+	return b
 }
 
 // GetMulti reads each distinct key of keys as Get does with zero options

@@ -20,7 +20,7 @@ var (
 	// ErrInvalidKey reports a key that memcached's key rule refuses.
 	ErrInvalidKey = errors.New("memstore: invalid key")
 	// ErrValueTooLarge reports an item larger than the item size or than
-	// a shard's share of MaxBytes.
+	// a shard's share of MaxBytes, or a value over 4 GiB.
 	ErrValueTooLarge = errors.New("memstore: value too large")
 	// ErrNotFound reports a missing item where one is required.
 	ErrNotFound = errors.New("memstore: not found")
@@ -203,7 +203,7 @@ func (s *Store) nextCAS() uint64 { return s.cas.Add(1) }
 
 // fits reports whether an item fits both the item size and the shard.
 func (s *Store) fits(sh *shard, keyLen, valueLen int, flags uint32) bool {
-	return memcache.ItemSize(keyLen, valueLen, flags) <= s.maxItemSize &&
+	return valueLen <= maxValueLen && memcache.ItemSize(keyLen, valueLen, flags) <= s.maxItemSize &&
 		int64(keyLen)+int64(valueLen)+entryOverhead <= sh.limit
 }
 

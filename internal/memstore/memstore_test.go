@@ -27,7 +27,7 @@ func check(t testing.TB, m *Store) {
 			require.Equal(t, e.idx, s.at(e.prev).next, "broken LRU links")
 			r := e.record()
 			require.NotNil(t, r, "an item without a record")
-			require.Len(t, r, headerSize+r.valueLen()+r.keyLen(), "record size")
+			require.Len(t, r, headerSize+r.keyLen()+r.valueLen(), "record size")
 			require.Equal(t, r.exp(), e.exp, "the entry's copy of the expiry")
 			key := string(r.key())
 			h := m.hash(key)

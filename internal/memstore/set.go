@@ -103,16 +103,14 @@ func (s *Store) concat(sh *shard, c *clock, e *entry, old record, key string, va
 	if !s.fits(sh, len(key), n, old.flags()) {
 		return 0, ErrNotStored
 	}
-	r := make(record, headerSize+n+len(key))
-	cas := s.nextCAS()
-	r.setHeader(cas, old.exp(), n, old.flags(), len(key), 0)
 	first, second := v, value
 	if prepend {
 		first, second = value, v
 	}
-	copy(r[headerSize:], first)
-	copy(r[headerSize+len(first):], second)
-	copy(r[headerSize+n:], key)
+	r := makeRecord(key, n, old.flags(), old.exp())
+	copy(r.value()[copy(r.value(), first):], second)
+	cas := s.nextCAS()
+	r.setCAS(cas)
 	sh.replace(c, e, old, r)
 	return cas, nil
 }
