@@ -35,7 +35,7 @@ func (s *Store) Get(key string, opt GetOptions, it *Item) (bool, error) {
 	h := s.hash(key)
 	sh := s.shardOf(h)
 	if opt.Recache <= 0 {
-		if e, r := sh.find(h, key); e != nil && r.state() == 0 {
+		if e, r := sh.peek(h, key); e != nil && r.state() == 0 {
 			exp := r.exp()
 			ttl := NoExpiry
 			if exp != 0 {
@@ -98,7 +98,7 @@ func (s *Store) read(sh *shard, c *clock, h uint64, key string, e *entry, r reco
 	switch {
 	case win:
 		// Rare: a new record (of the same size), which costs an allocation.
-		e.publish(r.with(r.cas(), r.exp(), r.state()|stateWon))
+		sh.publish(e, r.with(r.cas(), r.exp(), r.state()|stateWon))
 		it.Won = true
 	case r.won():
 		it.Busy = true

@@ -64,7 +64,7 @@ func (s *Store) Incr(key string, delta int64, opt IncrOptions) (uint64, error) {
 	n := newRecord(key, d, r.flags(), r.exp())
 	n.setCAS(s.nextCAS())
 	n.setState(r.state())
-	e.publish(n)
+	sh.publish(e, n)
 	return v, nil
 }
 

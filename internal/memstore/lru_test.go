@@ -52,7 +52,7 @@ func TestLRUEviction(t *testing.T) {
 func lruOrder(m *Store) []string {
 	var keys []string
 	m.shards[0].each(func(e *entry) {
-		k := string(e.record().key())
+		k := string(m.shards[0].record(e).key())
 		if e.ref.Load() {
 			k += "*"
 		}

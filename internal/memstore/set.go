@@ -147,6 +147,6 @@ func (s *Store) Delete(key string, opt DeleteOptions) error {
 		exp, _ = expiry(&c, opt.TTL)
 	}
 	// Rare: a new record (of the same size), which costs an allocation.
-	e.publish(r.with(s.nextCAS(), exp, stateStale))
+	sh.publish(e, r.with(s.nextCAS(), exp, stateStale))
 	return nil
 }

@@ -12,8 +12,9 @@ import (
 //
 // Writers hold the lock; a plain hit reads without it (see Store.Get), so
 // what such a reader touches is read and written atomically: the table
-// (table.go), the page directory, an entry's record pointer and its ref
-// mark. The rest (LRU links, counts) belongs to the lock alone.
+// (table.go), which holds the items' records, the page directory and the
+// entries' ref marks. The rest (LRU links, counts) belongs to the lock
+// alone.
 //
 // The entries live in pages, linked by index rather than by pointer: the
 // garbage collector then sees one object per page instead of one per item,
@@ -46,38 +47,23 @@ const (
 	maxPages = 32 - firstPageBits
 )
 
-// entry is one item's slot. rec points to the first byte of the item's
-// current record (record.go), nil while the slot is free. A writer, under
-// the shard's lock, replaces the record by publishing a new one and
-// clears rec before freeing the slot; the other fields belong to the
-// lock, but for ref, which lock-free hits set.
+// entry is one item's place in its shard's LRU list (its record, the
+// item itself, lives in its table slot: see table.go). Lock-free hits set
+// ref; the other fields belong to the lock.
 //
-// The fields and padding fill exactly 64 bytes, and pages are powers of
-// two of them, so a hit reads one cache line of entry.
+// The fields and padding fill exactly 32 bytes, and pages are powers of
+// two of them, so an entry never straddles two cache lines.
 //
 // Slot 0 of a shard is the sentinel of its LRU list: its next is the
 // front (the item that went there last), its prev the cold end.
 type entry struct {
-	rec        atomic.Pointer[byte]
 	ref        atomic.Bool // used since it last reached the front of the LRU
 	hash       uint32      // the key's hash>>32: its table slot
 	exp        int64       // the record's expiry, for the LRU's sweeps
 	idx        uint32      // this entry's slot
 	prev, next uint32      // LRU neighbours' slots
-	_          [28]byte
+	_          [4]byte
 }
-
-// record returns the item's current record, nil for a free slot.
-func (e *entry) record() record { return loadRecord(e.rec.Load()) }
-
-// publish makes r the item's current record.
-func (e *entry) publish(r record) {
-	e.rec.Store(&r[0])
-	e.exp = r.exp()
-}
-
-// charge is what e costs against MaxBytes.
-func (e *entry) charge() int64 { return int64(e.record().dataLen()) + entryOverhead }
 
 // markUsed sets e's ref mark. Kept: writing only when it is not set yet
 // means a hit on a hot item writes nothing, so two cores reading it do
@@ -108,11 +94,26 @@ func (sh *shard) at(i uint32) *entry {
 // sentinel returns the LRU list's sentinel.
 func (sh *shard) sentinel() *entry { return sh.pages[0].Load() }
 
+// peek is a lock-free lookup: it returns the entry and the record of the
+// item under key (whose hash is h), or nils, as they were at some instant
+// during the call (see Store.Get). It may miss an item that is there, or
+// return another item's entry (the record is key's).
+func (sh *shard) peek(h uint64, key string) (*entry, record) {
+	t := sh.table.Load()
+	_, e, r := t.find(sh, h, key)
+	if sh.table.Load() != t {
+		// A writer stops writing a table once it publishes a larger one,
+		// so r may be out of date.
+		return nil, nil
+	}
+	return e, r
+}
+
 // lookup returns the live item under key (whose hash is h) and its
 // record, and marks it used, or nil. An expired item found on the way is
 // removed. The caller holds the lock.
 func (sh *shard) lookup(c *clock, h uint64, key string) (*entry, record) {
-	e, r := sh.find(h, key)
+	_, e, r := sh.table.Load().find(sh, h, key)
 	if e == nil {
 		return nil, nil
 	}
@@ -127,9 +128,7 @@ func (sh *shard) lookup(c *clock, h uint64, key string) (*entry, record) {
 // remove unlinks e, forgets it and frees its slot.
 func (sh *shard) remove(e *entry) {
 	sh.unlink(e)
-	sh.tableRemove(e)
-	sh.bytes -= e.charge()
-	e.rec.Store(nil) // before the slot is reused: lock-free readers check the record's key
+	sh.bytes -= int64(sh.tableRemove(e).dataLen()) + entryOverhead
 	e.exp, e.prev, e.next = 0, 0, sh.free
 	sh.free = e.idx
 }
@@ -155,8 +154,8 @@ func (sh *shard) insert(c *clock, h uint64, r record) {
 	if e.ref.Load() {
 		e.ref.Store(false)
 	}
-	e.publish(r)
-	sh.tableAdd(e)
+	e.exp = r.exp()
+	sh.tableAdd(e, r)
 	sh.pushFront(e)
 	sh.bytes += int64(r.dataLen()) + entryOverhead
 	sh.shrink(c, e)
@@ -165,7 +164,7 @@ func (sh *shard) insert(c *clock, h uint64, r record) {
 // replace publishes r, the new record of e's item (whose record is now
 // old), accounts for the change of size and evicts if needed.
 func (sh *shard) replace(c *clock, e *entry, old, r record) {
-	e.publish(r)
+	sh.publish(e, r)
 	sh.bytes += int64(r.dataLen() - old.dataLen())
 	sh.shrink(c, e)
 }
