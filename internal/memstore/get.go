@@ -15,18 +15,21 @@ import (
 // shape needs no copy), and reports ErrInvalidKey.
 //
 // A plain hit (a live item, neither stale nor won, no Recache asked) takes
-// no lock: it probes the shard's table, loads the entry's record and
-// checks that the record's key is key. That record was the item's current
-// one at the instant it was loaded, because a writer never modifies a
-// published record, publishes an item's new record atomically in the
-// item's entry, and clears the entry's record before it frees the entry
-// for another key, all under the lock: at every instant, at most one
-// entry holds a record of a given key, and that record is the item. So
-// the hit is as if it happened at that load. Anything else, including a
-// miss (the probe may miss an item that a concurrent write is moving in
-// the table), takes the lock and starts over, and the answer found there
-// is authoritative. Kept: gets are faster without the lock
-// (BENCHMARKS.md).
+// no lock: it probes the shard's table, loads the record in the slot whose
+// key is key, then checks that the shard still has that table. Such a hit
+// is linearizable: the record it returns was the item's current one at
+// the instant it was loaded. Writers, all under the lock, never modify a
+// published record; they replace an item's record with one atomic store
+// into its slot in the current table; a deletion's first store into the
+// table overwrites the deleted item's slot (its record is gone from then
+// on), and the backward shift that follows only copies other items'
+// current records; a table that a larger one replaced is never written
+// again, which is why the hit checks that its table is still the shard's
+// after the load. So in the current table, every slot that holds a record
+// of key holds key's current record. Anything else, including a miss (the
+// probe may miss an item that a deletion is moving), takes the lock and
+// starts over, and the answer found there is authoritative. Kept: gets are
+// faster without the lock (BENCHMARKS.md).
 func (s *Store) Get(key string, opt GetOptions, it *Item) (bool, error) {
 	if badLength(key) {
 		return false, ErrInvalidKey

@@ -104,8 +104,9 @@ const (
 	// defaultMaxBytes is Options.MaxBytes when zero.
 	defaultMaxBytes = 64 << 20
 	// entryOverhead is what an item is charged against MaxBytes on top of
-	// its key and value: its entry (64 bytes), its table slot and the
-	// allocation's rounding.
+	// its key and value: its entry (32 bytes), its table slot (16 bytes,
+	// up to twice that with the table's spare slots), its record's header
+	// (26 bytes) and the allocation's rounding.
 	entryOverhead = 128
 	// maxShards is the most shards a Store uses; each has its own lock,
 	// hash table and LRU list.

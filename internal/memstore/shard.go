@@ -60,7 +60,7 @@ type entry struct {
 	ref        atomic.Bool // used since it last reached the front of the LRU
 	hash       uint32      // the key's hash>>32: its table slot
 	exp        int64       // the record's expiry, for the LRU's sweeps
-	idx        uint32      // this entry's slot
+	idx        uint32      // this entry's index in the pages
 	prev, next uint32      // LRU neighbours' slots
 	_          [4]byte
 }
