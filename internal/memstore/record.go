@@ -43,22 +43,10 @@ const (
 // publishing the record). It is one allocation: the value is copied, and
 // the key never pins a larger string of the caller's.
 func newRecord(key string, value []byte, flags uint32, exp int64) record {
-	if n := headerSize + len(key) + len(value); n <= smallRecord {
-		// Built on the stack, then copied once into an allocation that is
-		// not zeroed first. Kept: it beats make's zeroing (BENCHMARKS.md).
-		var tmp [smallRecord]byte
-		r := record(tmp[:n])
-		r.setHeader(key, len(value), flags, exp)
-		copy(r.value(), value)
-		return append(record(nil), r...)
-	}
 	r := makeRecord(key, len(value), flags, exp)
 	copy(r.value(), value)
 	return r
 }
-
-// smallRecord is the largest record newRecord builds on the stack.
-const smallRecord = 288
 
 // makeRecord is newRecord for a value of valueLen bytes that the caller
 // copies into r.value().
