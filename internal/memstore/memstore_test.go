@@ -29,6 +29,7 @@ func check(t testing.TB, m *Store) {
 			require.NotNil(t, r, "an item without a record")
 			require.Len(t, r, headerSize+r.keyLen()+r.valueLen(), "record size")
 			require.Equal(t, r.exp(), e.exp, "the entry's copy of the expiry")
+			require.Equal(t, uint32(r.dataLen()), e.size, "the entry's copy of the size")
 			key := string(r.key())
 			h := m.hash(key)
 			require.Equal(t, uint64(i), h&m.mask, "entry in the wrong shard")

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 	"unsafe"
+
+	"github.com/twine-go/twine/internal/memcache"
 )
 
 // A record is everything a reader needs to know about an item, in one
@@ -28,8 +30,9 @@ type record []byte
 const (
 	// headerSize is the size of a record's header.
 	headerSize = 26
-	// maxValueLen is the largest value a record holds.
-	maxValueLen = math.MaxUint32
+	// maxValueLen is the largest value a record holds (so that its
+	// dataLen fits an entry's size).
+	maxValueLen = math.MaxUint32 - memcache.MaxKeyLen
 )
 
 // The state bits of a record.

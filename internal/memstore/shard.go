@@ -62,7 +62,7 @@ type entry struct {
 	exp        int64       // the record's expiry, for the LRU's sweeps
 	idx        uint32      // this entry's index in the pages
 	prev, next uint32      // LRU neighbours' slots
-	_          [4]byte
+	size       uint32      // the record's dataLen, for the byte count
 }
 
 // markUsed sets e's ref mark. Kept: writing only when it is not set yet
@@ -128,7 +128,8 @@ func (sh *shard) lookup(c *clock, h uint64, key string) (*entry, record) {
 // remove unlinks e, forgets it and frees its slot.
 func (sh *shard) remove(e *entry) {
 	sh.unlink(e)
-	sh.bytes -= int64(sh.tableRemove(e).dataLen()) + entryOverhead
+	sh.tableRemove(e)
+	sh.bytes -= int64(e.size) + entryOverhead
 	e.exp, e.prev, e.next = 0, 0, sh.free
 	sh.free = e.idx
 }
@@ -154,7 +155,7 @@ func (sh *shard) insert(c *clock, h uint64, r record) {
 	if e.ref.Load() {
 		e.ref.Store(false)
 	}
-	e.exp = r.exp()
+	e.exp, e.size = r.exp(), uint32(r.dataLen())
 	sh.tableAdd(e, r)
 	sh.pushFront(e)
 	sh.bytes += int64(r.dataLen()) + entryOverhead

@@ -75,7 +75,7 @@ func (sh *shard) record(e *entry) record { return loadRecord(sh.slotOf(e).rec.Lo
 // lock.
 func (sh *shard) publish(e *entry, r record) {
 	sh.slotOf(e).rec.Store(&r[0])
-	e.exp = r.exp()
+	e.exp, e.size = r.exp(), uint32(r.dataLen())
 }
 
 // tableAdd puts e, whose record is r, not yet in the table, into it,
@@ -113,28 +113,27 @@ func (sl *slot) set(rec *byte, ent uint64) {
 	sl.ent.Store(ent)
 }
 
-// tableRemove takes e out of the table and returns its record. The slots
+// tableRemove takes e out of the table. The slots
 // after it in its run move back to fill the hole where their own home
 // allows (backward-shift deletion), so the table needs no tombstones.
 // Each move writes the hole before the slot it leaves is cleared, so a
 // lock-free reader meets no hole in the middle of a run (it may meet an
 // item twice); the first write replaces the removed item's record, so no
 // reader finds it after that.
-func (sh *shard) tableRemove(e *entry) record {
+func (sh *shard) tableRemove(e *entry) {
 	slots := sh.table.Load().slots
 	mask := uint32(len(slots) - 1)
 	i := e.hash & mask
 	for uint32(slots[i].ent.Load()) != e.idx {
 		i = (i + 1) & mask
 	}
-	r := loadRecord(slots[i].rec.Load())
 	for j := i; ; {
 		j = (j + 1) & mask
 		ent := slots[j].ent.Load()
 		if ent == 0 {
 			slots[i].set(nil, 0)
 			sh.count--
-			return r
+			return
 		}
 		// The slot at j may fill the hole at i unless its home lies
 		// cyclically in (i, j].
