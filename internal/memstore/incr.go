@@ -1,9 +1,9 @@
 package memstore
 
 import (
-	"bytes"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Incr adds delta to the counter under key as memcached 1.6.18's ma
@@ -21,7 +21,7 @@ func (s *Store) Incr(key string, delta int64, opt IncrOptions) (uint64, error) {
 	sh := s.shardOf(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, r := sh.lookup(&c, h, key)
+	e := sh.lookup(&c, h, key)
 	if e == nil {
 		if err := s.CheckKey(key); err != nil {
 			return 0, err
@@ -32,45 +32,39 @@ func (s *Store) Incr(key string, delta int64, opt IncrOptions) (uint64, error) {
 		var digits [20]byte
 		v := strconv.AppendUint(digits[:0], opt.Initial, 10)
 		if s.fits(sh, len(key), len(v), 0) {
-			exp, expired := expiry(&c, opt.TTL)
-			var n record
-			if !expired {
-				n = newRecord(key, v, 0, exp)
-			}
-			s.store(sh, &c, nil, nil, h, n, expired)
+			s.store(sh, &c, nil, h, join(key, v), len(key), 0, opt.TTL)
 		}
 		return opt.Initial, nil
 	}
-	v, ok := parseCounter(r.value())
+	v, ok := parseCounter(e.value())
 	if !ok {
 		return 0, ErrNotNumber
 	}
 	v = addCounter(v, delta)
 	var digits [32]byte
 	d := strconv.AppendUint(digits[:0], v, 10)
-	old := r.valueLen()
-	if len(d) > old {
-		n := newRecord(key, d, r.flags(), r.exp())
-		n.setCAS(s.nextCAS())
-		sh.replace(&c, e, r, n)
-		return v, nil
+	old := e.valueLen()
+	// A new string even "in place": readers may be copying the old one.
+	if len(d) <= old {
+		// In place, as memcached does when nobody else holds the item:
+		// same length, space padded, same stale and won states.
+		for len(d) < old {
+			d = append(d, ' ')
+		}
+		e.data = join(e.key(), d)
+	} else {
+		oldLen := len(e.data)
+		e.data = join(e.key(), d)
+		e.stale, e.won = false, false
+		sh.resize(&c, e, oldLen)
 	}
-	// In place, as memcached does when nobody else holds the item: same
-	// length, space padded, same stale and won states (but a new record:
-	// readers may be copying the old one).
-	for len(d) < old {
-		d = append(d, ' ')
-	}
-	n := newRecord(key, d, r.flags(), r.exp())
-	n.setCAS(s.nextCAS())
-	n.setState(r.state())
-	sh.publish(e, n)
+	e.cas = s.nextCAS()
 	return v, nil
 }
 
 // parseCounter reads a counter value the way memcached's safe_strtoull
 // does (see Incr).
-func parseCounter(b []byte) (uint64, bool) {
+func parseCounter(b string) (uint64, bool) {
 	i := 0
 	for i < len(b) && isSpace(b[i]) {
 		i++
@@ -104,10 +98,10 @@ func parseCounter(b []byte) (uint64, bool) {
 	// it: a counter of 2^63 or more may thus be refused at random. The
 	// store behaves as if that memory held no '-'.)
 	if int64(v) < 0 {
-		if nul := bytes.IndexByte(b, 0); nul >= 0 {
+		if nul := strings.IndexByte(b, 0); nul >= 0 {
 			b = b[:nul]
 		}
-		if bytes.IndexByte(b, '-') >= 0 {
+		if strings.IndexByte(b, '-') >= 0 {
 			return 0, false
 		}
 	}

@@ -171,7 +171,7 @@ func FuzzParseCounter(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got, ok := parseCounter([]byte(s))
+		got, ok := parseCounter(s)
 		want, wantOK := parseCounterReference(s)
 		require.Equal(t, wantOK, ok, "%q", s)
 		require.Equal(t, want, got, "%q", s)

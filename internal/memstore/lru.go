@@ -37,7 +37,7 @@ func (sh *shard) shrink(c *clock, keep *entry) {
 	chances := maxChances
 	for sh.bytes > sh.limit && sh.count > 1 {
 		victim := sh.at(sh.sentinel().prev)
-		if victim != keep && (chances == 0 || !victim.ref.Load() || victim.exp != 0 && victim.exp <= c.get()) {
+		if victim != keep && (chances == 0 || !victim.ref || victim.exp != 0 && victim.exp <= c.get()) {
 			sh.remove(victim)
 			chances = maxChances
 			continue
@@ -45,7 +45,7 @@ func (sh *shard) shrink(c *clock, keep *entry) {
 		if victim != keep {
 			chances--
 		}
-		victim.ref.Store(false)
+		victim.ref = false
 		sh.unlink(victim)
 		sh.pushFront(victim)
 	}

@@ -52,8 +52,8 @@ func TestLRUEviction(t *testing.T) {
 func lruOrder(m *Store) []string {
 	var keys []string
 	m.shards[0].each(func(e *entry) {
-		k := string(m.shards[0].record(e).key())
-		if e.ref.Load() {
+		k := e.key()
+		if e.ref {
 			k += "*"
 		}
 		keys = append(keys, k)

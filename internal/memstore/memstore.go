@@ -20,7 +20,7 @@ var (
 	// ErrInvalidKey reports a key that memcached's key rule refuses.
 	ErrInvalidKey = errors.New("memstore: invalid key")
 	// ErrValueTooLarge reports an item larger than the item size or than
-	// a shard's share of MaxBytes, or a value over 4 GiB.
+	// a shard's share of MaxBytes.
 	ErrValueTooLarge = errors.New("memstore: value too large")
 	// ErrNotFound reports a missing item where one is required.
 	ErrNotFound = errors.New("memstore: not found")
@@ -104,9 +104,8 @@ const (
 	// defaultMaxBytes is Options.MaxBytes when zero.
 	defaultMaxBytes = 64 << 20
 	// entryOverhead is what an item is charged against MaxBytes on top of
-	// its key and value: its entry (32 bytes), its table slot (16 bytes,
-	// up to twice that with the table's spare slots), its record's header
-	// (26 bytes) and the allocation's rounding.
+	// its key and value: its entry (64 bytes), its table slot and the
+	// allocation's rounding.
 	entryOverhead = 128
 	// maxShards is the most shards a Store uses; each has its own lock,
 	// hash table and LRU list.
@@ -204,7 +203,7 @@ func (s *Store) nextCAS() uint64 { return s.cas.Add(1) }
 
 // fits reports whether an item fits both the item size and the shard.
 func (s *Store) fits(sh *shard, keyLen, valueLen int, flags uint32) bool {
-	return valueLen <= maxValueLen && memcache.ItemSize(keyLen, valueLen, flags) <= s.maxItemSize &&
+	return memcache.ItemSize(keyLen, valueLen, flags) <= s.maxItemSize &&
 		int64(keyLen)+int64(valueLen)+entryOverhead <= sh.limit
 }
 

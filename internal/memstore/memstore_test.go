@@ -25,30 +25,24 @@ func check(t testing.TB, m *Store) {
 		s.each(func(e *entry) {
 			require.Equal(t, e.idx, s.at(e.next).prev, "broken LRU links")
 			require.Equal(t, e.idx, s.at(e.prev).next, "broken LRU links")
-			r := s.record(e)
-			require.NotNil(t, r, "an item without a record")
-			require.Len(t, r, headerSize+r.keyLen()+r.valueLen(), "record size")
-			require.Equal(t, r.exp(), e.exp, "the entry's copy of the expiry")
-			require.Equal(t, uint32(r.dataLen()), e.size, "the entry's copy of the size")
-			key := string(r.key())
-			h := m.hash(key)
+			h := m.hash(e.key())
 			require.Equal(t, uint64(i), h&m.mask, "entry in the wrong shard")
 			require.Equal(t, uint32(h>>32), e.hash, "entry's hash")
-			_, found, _ := s.table.Load().find(s, h, key)
-			require.Equal(t, e, found, "LRU entry not in the table")
-			bytes += charge(key, r.valueLen())
+			require.Equal(t, e.idx, s.find(h, e.key()), "LRU entry not in the table")
+			bytes += charge(e.key(), e.valueLen())
 			n++
 		})
 		slots := 0
-		for i := range s.table.Load().slots {
-			if s.table.Load().slots[i].ent.Load() != 0 {
+		for _, slot := range s.table {
+			if slot != 0 {
 				slots++
 			}
 		}
 		require.Equal(t, s.count, slots, "table count")
-		require.LessOrEqual(t, 4*slots, 3*len(s.table.Load().slots), "table load")
+		require.LessOrEqual(t, 4*slots, 3*len(s.table), "table load")
 		free := 0
 		for i := s.free; i != 0; i = s.at(i).next {
+			require.Empty(t, s.at(i).data, "a free slot holds data")
 			free++
 		}
 		require.Equal(t, int(s.used)-1, n+free, "slots leak")

@@ -1,5 +1,10 @@
 package memstore
 
+import (
+	"strings"
+	"time"
+)
+
 // Set stores value under key as opt.Mode says and returns the item's new
 // CAS, with memcached 1.6.18's outcomes (cachestruct.Memory.Set lists
 // them). Any write clears the item's stale and won states. It reports
@@ -17,26 +22,24 @@ func (s *Store) Set(key string, value []byte, opt SetOptions) (uint64, error) {
 		}
 		return 0, ErrValueTooLarge
 	}
-	c := clock{now: s.now}
-	exp, expired := expiry(&c, opt.TTL)
-	var r record
-	if !expired && (opt.Mode < ModeAppend || opt.Vivify) {
-		// Built outside the lock; append and prepend build a new value.
-		r = newRecord(key, value, opt.Flags, exp)
+	var data string
+	if opt.Mode < ModeAppend || opt.Vivify {
+		// Copy outside the lock; append and prepend build a new value.
+		data = join(key, value)
 	}
+	c := clock{now: s.now}
 	sh.mu.Lock()
-	cas, err := s.set(sh, &c, h, key, value, r, expired, opt)
+	cas, err := s.set(sh, &c, h, key, value, data, opt)
 	sh.mu.Unlock()
 	return cas, err
 }
 
-// set is Set under the shard's lock, r being the item's new record as
-// newRecord makes it, without its CAS (nil for an append or prepend
-// without Vivify, or when the TTL expires the item at once). (Set unlocks
-// without a defer: with this many returns, the compiler would not
-// open-code it.)
-func (s *Store) set(sh *shard, c *clock, h uint64, key string, value []byte, r record, expired bool, opt SetOptions) (uint64, error) {
-	e, old := sh.lookup(c, h, key)
+// set is Set under the shard's lock, data being the item's value and key
+// as join makes them (empty for an append or prepend without Vivify).
+// (Set unlocks without a defer: with this many returns, the compiler
+// would not open-code it.)
+func (s *Store) set(sh *shard, c *clock, h uint64, key string, value []byte, data string, opt SetOptions) (uint64, error) {
+	e := sh.lookup(c, h, key)
 	if e == nil {
 		if err := s.CheckKey(key); err != nil {
 			return 0, err
@@ -48,17 +51,17 @@ func (s *Store) set(sh *shard, c *clock, h uint64, key string, value []byte, r r
 			if !opt.Vivify || opt.CAS != 0 {
 				return 0, ErrNotStored
 			}
-			return s.store(sh, c, nil, nil, h, r, expired), nil
+			return s.store(sh, c, nil, h, data, len(key), opt.Flags, opt.TTL), nil
 		}
-		if opt.CAS != 0 && old.cas() != opt.CAS {
+		if opt.CAS != 0 && e.cas != opt.CAS {
 			return 0, ErrCASConflict
 		}
-		return s.concat(sh, c, e, old, key, value, opt.Mode == ModePrepend)
+		return s.concat(sh, c, e, value, opt.Mode == ModePrepend)
 	case ModeAdd:
 		if e != nil {
 			return 0, ErrNotStored
 		}
-		return s.store(sh, c, nil, nil, h, r, expired), nil
+		return s.store(sh, c, nil, h, data, len(key), opt.Flags, opt.TTL), nil
 	case ModeReplace:
 		if e == nil && opt.CAS == 0 {
 			return 0, ErrNotStored
@@ -68,51 +71,58 @@ func (s *Store) set(sh *shard, c *clock, h uint64, key string, value []byte, r r
 		if e == nil {
 			return 0, ErrNotFound
 		}
-		if old.cas() != opt.CAS {
+		if e.cas != opt.CAS {
 			return 0, ErrCASConflict
 		}
 	}
-	return s.store(sh, c, e, old, h, r, expired), nil
+	return s.store(sh, c, e, h, data, len(key), opt.Flags, opt.TTL), nil
 }
 
-// store writes a whole item, r being its new record (nil if expired),
-// replacing e, the current one, and its record old, if any; it returns
-// the new CAS.
-func (s *Store) store(sh *shard, c *clock, e *entry, old record, h uint64, r record, expired bool) uint64 {
+// store writes a whole item, data being its value and key (klen bytes),
+// reusing e, the current one, if any; it returns the new CAS.
+func (s *Store) store(sh *shard, c *clock, e *entry, h uint64, data string, klen int, flags uint32, ttl time.Duration) uint64 {
 	cas := s.nextCAS()
+	exp, expired := expiry(c, ttl)
 	if expired {
 		if e != nil {
 			sh.remove(e)
 		}
 		return cas
 	}
-	r.setCAS(cas)
 	if e == nil {
-		sh.insert(c, h, r)
-	} else {
-		sh.replace(c, e, old, r)
+		item := entry{hash: uint32(h >> 32), flags: flags, cas: cas, exp: exp}
+		item.setData(data, klen)
+		sh.insert(c, &item)
+		return cas
 	}
+	old := len(e.data)
+	e.data, e.flags, e.cas, e.exp = data, flags, cas, exp
+	e.stale, e.won = false, false
+	sh.resize(c, e, old)
 	return cas
 }
 
-// concat appends (or prepends) value to e's item, whose record is old,
-// keeping its flags and TTL.
-func (s *Store) concat(sh *shard, c *clock, e *entry, old record, key string, value []byte, prepend bool) (uint64, error) {
-	v := old.value()
-	n := len(v) + len(value)
-	if !s.fits(sh, len(key), n, old.flags()) {
+// concat appends (or prepends) value to e, keeping its flags and TTL.
+func (s *Store) concat(sh *shard, c *clock, e *entry, value []byte, prepend bool) (uint64, error) {
+	n := e.valueLen() + len(value)
+	if !s.fits(sh, int(e.klen), n, e.flags) {
 		return 0, ErrNotStored
 	}
-	first, second := v, value
+	var b strings.Builder
+	b.Grow(n + int(e.klen))
 	if prepend {
-		first, second = value, v
+		b.Write(value)
+		b.WriteString(e.value())
+	} else {
+		b.WriteString(e.value())
+		b.Write(value)
 	}
-	r := makeRecord(key, n, old.flags(), old.exp())
-	copy(r.value()[copy(r.value(), first):], second)
-	cas := s.nextCAS()
-	r.setCAS(cas)
-	sh.replace(c, e, old, r)
-	return cas, nil
+	b.WriteString(e.key())
+	old := len(e.data)
+	e.data, e.cas = b.String(), s.nextCAS()
+	e.stale, e.won = false, false
+	sh.resize(c, e, old)
+	return e.cas, nil
 }
 
 // Delete removes the item under key. With opt.Invalidate the item gets a
@@ -129,24 +139,46 @@ func (s *Store) Delete(key string, opt DeleteOptions) error {
 	sh := s.shardOf(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, r := sh.lookup(&c, h, key)
+	e := sh.lookup(&c, h, key)
 	switch {
 	case e == nil:
 		if err := s.CheckKey(key); err != nil {
 			return err
 		}
 		return ErrNotFound
-	case opt.CAS != 0 && r.cas() != opt.CAS:
+	case opt.CAS != 0 && e.cas != opt.CAS:
 		return ErrCASConflict
 	case !opt.Invalidate || opt.TTL < 0:
 		sh.remove(e)
 		return nil
 	}
-	exp := r.exp()
 	if opt.TTL > 0 {
-		exp, _ = expiry(&c, opt.TTL)
+		e.exp, _ = expiry(&c, opt.TTL)
 	}
-	// Rare: a new record (of the same size), which costs an allocation.
-	sh.publish(e, r.with(s.nextCAS(), exp, stateStale))
+	e.stale, e.won = true, false
+	e.cas = s.nextCAS()
 	return nil
+}
+
+// smallData is the largest item (value and key) join builds on the stack.
+const smallData = 256
+
+// join returns an item's value and key as one string, in one fresh
+// allocation: a hit compares the key and copies the value from the same
+// cache lines (for small values), and the key never pins a larger string
+// of the caller's. Kept over a separate key string: gets and inserts are
+// faster with one allocation (BENCHMARKS.md).
+func join(key string, value []byte) string {
+	if n := len(value) + len(key); n <= smallData {
+		// Joined on the stack, then copied into the string once. Kept: it
+		// beats a strings.Builder's checks and write barrier (BENCHMARKS.md).
+		var tmp [smallData]byte
+		copy(tmp[copy(tmp[:], value):], key)
+		return string(tmp[:n])
+	}
+	var b strings.Builder
+	b.Grow(len(value) + len(key))
+	b.Write(value)
+	b.WriteString(key)
+	return b.String()
 }

@@ -10,10 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestEntryIsHalfACacheLine(t *testing.T) {
-	// The layout the docs promise: the pages (powers of two of entries)
-	// keep each entry within one cache line.
-	assert.Equal(t, uintptr(32), unsafe.Sizeof(entry{}))
+func TestEntryIsOneCacheLine(t *testing.T) {
+	// The layout the docs promise: a hit reads one line of entry, and the
+	// pages (powers of two of entries) keep entries on line boundaries.
+	assert.Equal(t, uintptr(64), unsafe.Sizeof(entry{}))
 }
 
 func TestPages(t *testing.T) {
@@ -23,15 +23,9 @@ func TestPages(t *testing.T) {
 	for i := range 3000 {
 		mustSet(t, m, strconv.Itoa(i), "v", SetOptions{})
 	}
-	// Pages double: 8, 16, 32, ..., each allocated when its first slot
-	// is handed out, and every slot is its own entry.
-	for k := range s.pages {
-		if first := uint32(firstPage<<k - firstPage); first < s.used {
-			require.NotNil(t, s.pages[k].Load(), "page %d", k)
-			require.Equal(t, s.pages[k].Load(), s.at(first), "page %d", k)
-		} else {
-			require.Nil(t, s.pages[k].Load(), "page %d", k)
-		}
+	// Pages double: 8, 16, 32, ... and every slot is its own entry.
+	for k, p := range s.pages {
+		require.Len(t, p, firstPage<<k)
 	}
 	seen := map[*entry]bool{}
 	for i := uint32(0); i < s.used; i++ {
@@ -76,29 +70,30 @@ func FuzzTable(f *testing.F) {
 		var s shard
 		s.init(1 << 40)
 		c := clock{now: time.Now}
-		model := map[string]*entry{}
+		model := map[string]uint32{}
 		for _, b := range prog {
 			k := int(b) % keys
 			key := "k" + strconv.Itoa(k)
-			if e, ok := model[key]; ok {
-				s.remove(e)
+			if idx, ok := model[key]; ok {
+				s.remove(s.at(idx))
 				delete(model, key)
 			} else {
-				s.insert(&c, hash(k), newRecord(key, nil, 0, 0))
-				model[key] = s.at(s.sentinel().next)
+				item := entry{hash: uint32(hash(k) >> 32)}
+				item.setData(key, len(key))
+				s.insert(&c, &item)
+				model[key] = s.sentinel().next
 			}
 			require.Equal(t, len(model), s.count)
 			slots := 0
-			for i := range s.table.Load().slots {
-				if s.table.Load().slots[i].ent.Load() != 0 {
+			for _, slot := range s.table {
+				if slot != 0 {
 					slots++
 				}
 			}
 			require.Equal(t, s.count, slots)
 			for k := range keys {
 				key := "k" + strconv.Itoa(k)
-				_, e, _ := s.table.Load().find(&s, hash(k), key)
-				require.Equal(t, model[key], e, "key %s", key)
+				require.Equal(t, model[key], s.find(hash(k), key), "key %s", key)
 			}
 		}
 	})
