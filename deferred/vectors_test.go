@@ -2,6 +2,7 @@ package deferred
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,8 +79,10 @@ func readVectors[C any](t *testing.T, name string) []vector[C] {
 	f, err := os.Open("testdata/twisted/" + name)
 	require.NoError(t, err)
 	defer f.Close()
+	z, err := gzip.NewReader(f)
+	require.NoError(t, err)
 	var vs []vector[C]
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(z)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var v vector[C]
@@ -108,7 +111,7 @@ func checkTrace(t *testing.T, seed int, want json.RawMessage, got trace) bool {
 // results read at any point and, at the end, which Deferreds would report
 // an unhandled error when collected.
 func TestTwistedChainVectors(t *testing.T) {
-	for _, v := range readVectors[struct{}](t, "chain.jsonl") {
+	for _, v := range readVectors[struct{}](t, "chain.jsonl.gz") {
 		if !checkTrace(t, v.Seed, v.Trace, replayChain(t, v.Script)) {
 			return
 		}
@@ -224,7 +227,7 @@ type listCase struct {
 }
 
 func TestTwistedListVectors(t *testing.T) {
-	for _, v := range readVectors[listCase](t, "list.jsonl") {
+	for _, v := range readVectors[listCase](t, "list.jsonl.gz") {
 		if !checkTrace(t, v.Seed, v.Trace, replayList(t, v.Case)) {
 			return
 		}
@@ -326,7 +329,7 @@ type primitiveCase struct {
 }
 
 func TestTwistedPrimitiveVectors(t *testing.T) {
-	for _, v := range readVectors[primitiveCase](t, "primitives.jsonl") {
+	for _, v := range readVectors[primitiveCase](t, "primitives.jsonl.gz") {
 		if !checkTrace(t, v.Seed, v.Trace, replayPrimitive(t, v.Case)) {
 			return
 		}

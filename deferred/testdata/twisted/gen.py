@@ -12,7 +12,8 @@ Usage (Twisted 24.7, its dependencies and typing_extensions importable):
     PYTHONPATH=<twisted checkout>/src python3 gen.py
 
 The files were made with Twisted's trunk at commit 64661601a1e4 (24.7.0.post0).
-The seeds are fixed, so a rerun with that version reproduces them byte for byte.
+The seeds are fixed, so a rerun with that version reproduces them byte for byte
+(gzip with no timestamp).
 
 Scripts that hit two behaviours of Twisted's implementation that package
 deferred does not copy are left out (see Q1 and Q2 below and the package
@@ -28,6 +29,8 @@ Q2: a Deferred hands its result to a waiting Deferred that the user has
     deferred runs them.
 """
 
+import gzip
+import io
 import json
 import random
 
@@ -405,19 +408,25 @@ def genPrimitive(rng):
     return sc
 
 
+def create(name):
+    """A gzip file whose bytes depend only on what is written to it."""
+    raw = gzip.GzipFile(name + ".jsonl.gz", "wb", compresslevel=9, mtime=0)
+    return io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+
+
 def main():
-    with open("chain.jsonl", "w") as f:
+    with create("chain") as f:
         seed, kept = 0, 0
-        while kept < 300:
+        while kept < 1000:
             script = genChain(random.Random(seed), 30)
             trace, quirks = runChain(script)
             if not quirks:
                 f.write(json.dumps({"seed": seed, "script": script, "trace": trace}) + "\n")
                 kept += 1
             seed += 1
-    with open("list.jsonl", "w") as f:
+    with create("list") as f:
         seed, kept = 0, 0
-        while kept < 500:
+        while kept < 1000:
             sc = genList(random.Random(seed))
             trace, allFailed = runList(sc)
             # First fails with a *RaceError where DeferredList with
@@ -426,8 +435,8 @@ def main():
                 f.write(json.dumps({"seed": seed, "case": sc, "trace": trace}) + "\n")
                 kept += 1
             seed += 1
-    with open("primitives.jsonl", "w") as f:
-        for seed in range(300):
+    with create("primitives") as f:
+        for seed in range(1000):
             sc = genPrimitive(random.Random(seed))
             f.write(json.dumps({"seed": seed, "case": sc, "trace": runPrimitive(sc)}) + "\n")
 
