@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,6 +35,8 @@ func vectorName(err error) string {
 	switch {
 	case errors.As(err, &fe):
 		return fmt.Sprintf("First[%d,%s]", fe.Index, vectorName(fe.Err))
+	case errors.Is(err, ErrTimeout):
+		return "Timeout"
 	case errors.Is(err, ErrAlreadyCalled):
 		return "AlreadyCalled"
 	case errors.Is(err, ErrCancelled):
@@ -107,7 +110,8 @@ func checkTrace(t *testing.T, seed int, want json.RawMessage, got trace) bool {
 
 // TestTwistedChainVectors replays scripts on four Deferreds of int: every
 // kind of callback, Deferreds returned from callbacks and errbacks, Chain,
-// Pause and Unpause, Cancel with and without cancellers, second fires,
+// Pause and Unpause, Cancel with and without cancellers, AddTimeout on a
+// hand-driven clock, second fires,
 // results read at any point and, at the end, which Deferreds would report
 // an unhandled error when collected.
 func TestTwistedChainVectors(t *testing.T) {
@@ -121,6 +125,7 @@ func TestTwistedChainVectors(t *testing.T) {
 func replayChain(t *testing.T, script [][]json.RawMessage) trace {
 	var tr trace
 	ds := map[int]*Deferred[int]{}
+	clock := &fakeClock{} // Twisted's task.Clock, advanced one second at a time
 	for _, raw := range script {
 		var op string
 		var i, k int
@@ -181,6 +186,10 @@ func replayChain(t *testing.T, script [][]json.RawMessage) trace {
 			ds[i].Chain(ds[k])
 		case "result":
 			tr.snapshot(ds[i], "result", i)
+		case "timeout":
+			ds[i].AddTimeout(time.Duration(k)*time.Second, clock)
+		case "advance":
+			clock.Advance(time.Second)
 		default:
 			t.Fatalf("unknown operation %q", op)
 		}

@@ -27,6 +27,10 @@ Q2: a Deferred hands its result to a waiting Deferred that the user has
     paused. Twisted then stops, leaving the callbacks still pending on the
     first Deferred unrun until something else runs its chain; package
     deferred runs them.
+Q3: the clock advances while a Deferred that has its result is paused. If
+    it had a timeout due, Twisted still counts it as timed out (and turns an
+    earlier CancelledError into a TimeoutError); in package deferred it did
+    not time out. (This leaves out some scripts that would agree.)
 """
 
 import gzip
@@ -45,8 +49,10 @@ from twisted.internet.defer import (
     FirstError,
     QueueOverflow,
     QueueUnderflow,
+    TimeoutError,
     gatherResults,
 )
+from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 
@@ -62,6 +68,8 @@ class E(Exception):
 def ename(v):
     if isinstance(v, Failure):
         v = v.value
+    if isinstance(v, TimeoutError):
+        return "Timeout"
     if isinstance(v, CancelledError):
         return "Cancelled"
     if isinstance(v, AlreadyCalledError):
@@ -99,7 +107,7 @@ def snap(d):
 
 
 # Chains: four Deferreds, callbacks of every kind, implicit and explicit
-# chaining, pause, cancel, firing twice.
+# chaining, pause, cancel, timeouts, firing twice.
 
 N = 4
 
@@ -116,6 +124,7 @@ def newDeferred(kind, out):
 
 def runChain(script):
     out, ds, quirks = [], {}, set()
+    clock = Clock()
 
     def running(d):
         return d.called and not d.paused and (d.callbacks or d._runningCallbacks)
@@ -190,6 +199,13 @@ def runChain(script):
             ds[i].chainDeferred(ds[op[2]])
         elif o == "result":
             out.append(["result", i] + snap(ds[i]))
+        elif o == "timeout":
+            ds[i].addTimeout(op[2], clock)
+        elif o == "advance":
+            for d in ds.values():
+                if d.called and d.paused and not isinstance(d.result, Deferred):
+                    quirks.add("Q3")
+            clock.advance(1)
     for i in sorted(ds):
         info = ds[i]._debugInfo
         out.append(["unhandled", i, info is not None and info.failResult is not None])
@@ -232,6 +248,10 @@ def genChain(rng, n):
             paused[i] -= 1
         elif r < 0.84 and i < N - 1:
             script.append(["chain", i, rng.randrange(i + 1, N)])
+        elif r < 0.88:
+            script.append(["timeout", i, rng.randrange(1, 4)])
+        elif r < 0.93:
+            script.append(["advance", i])
         else:
             script.append(["result", i])
     for i in range(N):
