@@ -15,10 +15,9 @@ import (
 // covers the callbacks added before Bind and none added after: when the
 // result comes first, the binding is released (context.AfterFunc's stop),
 // so nothing of d stays registered with ctx, and a ctx that ends as the
-// result arrives cancels nothing. The cancellation, and the
-// callbacks it triggers, run on the goroutine context.AfterFunc starts when
-// ctx ends, or on the calling goroutine if ctx is already done. It returns
-// d.
+// result arrives cancels nothing. The cancellation, and the callbacks it
+// triggers, run on the goroutine context.AfterFunc starts when ctx ends, or
+// on the calling goroutine if ctx is already done. It returns d.
 func (d *Deferred[T]) Bind(ctx context.Context) *Deferred[T] {
 	if ctx.Done() == nil {
 		return d // never cancelled: nothing to bind

@@ -34,13 +34,14 @@ func (RealClock) AfterFunc(delay time.Duration, f func()) Timer {
 // addTimeout) and turns the resulting ErrCancelled into an error matching
 // ErrTimeout. The timeout covers the callbacks added before AddTimeout and
 // none added after; when the result comes first the timer is stopped, and
-// a timer that fires as the result arrives does nothing. d timed out only
-// if the timer found it without a result, or waiting on an inner Deferred
+// a timer that fires as the result arrives does nothing. d times out only
+// if the timer finds it without a result, or waiting on an inner Deferred
 // (which it then cancels): a d that had its result but was paused does not
-// time out. A timeout ≤ 0 times out as soon as the clock runs the timer. A nil clock
-// means RealClock, whose timer fires on a goroutine of package time: then the
-// cancellation and the callbacks it triggers run there. A canceller that
-// fires d with its own result wins over the timeout error. It returns d.
+// time out. A timeout ≤ 0 times out as soon as the clock runs the timer. A
+// nil clock means RealClock, whose timer fires on a goroutine of package
+// time: then the cancellation and the callbacks it triggers run there. A
+// canceller that fires d with its own result wins over the timeout error.
+// It returns d.
 func (d *Deferred[T]) AddTimeout(timeout time.Duration, clock Clock) *Deferred[T] {
 	return d.AddTimeoutFunc(timeout, clock, nil)
 }
