@@ -4,58 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// counterProof is the counter proof: 64 goroutines × 1000 increments from 4
-// clients lose nothing, the counter starting missing; with a loader the
-// seed is counted once.
-func counterProof(t *testing.T, b stBackend, key string, load func(context.Context, string) (uint64, error), base uint64) {
-	const goroutines, incrs = 64, 1000
-	ctx := context.Background()
-	stores := b.clients(t, 4)
-	counters := make([]*Counter, len(stores))
-	for i, s := range stores {
-		counters[i] = NewCounter(s, CounterConfig{TTL: time.Hour, Load: load})
-	}
-	var wg sync.WaitGroup
-	for g := range goroutines {
-		wg.Go(func() {
-			c := counters[g%len(counters)]
-			for range incrs {
-				if _, err := c.Incr(ctx, key, 1); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	got, err := counters[0].Get(ctx, key)
-	require.NoError(t, err)
-	require.Equal(t, base+goroutines*incrs, got)
-}
-
-func TestCounterNoLostIncrements(t *testing.T) {
-	for _, b := range stBackends() {
-		t.Run(b.name, func(t *testing.T) {
-			t.Run("vivify", func(t *testing.T) { counterProof(t, b, "views:vivify", nil, 0) })
-			t.Run("loader", func(t *testing.T) {
-				var loads atomic.Int32
-				load := func(context.Context, string) (uint64, error) { loads.Add(1); return 1_000_000, nil }
-				counterProof(t, b, "views:loader", load, 1_000_000)
-				t.Logf("Load called %d times, seed stored once", loads.Load())
-				assert.GreaterOrEqual(t, loads.Load(), int32(1))
-			})
-		})
-	}
-}
 
 func TestCounter(t *testing.T) {
 	ctx := context.Background()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -81,29 +80,6 @@ func TestEventLogRingExpires(t *testing.T) {
 	evs, err = l.Tail(ctx, 10)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"second turn"}, stData(evs), "the ring never mixes two turns")
-}
-
-func TestEventLogConcurrentAppends(t *testing.T) {
-	for _, b := range stBackends() {
-		t.Run(b.name, func(t *testing.T) {
-			ctx := context.Background()
-			stores := b.clients(t, 4)
-			prefix := "clog" + strconv.FormatInt(time.Now().UnixNano(), 36)
-			var wg sync.WaitGroup
-			for i, s := range stores {
-				l := NewEventLog(s, prefix, EventLogConfig{})
-				wg.Go(func() {
-					for j := range 100 {
-						assert.NoError(t, l.Append(ctx, fmt.Appendf(nil, "%d-%d", i, j)))
-					}
-				})
-			}
-			wg.Wait()
-			evs, err := NewEventLog(stores[0], prefix, EventLogConfig{}).Tail(ctx, 1000)
-			require.NoError(t, err)
-			assert.Len(t, evs, 400, "append-else-add loses no record")
-		})
-	}
 }
 
 func TestEventLogConfig(t *testing.T) {

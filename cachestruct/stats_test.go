@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,48 +186,6 @@ func TestStatsFlushIdempotent(t *testing.T) {
 			}
 			assert.EqualValues(t, 8, sink.total("a@10"), "counted once despite the retry")
 			assert.Len(t, sink.applied, 2, "the retry reused the failed batch's flush id")
-		})
-	}
-}
-
-func TestStatsConcurrentIncrementsAndFlushes(t *testing.T) {
-	for _, b := range stBackends() {
-		t.Run(b.name, func(t *testing.T) {
-			const goroutines, incrs = 8, 300
-			ctx := context.Background()
-			stores := b.clients(t, 3)
-			prefix := fmt.Sprintf("cst%d", time.Now().UnixNano())
-			sink := newStSink()
-			var wg sync.WaitGroup
-			var stop atomic.Bool
-			for g := range goroutines {
-				st := NewStats(stores[g%len(stores)], prefix, StatsConfig{})
-				wg.Go(func() {
-					for range incrs {
-						assert.NoError(t, st.Incr(ctx, "page", 1))
-					}
-				})
-			}
-			var flushes sync.WaitGroup
-			for _, s := range stores[:2] { // two flushers, serialised by the lock
-				st := NewStats(s, prefix, StatsConfig{})
-				flushes.Go(func() {
-					for !stop.Load() {
-						_, err := st.Flush(ctx, sink)
-						assert.NoError(t, err)
-					}
-				})
-			}
-			wg.Wait()
-			stop.Store(true)
-			flushes.Wait()
-			_, err := NewStats(stores[2], prefix, StatsConfig{}).Flush(ctx, sink)
-			require.NoError(t, err)
-			var sum uint64
-			for _, v := range sink.totals {
-				sum += v
-			}
-			assert.EqualValues(t, goroutines*incrs, sum, "no increment lost or counted twice")
 		})
 	}
 }

@@ -52,9 +52,3 @@ func stMemoryBackend() stBackend {
 		return out
 	}}
 }
-
-// stBackends returns the backends every proof runs on: the memory store,
-// and real memcached servers (sharded) when available.
-func stBackends() []stBackend {
-	return []stBackend{stMemoryBackend(), stMemcachedBackend()}
-}

@@ -3,80 +3,12 @@ package cachestruct
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// tagsProof: invalidation makes every dependent entry miss, and deleting
-// (evicting) a tag key never resurrects stale entries.
-func tagsProof(t *testing.T, b stBackend) {
-	ctx := context.Background()
-	stores := b.clients(t, 2)
-	writer := NewTags(stores[0], TagsConfig{Prefix: "tagproof:"})
-	reader := NewTags(stores[1], TagsConfig{Prefix: "tagproof:"})
-
-	// 30 entries: each depends on "all", on its user, and every third on
-	// "even" or "odd".
-	entries := map[string][]string{}
-	for i := range 30 {
-		key := "tp:post:" + strconv.Itoa(i)
-		tags := []string{"all", "user" + strconv.Itoa(i%3)}
-		if i%2 == 0 {
-			tags = append(tags, "even")
-		} else {
-			tags = append(tags, "odd")
-		}
-		entries[key] = tags
-		require.NoError(t, writer.Set(ctx, key, []byte("v"+strconv.Itoa(i)), time.Hour, tags...))
-	}
-	hits := func() map[string]bool {
-		t.Helper()
-		out := map[string]bool{}
-		for key, tags := range entries {
-			_, found, err := reader.Get(ctx, key, tags...)
-			require.NoError(t, err)
-			out[key] = found
-		}
-		return out
-	}
-	for key, hit := range hits() {
-		require.True(t, hit, key)
-	}
-
-	require.NoError(t, writer.Invalidate(ctx, "user1"))
-	for key, hit := range hits() {
-		dependent := entries[key][1] == "user1"
-		assert.Equal(t, !dependent, hit, "%s depends on user1: %v", key, dependent)
-	}
-
-	// Evict the tag "even" (delete its key): its entries miss, and stay
-	// missing after the tag is re-created by a later Versions or Set.
-	require.NoError(t, stores[0].Delete(ctx, "tagproof:even", DeleteOptions{}))
-	vs, err := writer.Versions(ctx, "even")
-	require.NoError(t, err)
-	require.NotZero(t, vs["even"])
-	for key, hit := range hits() {
-		tags := entries[key]
-		if tags[2] == "even" {
-			assert.False(t, hit, "%s resurrected after its tag was evicted", key)
-		}
-	}
-
-	require.NoError(t, writer.Invalidate(ctx, "all"))
-	for key, hit := range hits() {
-		assert.False(t, hit, key)
-	}
-}
-
-func TestTagsProof(t *testing.T) {
-	for _, b := range stBackends() {
-		t.Run(b.name, func(t *testing.T) { tagsProof(t, b) })
-	}
-}
 
 func TestTagsVersionsNeverRepeat(t *testing.T) {
 	ctx := context.Background()

@@ -54,17 +54,42 @@ func cancelError(cause error) error {
 }
 
 // cancel is Cancel and CancelCause.
-func (d *Deferred[T]) cancel(cause error) {
+func (d *Deferred[T]) cancel(cause error) { d.cancelIf(cause, nil) }
+
+// cancelIf is cancel for AddTimeout and Bind: when claim is not nil, it is
+// called once, with d.mu held, at the moment the cancellation would take
+// effect on d (d has no result yet, or waits on an inner Deferred), and the
+// cancellation goes ahead only if claim returns true. A d that has a result
+// and waits on nothing is left alone without calling claim. Taking the
+// decision under d.mu orders it against the firing of d and against the
+// running of d's callbacks: a timeout can never act on a result that came
+// first. claim must not call user code.
+func (d *Deferred[T]) cancelIf(cause error, claim func() bool) {
 	var zero T
 	for d != nil {
 		d.mu.Lock()
 		if d.flags&fFired != 0 {
 			// Already fired: forward to the Deferred we wait on, if any.
 			w := d.waiting
+			if w != nil && claim != nil && !claim() {
+				w = nil
+			}
+			claim = nil
 			d.mu.Unlock()
 			d = w
 			continue
 		}
+		if d.flags&fCancelling != 0 {
+			// The canceller is running on another goroutine (or ran and
+			// the Deferred is about to fail): one cancellation is enough.
+			d.mu.Unlock()
+			return
+		}
+		if claim != nil && !claim() {
+			d.mu.Unlock()
+			return
+		}
+		claim = nil
 		if cause != nil {
 			if d.extra == nil {
 				d.extra = &extra{}
@@ -79,12 +104,6 @@ func (d *Deferred[T]) cancel(cause error) {
 			if perr := runCanceller(c, d); perr != nil {
 				_ = d.Errback(perr)
 			}
-			return
-		}
-		if d.flags&fCancelling != 0 {
-			// The canceller is running on another goroutine (or ran and
-			// the Deferred is about to fail): one cancellation is enough.
-			d.mu.Unlock()
 			return
 		}
 		if c == nil {

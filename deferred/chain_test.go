@@ -380,3 +380,43 @@ func buildDeepChain(n int) (top, last *Deferred[int]) {
 	}
 	return top, last
 }
+
+// TestReturnRunningDeferred: a callback that returns a Deferred whose chain
+// is running (here: a callback of b fires a, and a's callback returns b)
+// waits until b's chain reaches the point where b was returned, so a gets
+// b's result after b's pending callbacks. Twisted takes b's intermediate
+// result instead (a gets 1 and b goes on from None to 20), which the
+// package documentation lists as a departure.
+func TestReturnRunningDeferred(t *testing.T) {
+	a, b := New[int](), New[int]()
+	b.AddCallback(func(v int) (int, error) { require.NoError(t, a.Callback(v)); return v + 1, nil })
+	b.AddCallback(func(v int) (int, error) { return v * 10, nil })
+	a.AddCallbackDeferred(func(int) (*Deferred[int], error) { return b, nil })
+	require.NoError(t, b.Callback(1))
+	v, err := resultOf(t, a)
+	require.NoError(t, err)
+	assert.Equal(t, 20, v)
+	v, err = resultOf(t, b)
+	require.NoError(t, err)
+	assert.Zero(t, v, "b's result went to a")
+}
+
+// TestHandOverToPausedChainee: a Deferred that hands its result to a
+// waiting Deferred that was paused still runs its own callbacks added after
+// the hand-over (with the zero value); the paused one takes the result on
+// Unpause. Twisted leaves those callbacks pending, even after the unpause.
+func TestHandOverToPausedChainee(t *testing.T) {
+	outer, inner := New[int](), New[int]()
+	outer.AddCallbackDeferred(func(int) (*Deferred[int], error) { return inner, nil })
+	require.NoError(t, outer.Callback(0))
+	outer.Pause()
+	var after []int
+	inner.AddCallback(func(v int) (int, error) { after = append(after, v); return v, nil })
+	require.NoError(t, inner.Callback(5))
+	assert.Equal(t, []int{0}, after)
+	requireNoResult(t, outer)
+	outer.Unpause()
+	v, err := resultOf(t, outer)
+	require.NoError(t, err)
+	assert.Equal(t, 5, v)
+}

@@ -14,10 +14,10 @@ import (
 // context.WithCancelCause, under errors.Is. Like AddTimeout, the binding
 // covers the callbacks added before Bind and none added after: when the
 // result comes first, the binding is released (context.AfterFunc's stop),
-// so nothing of d stays registered with ctx. The cancellation, and the
-// callbacks it triggers, run on the goroutine context.AfterFunc starts when
-// ctx ends, or on the calling goroutine if ctx is already done. It returns
-// d.
+// so nothing of d stays registered with ctx, and a ctx that ends as the
+// result arrives cancels nothing. The cancellation, and the callbacks it
+// triggers, run on the goroutine context.AfterFunc starts when ctx ends, or
+// on the calling goroutine if ctx is already done. It returns d.
 func (d *Deferred[T]) Bind(ctx context.Context) *Deferred[T] {
 	if ctx.Done() == nil {
 		return d // never cancelled: nothing to bind
@@ -26,9 +26,11 @@ func (d *Deferred[T]) Bind(ctx context.Context) *Deferred[T] {
 		d.CancelCause(contextCause(ctx))
 		return d
 	}
-	stop := context.AfterFunc(ctx, func() { d.CancelCause(contextCause(ctx)) })
+	var race firstOf
+	stop := context.AfterFunc(ctx, func() { d.cancelIf(contextCause(ctx), race.interrupt) })
 	return d.AddBoth(func(v T, err error) (T, error) {
 		stop()
+		race.complete()
 		return v, err
 	})
 }

@@ -3,6 +3,7 @@ package deferred
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -97,5 +98,68 @@ func TestBind(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, 1, v)
 		})
+	})
+}
+
+// lateContext is a context that the test ends by hand (context.AfterFunc
+// uses its AfterFunc method to learn of the end) and whose Err, after the
+// first two calls (those context's own machinery makes when the context
+// ends, for Err and Cause), blocks until the test opens gate. It holds the function that
+// context.AfterFunc runs on its goroutine at the point where it asks why
+// the context ended: that function has started, so stop can no longer
+// prevent it, but it has not cancelled anything yet.
+type lateContext struct {
+	context.Context
+	fns   []func()
+	ended atomic.Bool
+	calls atomic.Int32
+	gate  chan struct{}
+}
+
+func (c *lateContext) Done() <-chan struct{} { return make(chan struct{}) }
+
+func (c *lateContext) Err() error {
+	if !c.ended.Load() {
+		return nil
+	}
+	if c.calls.Add(1) > 2 {
+		<-c.gate
+	}
+	return context.Canceled
+}
+
+func (c *lateContext) AfterFunc(f func()) (stop func() bool) {
+	c.fns = append(c.fns, f)
+	return func() bool { return false }
+}
+
+func (c *lateContext) end() {
+	c.ended.Store(true)
+	for _, f := range c.fns {
+		f()
+	}
+}
+
+// TestBindRacingResult: when the context ends just as the result comes, so
+// that the binding's function has started but not acted when the result's
+// link stops it, the function does nothing: Bind covers none of the
+// callbacks added after it, so the inner Deferred a later callback returned
+// is not cancelled.
+func TestBindRacingResult(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := &lateContext{Context: context.Background(), gate: make(chan struct{})}
+		d := New[int]().Bind(ctx)
+		ctx.end()
+		synctest.Wait() // the binding's function now waits in Err
+		inner := New[int]()
+		d.AddCallbackDeferred(func(int) (*Deferred[int], error) { return inner, nil })
+		require.NoError(t, d.Callback(1))
+		close(ctx.gate)
+		synctest.Wait()
+		requireNoResult(t, inner)
+		require.NoError(t, inner.Callback(2))
+		v, err := resultOf(t, d)
+		require.NoError(t, err)
+		assert.Equal(t, 2, v)
 	})
 }

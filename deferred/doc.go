@@ -132,7 +132,16 @@
 // failures; List, Gather and First consume their inputs' errors unless
 // ListOptions.KeepErrors is set (Twisted's consumeErrors defaults to
 // false), and can cancel the other inputs on the first failure
-// (CancelOnError).
+// (CancelOnError). Where Twisted's implementation strays from the model it
+// documents, this package keeps to the model: a callback that returns a
+// Deferred whose chain is still running (re-entrantly, on the same
+// goroutine) waits until that chain reaches the point where it was
+// returned, where Twisted takes its intermediate result; a Deferred that
+// hands its result to a waiting Deferred which was paused goes on with its
+// own remaining callbacks, which Twisted leaves pending; Pause called from
+// a callback holds the callbacks after it, which Twisted still runs in that
+// pass; and a Deferred that had its result before the timeout but was
+// paused does not time out.
 //
 // # Collections and helpers
 //

@@ -433,6 +433,20 @@ func TestFirstErrorUnwrap(t *testing.T) {
 	assert.Equal(t, 3, target.Index)
 }
 
+// TestFirstErrorComparison is Twisted's FirstErrorTests.test_comparison
+// and test_str: two FirstErrors are equal exactly when their index and
+// error are, and the message names both.
+func TestFirstErrorComparison(t *testing.T) {
+	errBar := errors.New("bar")
+	one := &FirstError{Index: 13, Err: errGeneric}
+	assert.Equal(t, one, &FirstError{Index: 13, Err: errGeneric})
+	assert.Equal(t, *one, FirstError{Index: 13, Err: errGeneric})
+	assert.NotEqual(t, one, &FirstError{Index: 9, Err: errBar})
+	assert.NotEqual(t, one, &FirstError{Index: 13, Err: errBar})
+	assert.NotEqual(t, one, &FirstError{Index: 9, Err: errGeneric})
+	assert.Equal(t, "deferred: first error at index 5: bar", (&FirstError{Index: 5, Err: errBar}).Error())
+}
+
 // TestCancelListWithPausedInput is issue 12, item 2: cancelling a List one
 // of whose inputs is paused cancels the inputs but never fails the List
 // itself (Twisted's DeferredList.cancel); the List fires with the outcomes

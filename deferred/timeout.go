@@ -33,11 +33,15 @@ func (RealClock) AfterFunc(delay time.Duration, f func()) Timer {
 // AddTimeout cancels d if it has no result after timeout (Twisted's
 // addTimeout) and turns the resulting ErrCancelled into an error matching
 // ErrTimeout. The timeout covers the callbacks added before AddTimeout and
-// none added after; when the result comes first the timer is stopped. A
-// timeout ≤ 0 times out as soon as the clock runs the timer. A nil clock
-// means RealClock, whose timer fires on a goroutine of package time: then the
-// cancellation and the callbacks it triggers run there. A canceller that
-// fires d with its own result wins over the timeout error. It returns d.
+// none added after; when the result comes first the timer is stopped, and
+// a timer that fires as the result arrives does nothing. d times out only
+// if the timer finds it without a result, or waiting on an inner Deferred
+// (which it then cancels): a d that had its result but was paused does not
+// time out. A timeout ≤ 0 times out as soon as the clock runs the timer. A
+// nil clock means RealClock, whose timer fires on a goroutine of package
+// time: then the cancellation and the callbacks it triggers run there. A
+// canceller that fires d with its own result wins over the timeout error.
+// It returns d.
 func (d *Deferred[T]) AddTimeout(timeout time.Duration, clock Clock) *Deferred[T] {
 	return d.AddTimeoutFunc(timeout, clock, nil)
 }
@@ -58,18 +62,42 @@ func (d *Deferred[T]) AddTimeoutFunc(timeout time.Duration, clock Clock, onTimeo
 	if onTimeout == nil {
 		onTimeout = cancelledToTimeout[T]
 	}
-	var timedOut atomic.Bool
+	var race firstOf
 	t := clock.AfterFunc(timeout, func() {
-		timedOut.Store(true)
-		d.Cancel()
+		d.cancelIf(nil, race.interrupt)
 	})
 	return d.AddBoth(func(v T, err error) (T, error) {
 		t.Stop()
-		if timedOut.Load() {
-			return onTimeout(v, err, timeout)
+		if race.complete() {
+			return v, err
 		}
-		return v, err
+		return onTimeout(v, err, timeout)
 	})
+}
+
+// firstOf decides, once, whether a Deferred's result or an interruption
+// (AddTimeout's timer, Bind's context) came first. Stopping the timer is
+// not enough to decide it: a timer whose function has already started
+// cannot be stopped, and without this its cancellation would reach an
+// inner Deferred that a callback added after AddTimeout returned.
+type firstOf struct{ state atomic.Int32 }
+
+const (
+	firstNone int32 = iota
+	firstResult
+	firstInterrupt
+)
+
+// complete is called by the link AddTimeout or Bind adds: it reports
+// whether the result came first (true) or the interruption did (false).
+func (f *firstOf) complete() bool {
+	return f.state.CompareAndSwap(firstNone, firstResult)
+}
+
+// interrupt is the claim given to cancelIf: it reports whether the
+// interruption came first and may cancel.
+func (f *firstOf) interrupt() bool {
+	return f.state.CompareAndSwap(firstNone, firstInterrupt)
 }
 
 // cancelledToTimeout is the default onTimeout (Twisted's

@@ -284,3 +284,81 @@ func TestAddTimeoutFunc(t *testing.T) {
 		})
 	}
 }
+
+// lateClock is a Clock whose timers cannot be stopped: Stop reports false,
+// as time.Timer.Stop does once the timer's function has started, and the
+// test then runs the function by hand. It models a timeout that fires on
+// another goroutine at the moment the result arrives.
+type lateClock struct{ fns []func() }
+
+type lateTimer struct{}
+
+func (lateTimer) Stop() bool { return false }
+
+func (c *lateClock) AfterFunc(_ time.Duration, f func()) Timer {
+	c.fns = append(c.fns, f)
+	return lateTimer{}
+}
+
+func (c *lateClock) fire() {
+	for _, f := range c.fns {
+		f()
+	}
+}
+
+// TestTimeoutRacingResult: when the result comes first, a timer that could
+// not be stopped in time does nothing: it does not cancel the inner
+// Deferred a later callback returned (the timeout covers none of the
+// callbacks added after AddTimeout), and the hook does not run on the
+// result.
+func TestTimeoutRacingResult(t *testing.T) {
+	clock := &lateClock{}
+	d := New[int]()
+	hookCalled := false
+	d.AddTimeoutFunc(time.Second, clock, func(v int, err error, _ time.Duration) (int, error) {
+		hookCalled = true
+		return -1, nil
+	})
+	inner := New[int]()
+	d.AddCallbackDeferred(func(int) (*Deferred[int], error) { return inner, nil })
+	require.NoError(t, d.Callback(1))
+	clock.fire()
+	requireNoResult(t, inner)
+	assert.False(t, hookCalled)
+	require.NoError(t, inner.Callback(2))
+	v, err := resultOf(t, d)
+	require.NoError(t, err)
+	assert.Equal(t, 2, v)
+}
+
+// TestTimeoutAfterPausedResult: a Deferred that got its result before the
+// timeout but was paused (so the callbacks before AddTimeout had not run)
+// did not time out: the timer finds nothing to cancel, and neither the
+// hook nor the ErrTimeout translation applies when it is unpaused, even to
+// an ErrCancelled from a cancellation made before the timeout.
+func TestTimeoutAfterPausedResult(t *testing.T) {
+	t.Run("value", func(t *testing.T) {
+		clock := &fakeClock{}
+		d := New[string]()
+		d.AddTimeoutFunc(time.Second, clock, overrideOnTimeout)
+		d.Pause()
+		require.NoError(t, d.Callback("results"))
+		clock.Advance(2 * time.Second)
+		d.Unpause()
+		v, err := resultOf(t, d)
+		require.NoError(t, err)
+		assert.Equal(t, "results", v)
+	})
+	t.Run("cancelled before the timeout", func(t *testing.T) {
+		clock := &fakeClock{}
+		d := New[int]()
+		d.AddTimeout(time.Second, clock)
+		d.Pause()
+		d.Cancel()
+		clock.Advance(2 * time.Second)
+		d.Unpause()
+		_, err := resultOf(t, d)
+		assert.ErrorIs(t, err, ErrCancelled)
+		assert.NotErrorIs(t, err, ErrTimeout)
+	})
+}

@@ -112,6 +112,24 @@ func TestErrorLogDebugInfo(t *testing.T) {
 	assert.Contains(t, got[0].Created, "failUnhandled")
 }
 
+// TestErrorLogWithCycle is Twisted's test_errorLogWithInnerFrameCycle: a
+// failed Deferred that is part of a reference cycle (here a callback still
+// pending on the paused chain refers back to it) is still collected and its
+// error reported.
+func TestErrorLogWithCycle(t *testing.T) {
+	errCycle := errors.New("division by zero (cycle)")
+	c := captureUnhandled(t)
+	func() {
+		d := New[int]()
+		d.AddCallback(func(int) (int, error) { return 0, errCycle })
+		_ = d.Callback(1)
+		d.Pause()
+		d.AddCallback(func(v int) (int, error) { _ = d.String(); return v, nil })
+	}()
+	got := c.collect(t, errCycle)
+	require.Len(t, got, 1)
+}
+
 func TestErrorLogPanic(t *testing.T) {
 	errBoom := errors.New("boom")
 	c := captureUnhandled(t)

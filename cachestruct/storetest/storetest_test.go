@@ -61,6 +61,20 @@ func TestMemcached(t *testing.T) {
 	})
 }
 
+// TestMemcachedStructures runs the structures' proofs on three real
+// memcached servers, each client with its own connections, as separate
+// processes would have.
+func TestMemcachedStructures(t *testing.T) {
+	addrs := memcachedtest.Addrs(memcachedtest.Cluster(t, 3))
+	storetest.RunStructures(t, func(t *testing.T, n int) []cachestruct.Store {
+		stores := make([]cachestruct.Store, n)
+		for i := range stores {
+			stores[i] = newMemcached(t, addrs, cachestruct.MemcachedOptions{})
+		}
+		return stores
+	})
+}
+
 // FuzzMemcached explores operation sequences on a real memcached against
 // the reference with the fuzzer; under plain go test it runs its seeds.
 func FuzzMemcached(f *testing.F) {
