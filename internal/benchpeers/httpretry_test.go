@@ -51,54 +51,40 @@ func BenchmarkHTTPRetry(b *testing.B) {
 		{"first=200", nil},
 		{"first=503", []int{http.StatusServiceUnavailable}},
 	} {
-		b.Run(first.name+"/lib=none", func(b *testing.B) {
-			// The floor: the same request through an http.Client whose
-			// transport calls the stub again after a 503, with no policy,
-			// no classifier and no bookkeeping.
-			stub := &httpStub{codes: first.codes}
-			client := &http.Client{Transport: naiveRetry{stub}}
-			backoffLoop(b, func() {
-				stub.n = 0
-				req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				resp, err := client.Do(req)
-				httpCheck(b, resp, err)
+		// The floor (lib=none) is the same request through an http.Client
+		// whose transport calls the stub again after a 503, with no
+		// policy, no classifier and no bookkeeping.
+		std := []struct {
+			lib    string
+			client func(*httpStub) *http.Client
+		}{
+			{"none", func(s *httpStub) *http.Client { return &http.Client{Transport: naiveRetry{s}} }},
+			{"twine", func(s *httpStub) *http.Client {
+				return &http.Client{Transport: &httpretry.Transport{Base: s, Policy: backoff.Constant{}}}
+			}},
+			{"retryablehttp-std", func(s *httpStub) *http.Client { return newRetryableHTTP(s).StandardClient() }},
+		}
+		for _, c := range std {
+			b.Run(first.name+"/lib="+c.lib, func(b *testing.B) {
+				stub := &httpStub{codes: first.codes}
+				client := c.client(stub)
+				backoffLoop(b, func() {
+					stub.n = 0
+					req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					resp, err := client.Do(req)
+					httpCheck(b, resp, err)
+				})
 			})
-		})
-		b.Run(first.name+"/lib=twine", func(b *testing.B) {
-			stub := &httpStub{codes: first.codes}
-			client := &http.Client{Transport: &httpretry.Transport{Base: stub, Policy: backoff.Constant{}}}
-			backoffLoop(b, func() {
-				stub.n = 0
-				req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				resp, err := client.Do(req)
-				httpCheck(b, resp, err)
-			})
-		})
+		}
 		b.Run(first.name+"/lib=retryablehttp", func(b *testing.B) {
 			stub := &httpStub{codes: first.codes}
 			client := newRetryableHTTP(stub)
 			backoffLoop(b, func() {
 				stub.n = 0
 				req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				resp, err := client.Do(req)
-				httpCheck(b, resp, err)
-			})
-		})
-		b.Run(first.name+"/lib=retryablehttp-std", func(b *testing.B) {
-			stub := &httpStub{codes: first.codes}
-			client := newRetryableHTTP(stub).StandardClient()
-			backoffLoop(b, func() {
-				stub.n = 0
-				req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
