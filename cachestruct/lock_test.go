@@ -36,9 +36,7 @@ func lockSafety(t *testing.T, stores []Store, hold time.Duration, cfg LockConfig
 				n := inside.Add(1)
 				for m := maxInside.Load(); n > m && !maxInside.CompareAndSwap(m, n); m = maxInside.Load() {
 				}
-				if hold > 0 {
-					time.Sleep(hold)
-				}
+				time.Sleep(hold)
 				total.Add(1)
 				inside.Add(-1)
 				assert.NoError(t, h.Unlock(ctx))
@@ -52,8 +50,7 @@ func lockSafety(t *testing.T, stores []Store, hold time.Duration, cfg LockConfig
 
 func TestLockSafetyMemory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		stores := stMemoryBackend().clients(t, 3)
-		lockSafety(t, stores, time.Millisecond, LockConfig{Poll: time.Millisecond, MaxPoll: 4 * time.Millisecond})
+		lockSafety(t, memoryClients(3), time.Millisecond, LockConfig{Poll: time.Millisecond, MaxPoll: 4 * time.Millisecond})
 	})
 }
 

@@ -196,7 +196,7 @@ func rateExactness(t *testing.T, stores []Store, goroutines, calls, burst int) {
 }
 
 func TestRateLimiterExactMemory(t *testing.T) {
-	rateExactness(t, stMemoryBackend().clients(t, 1), 32, 100, 1000)
+	rateExactness(t, memoryClients(1), 32, 100, 1000)
 }
 
 // TestRateLimiterExactMixed: half the goroutines decide with AllowRate,

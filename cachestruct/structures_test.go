@@ -2,7 +2,6 @@ package cachestruct
 
 import (
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -33,22 +32,13 @@ func (c *stClock) Advance(d time.Duration) {
 // stEpoch is a round time the fake clocks start from (a Monday, 10:00 UTC).
 var stEpoch = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
-// stBackend is a kind of store the structures' proofs run on: clients
-// returns n clients (Stores) of one shared backend, as n processes would
-// have.
-type stBackend struct {
-	name    string
-	clients func(t *testing.T, n int) []Store
-}
-
-// stMemoryBackend is the in-memory store: n structures over one Memory.
-func stMemoryBackend() stBackend {
-	return stBackend{name: "memory", clients: func(t *testing.T, n int) []Store {
-		m := NewMemory(MemoryOptions{})
-		out := make([]Store, n)
-		for i := range out {
-			out[i] = m
-		}
-		return out
-	}}
+// memoryClients returns n structures' worth of clients of one in-memory
+// store: n times the same Memory, as n processes would share a server.
+func memoryClients(n int) []Store {
+	m := NewMemory(MemoryOptions{})
+	out := make([]Store, n)
+	for i := range out {
+		out[i] = m
+	}
+	return out
 }
