@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 )
 
 func inc(v int) (int, error) { return v + 1, nil }
@@ -17,6 +18,33 @@ func BenchmarkCreateFireCallback(b *testing.B) {
 		d.AddCallback(inc)
 		_ = d.Callback(1)
 		if v, _, _ := d.Result(); v != 2 {
+			b.Fatal(v)
+		}
+	}
+}
+
+// BenchmarkAddTimeout is create + AddTimeout (a real timer) + fire + read:
+// the result comes first, so the timer is stopped.
+func BenchmarkAddTimeout(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		d := New[int]().AddTimeout(time.Hour, nil)
+		_ = d.Callback(1)
+		if v, _, _ := d.Result(); v != 1 {
+			b.Fatal(v)
+		}
+	}
+}
+
+// BenchmarkBind is create + Bind to a cancellable context + fire + read.
+func BenchmarkBind(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b.ReportAllocs()
+	for b.Loop() {
+		d := New[int]().Bind(ctx)
+		_ = d.Callback(1)
+		if v, _, _ := d.Result(); v != 1 {
 			b.Fatal(v)
 		}
 	}
